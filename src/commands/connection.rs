@@ -1,0 +1,631 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, HELLO, AUTH, CLIENT.
+
+use ferrokv_transport::Protocol;
+
+use super::{Command, Ctx, int_arg, is, reply_help};
+use crate::error::{CmdError, CmdResult, err};
+use crate::server::client::{ReplyMode, Session};
+
+const CONN: &str = "@connection @fast";
+const CONN_SLOW: &str = "@connection @slow";
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("ping", -1, "fast", (0, 0, 0), CONN, ping)
+        .doc("connection", "Returns the server's liveliness response."),
+    Command::new("echo", 2, "fast", (0, 0, 0), CONN, echo)
+        .doc("connection", "Returns the given string."),
+    Command::new(
+        "quit",
+        -1,
+        "noscript loading stale fast no_auth allow_busy",
+        (0, 0, 0),
+        CONN,
+        quit,
+    )
+    .doc("connection", "Closes the connection."),
+    Command::new(
+        "reset",
+        1,
+        "noscript loading stale fast no_auth allow_busy",
+        (0, 0, 0),
+        CONN,
+        reset,
+    )
+    .doc("connection", "Resets the connection."),
+    Command::new("select", 2, "loading stale fast", (0, 0, 0), CONN, select)
+        .doc("connection", "Changes the selected database."),
+    Command::new(
+        "hello",
+        -1,
+        "noscript loading stale fast no_auth allow_busy",
+        (0, 0, 0),
+        CONN,
+        hello,
+    )
+    .doc("connection", "Handshakes with the server."),
+    Command::new(
+        "auth",
+        -2,
+        "noscript loading stale fast no_auth allow_busy",
+        (0, 0, 0),
+        CONN,
+        auth,
+    )
+    .doc("connection", "Authenticates the connection."),
+    Command::container("client", "@slow", CLIENT)
+        .doc("connection", "A container for client connection commands."),
+];
+
+const CLIENT: &[Command] = &[
+    Command::new(
+        "id",
+        2,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_id,
+    )
+    .doc(
+        "connection",
+        "Returns the unique client ID of the connection.",
+    ),
+    Command::new(
+        "setname",
+        3,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_setname,
+    )
+    .doc("connection", "Sets the connection name."),
+    Command::new(
+        "getname",
+        2,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_getname,
+    )
+    .doc("connection", "Returns the name of the connection."),
+    Command::new(
+        "list",
+        -2,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        "@admin @slow @dangerous @connection",
+        client_list,
+    )
+    .doc("connection", "Lists open connections."),
+    Command::new(
+        "info",
+        2,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_info,
+    )
+    .doc("connection", "Returns information about the connection."),
+    Command::new(
+        "kill",
+        -3,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        "@admin @slow @dangerous @connection",
+        client_kill,
+    )
+    .doc("connection", "Terminates open connections."),
+    Command::new(
+        "setinfo",
+        4,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_setinfo,
+    )
+    .doc(
+        "connection",
+        "Sets information specific to the client or connection.",
+    ),
+    Command::new(
+        "reply",
+        3,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_reply,
+    )
+    .doc(
+        "connection",
+        "Instructs the server whether to reply to commands.",
+    ),
+    Command::new(
+        "no-evict",
+        3,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        "@admin @slow @dangerous @connection",
+        client_no_evict,
+    )
+    .doc(
+        "connection",
+        "Sets the client eviction mode of the connection.",
+    ),
+    Command::new(
+        "no-touch",
+        3,
+        "noscript loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_no_touch,
+    )
+    .doc(
+        "connection",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    ),
+    Command::new(
+        "help",
+        2,
+        "loading stale",
+        (0, 0, 0),
+        CONN_SLOW,
+        client_help,
+    )
+    .doc(
+        "connection",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    match argv {
+        [_] => ctx.out.simple("PONG"),
+        [_, msg] => ctx.out.bulk(msg),
+        _ => return Err(CmdError::WrongArity("ping".into())),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ctx.out.bulk(argv[1]);
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.name.clear();
+    c.reply_mode = ReplyMode::On;
+    c.no_evict = false;
+    c.no_touch = false;
+    c.authenticated = ctx.srv.config.requirepass.is_empty();
+    ctx.out.proto = Protocol::Resp2;
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let id = int_arg(argv[1])?;
+    if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
+        return Err(CmdError::NotInteger);
+    }
+    if id < 0 || id >= ctx.srv.dbs.len() as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.client.db = id as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Checks a password for the default user (the only user until ACLs land).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default"
+        && (ctx.srv.config.requirepass.is_empty() || ctx.srv.config.requirepass.as_bytes() == pass)
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match argv {
+        [_, pass] => {
+            if ctx.srv.config.requirepass.is_empty() {
+                return Err(err(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", pass)
+        }
+        [_, user, pass] => (user, pass),
+        _ => return Err(CmdError::Syntax),
+    };
+    if !check_password(ctx, user, pass) {
+        return Err(err(WRONGPASS));
+    }
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Client names and library info: printable ASCII without spaces.
+fn valid_client_text(s: &[u8]) -> bool {
+    s.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut version = None;
+    let mut next = 1;
+    if argv.len() >= 2 {
+        let v = int_arg(argv[1])
+            .map_err(|_| err("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(err("NOPROTO unsupported protocol version"));
+        }
+        version = Some(v);
+        next = 2;
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut j = next;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if is(argv[j], "auth") && more >= 2 {
+            credentials = Some((argv[j + 1], argv[j + 2]));
+            j += 2;
+        } else if is(argv[j], "setname") && more >= 1 {
+            if !valid_client_text(argv[j + 1]) {
+                return Err(err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
+            }
+            name = Some(argv[j + 1]);
+            j += 1;
+        } else {
+            return Err(err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(argv[j])
+            )));
+        }
+        j += 1;
+    }
+    if let Some((user, pass)) = credentials {
+        if !check_password(ctx, user, pass) {
+            return Err(err(WRONGPASS));
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(name) = name {
+        ctx.client.name = name.to_vec();
+    }
+    match version {
+        Some(3) => ctx.out.proto = Protocol::Resp3,
+        Some(_) => ctx.out.proto = Protocol::Resp2,
+        None => {}
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"ferrokv");
+    out.bulk(b"version");
+    out.bulk(crate::VALKEY_COMPAT_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.proto == Protocol::Resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if !valid_client_text(argv[2]) {
+        return Err(err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    ctx.client.name = argv[2].to_vec();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.name.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(&ctx.client.name);
+    }
+    Ok(())
+}
+
+/// Every client's CLIENT LIST line, in id order, filtered.
+fn client_lines(ctx: &Ctx, mut keep: impl FnMut(&Session) -> bool) -> String {
+    let mut text = String::new();
+    ctx.srv.for_each_client((ctx.client, &ctx.own_io), |s, io| {
+        if keep(s) {
+            text.push_str(&s.info_line(ctx.now_ms, io));
+            text.push('\n');
+        }
+    });
+    text
+}
+
+fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut j = 2;
+    while j < argv.len() {
+        if is(argv[j], "type") && j + 1 < argv.len() {
+            let t = argv[j + 1];
+            if !(is(t, "normal")
+                || is(t, "master")
+                || is(t, "replica")
+                || is(t, "slave")
+                || is(t, "pubsub"))
+            {
+                return Err(err(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
+            }
+            if !is(t, "normal") {
+                // No replica or pubsub clients exist yet.
+                ids = Some(Vec::new());
+            }
+            j += 2;
+        } else if is(argv[j], "id") && j + 1 < argv.len() {
+            let mut list = Vec::new();
+            for arg in &argv[j + 1..] {
+                match int_arg(arg) {
+                    Ok(id) if id > 0 => list.push(id as u64),
+                    _ => return Err(err("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(list);
+            j = argv.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let text = client_lines(ctx, |s| ids.as_ref().is_none_or(|l| l.contains(&s.id)));
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let mut line = ctx.client.info_line(ctx.now_ms, &ctx.own_io);
+    line.push('\n');
+    ctx.out.verbatim("txt", line.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL filters (new form).
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<Vec<u8>>,
+    laddr: Option<Vec<u8>>,
+    skip_me: bool,
+    max_age: Option<i64>,
+    user: Option<Vec<u8>>,
+    no_match_type: bool,
+}
+
+fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let old_form = argv.len() == 3;
+    let mut f = KillFilter {
+        skip_me: true,
+        ..Default::default()
+    };
+    if old_form {
+        f.addr = Some(argv[2].to_vec());
+        f.skip_me = false;
+    } else {
+        if !argv.len().is_multiple_of(2) {
+            return Err(CmdError::Syntax);
+        }
+        for pair in argv[2..].chunks(2) {
+            let (opt, v) = (pair[0], pair[1]);
+            if is(opt, "id") {
+                match int_arg(v) {
+                    Ok(id) if id > 0 => f.id = Some(id as u64),
+                    _ => return Err(err("ERR client-id should be greater than 0")),
+                }
+            } else if is(opt, "addr") {
+                f.addr = Some(v.to_vec());
+            } else if is(opt, "laddr") {
+                f.laddr = Some(v.to_vec());
+            } else if is(opt, "user") {
+                f.user = Some(v.to_vec());
+            } else if is(opt, "type") {
+                if !(is(v, "normal")
+                    || is(v, "master")
+                    || is(v, "replica")
+                    || is(v, "slave")
+                    || is(v, "pubsub"))
+                {
+                    return Err(err(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                }
+                f.no_match_type = !is(v, "normal");
+            } else if is(opt, "skipme") {
+                f.skip_me = if is(v, "yes") {
+                    true
+                } else if is(v, "no") {
+                    false
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else if is(opt, "maxage") {
+                f.max_age = Some(int_arg(v)?);
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+    }
+    let now = ctx.now_ms;
+    let me = ctx.client.id;
+    let matches = |s: &Session| {
+        !f.no_match_type
+            && f.id.is_none_or(|id| id == s.id)
+            && f.addr.as_ref().is_none_or(|a| a == s.addr.as_bytes())
+            && f.laddr.as_ref().is_none_or(|a| a == s.laddr.as_bytes())
+            && f.user.as_ref().is_none_or(|u| u == b"default")
+            && f.max_age
+                .is_none_or(|age| (now - s.created_ms) / 1000 >= age)
+            && !(f.skip_me && s.id == me)
+    };
+    let mut killed = 0;
+    for c in ctx.srv.clients.iter_mut().flatten() {
+        if matches(&c.session) {
+            c.session.close_asap = true;
+            killed += 1;
+        }
+    }
+    if matches(ctx.client) {
+        ctx.client.close_after_reply = true;
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            return Err(err("ERR No such client"));
+        }
+        ctx.out.ok();
+    } else {
+        ctx.out.int(killed);
+    }
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (attr, value) = (argv[2], argv[3]);
+    let field = if is(attr, "lib-name") {
+        "lib-name"
+    } else if is(attr, "lib-ver") {
+        "lib-ver"
+    } else {
+        return Err(err(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    if !valid_client_text(value) {
+        return Err(err(format!(
+            "ERR {field} cannot contain spaces, newlines or special characters."
+        )));
+    }
+    if field == "lib-name" {
+        ctx.client.lib_name = value.to_vec();
+    } else {
+        ctx.client.lib_ver = value.to_vec();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mode = argv[2];
+    if is(mode, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(mode, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(mode, "skip") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "on") {
+        Ok(true)
+    } else if is(arg, "off") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ctx.client.no_evict = on_off(argv[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ctx.client.no_touch = on_off(argv[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+        ],
+    );
+    Ok(())
+}

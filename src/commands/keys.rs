@@ -1,0 +1,555 @@
+//! Generic key commands (Valkey's db.c and expire.c).
+
+use super::{Command, Ctx, int_arg, is, reply_help};
+use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::Entry;
+use crate::util::glob;
+
+const KW: &str = "@keyspace @write @slow";
+const KR: &str = "@keyspace @read @slow";
+const KWF: &str = "@keyspace @write @fast";
+const KRF: &str = "@keyspace @read @fast";
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("del", -2, "write", (1, -1, 1), KW, del).doc("generic", "Deletes one or more keys."),
+    Command::new("unlink", -2, "write fast", (1, -1, 1), KWF, del).doc("generic", "Asynchronously deletes one or more keys."),
+    Command::new("exists", -2, "readonly fast", (1, -1, 1), KRF, exists).doc("generic", "Determines whether one or more keys exist."),
+    Command::new("type", 2, "readonly fast", (1, 1, 1), KRF, type_).doc("generic", "Determines the type of value stored at a key."),
+    Command::new("rename", 3, "write", (1, 2, 1), KW, rename).doc("generic", "Renames a key and overwrites the destination."),
+    Command::new("renamenx", 3, "write fast", (1, 2, 1), KWF, renamenx).doc("generic", "Renames a key only when the target key name doesn't exist."),
+    Command::new("copy", -3, "write denyoom", (1, 2, 1), KW, copy).doc("generic", "Copies the value of a key to a new key."),
+    Command::new("move", 3, "write fast", (1, 1, 1), KWF, move_).doc("generic", "Moves a key to another database."),
+    Command::new("swapdb", 3, "write fast", (0, 0, 0), "@keyspace @write @fast @dangerous", swapdb).doc("server", "Swaps two databases."),
+    Command::new("touch", -2, "readonly fast", (1, -1, 1), KRF, touch).doc("generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    Command::new("expire", -3, "write fast", (1, 1, 1), KWF, expire).doc("generic", "Sets the expiration time of a key in seconds."),
+    Command::new("pexpire", -3, "write fast", (1, 1, 1), KWF, pexpire).doc("generic", "Sets the expiration time of a key in milliseconds."),
+    Command::new("expireat", -3, "write fast", (1, 1, 1), KWF, expireat).doc("generic", "Sets the expiration time of a key to a Unix timestamp."),
+    Command::new("pexpireat", -3, "write fast", (1, 1, 1), KWF, pexpireat).doc("generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    Command::new("ttl", 2, "readonly fast", (1, 1, 1), KRF, ttl).doc("generic", "Returns the expiration time in seconds of a key."),
+    Command::new("pttl", 2, "readonly fast", (1, 1, 1), KRF, pttl).doc("generic", "Returns the expiration time in milliseconds of a key."),
+    Command::new("expiretime", 2, "readonly fast", (1, 1, 1), KRF, expiretime).doc("generic", "Returns the expiration time of a key as a Unix timestamp."),
+    Command::new("pexpiretime", 2, "readonly fast", (1, 1, 1), KRF, pexpiretime).doc("generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    Command::new("persist", 2, "write fast", (1, 1, 1), KWF, persist).doc("generic", "Removes the expiration time of a key."),
+    Command::new("keys", 2, "readonly", (0, 0, 0), "@keyspace @read @slow @dangerous", keys).doc("generic", "Returns all key names that match a pattern."),
+    Command::new("scan", -2, "readonly", (0, 0, 0), KR, scan).doc("generic", "Iterates over the key names in the database."),
+    Command::new("randomkey", 1, "readonly", (0, 0, 0), KR, randomkey).doc("generic", "Returns a random key name from the database."),
+    Command::new("dbsize", 1, "readonly fast", (0, 0, 0), KRF, dbsize).doc("server", "Returns the number of keys in the database."),
+    Command::new("flushdb", -1, "write", (0, 0, 0), "@keyspace @write @slow @dangerous", flushdb).doc("server", "Removes all keys from the current database."),
+    Command::new("flushall", -1, "write", (0, 0, 0), "@keyspace @write @slow @dangerous", flushall).doc("server", "Removes all keys from all databases."),
+    Command::container("object", "@slow", OBJECT).doc("generic", "A container for object introspection commands."),
+];
+
+const OBJECT: &[Command] = &[
+    Command::new("encoding", 3, "readonly", (2, 2, 1), KR, object_encoding)
+        .doc("generic", "Returns the internal encoding of an object."),
+    Command::new("freq", 3, "readonly", (2, 2, 1), KR, object_freq).doc(
+        "generic",
+        "Returns the logarithmic access frequency counter of an object.",
+    ),
+    Command::new("idletime", 3, "readonly", (2, 2, 1), KR, object_idletime).doc(
+        "generic",
+        "Returns the time since the last access to an object.",
+    ),
+    Command::new("refcount", 3, "readonly", (2, 2, 1), KR, object_refcount).doc(
+        "generic",
+        "Returns the reference count of a value of a key.",
+    ),
+    Command::new(
+        "help",
+        2,
+        "loading stale",
+        (0, 0, 0),
+        "@keyspace @slow",
+        object_help,
+    )
+    .doc(
+        "generic",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let mut n = 0;
+    for key in &argv[1..] {
+        if db.peek(key, now).is_some() {
+            db.remove(key);
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| db.peek(k, now).is_some())
+        .count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let n = argv[1..]
+        .iter()
+        .filter(|k| db.lookup_read(k, now, touch).is_some())
+        .count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn type_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let name = ctx
+        .db()
+        .peek(argv[1], now)
+        .map_or("none", |e| e.value.type_name());
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// RENAME / RENAMENX. Returns whether the key moved.
+fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdError> {
+    let (src, dst) = (argv[1], argv[2]);
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    if db.lookup_write(src, now).is_none() {
+        return Err(CmdError::NoSuchKey);
+    }
+    if src == dst {
+        return Ok(false);
+    }
+    if db.lookup_write(dst, now).is_some() {
+        if nx {
+            return Ok(false);
+        }
+        db.remove(dst);
+    }
+    let entry = db.remove(src).expect("looked up above");
+    db.insert_entry(dst, entry);
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    rename_generic(ctx, argv, false)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn renamenx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let moved = rename_generic(ctx, argv, true)?;
+    ctx.out.int(i64::from(moved));
+    Ok(())
+}
+
+/// A database index argument: an int, and within `databases`.
+fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+    let id = int_arg(arg)?;
+    if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
+        return Err(CmdError::NotInteger);
+    }
+    if id < 0 || id >= ctx.srv.dbs.len() as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    Ok(id as usize)
+}
+
+fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (src, dst) = (argv[1], argv[2]);
+    let mut replace = false;
+    let mut dst_db = ctx.client.db;
+    let mut j = 3;
+    while j < argv.len() {
+        if is(argv[j], "replace") {
+            replace = true;
+        } else if is(argv[j], "db") && j + 1 < argv.len() {
+            dst_db = db_index(ctx, argv[j + 1])?;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if dst_db == ctx.client.db && src == dst {
+        return Err(err("ERR source and destination objects are the same"));
+    }
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let Some(entry) = ctx.db().lookup_read(src, now, touch).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let target = &mut ctx.srv.dbs[dst_db];
+    if target.lookup_write(dst, now).is_some() {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        target.remove(dst);
+    }
+    target.insert_entry(
+        dst,
+        Entry {
+            accessed_ms: now,
+            ..entry
+        },
+    );
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let key = argv[1];
+    let dst_db = db_index(ctx, argv[2])?;
+    if dst_db == ctx.client.db {
+        return Err(err("ERR source and destination objects are the same"));
+    }
+    let now = ctx.now_ms;
+    if ctx.db().lookup_write(key, now).is_none()
+        || ctx.srv.dbs[dst_db].lookup_write(key, now).is_some()
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let entry = ctx.db().remove(key).expect("looked up above");
+    ctx.srv.dbs[dst_db].insert_entry(key, entry);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let parse = |arg: &[u8], what: &'static str| -> Result<i64, CmdError> {
+        match int_arg(arg) {
+            Ok(v) if v >= i64::from(i32::MIN) && v <= i64::from(i32::MAX) => Ok(v),
+            _ => Err(err(what)),
+        }
+    };
+    let a = parse(argv[1], "ERR invalid first DB index")?;
+    let b = parse(argv[2], "ERR invalid second DB index")?;
+    let n = ctx.srv.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.srv.dbs.swap(a as usize, b as usize);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT.
+fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_secs: bool, absolute: bool) -> CmdResult {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &argv[3..] {
+        match () {
+            _ if is(opt, "nx") => nx = true,
+            _ if is(opt, "xx") => xx = true,
+            _ if is(opt, "gt") => gt = true,
+            _ if is(opt, "lt") => lt = true,
+            _ => {
+                return Err(err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )));
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(err(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(err(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    let cmd = ctx.client.last_cmd.clone();
+    let invalid = || err(format!("ERR invalid expire time in '{cmd}' command"));
+    let mut when = int_arg(argv[2])?;
+    if unit_secs {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return Err(invalid());
+        }
+        when *= 1000;
+    }
+    let base = if absolute { 0 } else { ctx.now_ms };
+    when = when.checked_add(base).ok_or_else(invalid)?;
+
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let Some(e) = db.lookup_write(argv[1], now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let current = e.expire_at;
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if when <= now {
+        db.remove(argv[1]);
+        db.stats.expired += 1;
+    } else {
+        db.set_expire(argv[1], Some(when));
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, true, false)
+}
+
+fn pexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, false, false)
+}
+
+fn expireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, true, true)
+}
+
+fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, false, true)
+}
+
+/// TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 missing, -1 no expiry.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdResult {
+    let now = ctx.now_ms;
+    let reply = match ctx.db().lookup_read(key, now, false) {
+        None => -2,
+        Some(Entry {
+            expire_at: None, ..
+        }) => -1,
+        Some(Entry {
+            expire_at: Some(at),
+            ..
+        }) => {
+            let t = if absolute { *at } else { (*at - now).max(0) };
+            if millis { t } else { (t + 500) / 1000 }
+        }
+    };
+    ctx.out.int(reply);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], false, false)
+}
+
+fn pttl(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], true, false)
+}
+
+fn expiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], false, true)
+}
+
+fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], true, true)
+}
+
+fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let had_ttl = db
+        .lookup_write(argv[1], now)
+        .is_some_and(|e| e.expire_at.is_some());
+    if had_ttl {
+        db.set_expire(argv[1], None);
+    }
+    ctx.out.int(i64::from(had_ttl));
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let pattern = argv[1];
+    let all = pattern == b"*";
+    let now = ctx.now_ms;
+    let found: Vec<_> = ctx
+        .db()
+        .iter()
+        .filter(|(k, e)| {
+            e.expire_at.is_none_or(|t| t > now) && (all || glob::matches(pattern, k, false))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// Valkey's type names for SCAN TYPE.
+const TYPE_NAMES: &[&str] = &["string", "list", "set", "zset", "hash", "stream"];
+
+fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cursor = std::str::from_utf8(argv[1])
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| err("ERR invalid cursor"))?;
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        if is(argv[i], "count") && has_value {
+            let c = int_arg(argv[i + 1])?;
+            if c < 1 {
+                return Err(CmdError::Syntax);
+            }
+            count = c.min(i64::from(u32::MAX)) as usize;
+        } else if is(argv[i], "match") && has_value {
+            pattern = Some(argv[i + 1]).filter(|p| *p != b"*");
+        } else if is(argv[i], "type") && has_value {
+            let name = String::from_utf8_lossy(argv[i + 1]).to_ascii_lowercase();
+            if !TYPE_NAMES.contains(&name.as_str()) {
+                return Err(err(format!(
+                    "ERR unknown type name '{}'",
+                    String::from_utf8_lossy(argv[i + 1])
+                )));
+            }
+            type_filter = Some(name);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let now = ctx.now_ms;
+    let mut found = Vec::new();
+    let next = ctx.db().scan(cursor, count, |k, e| {
+        let live = e.expire_at.is_none_or(|t| t > now);
+        let type_ok = type_filter
+            .as_deref()
+            .is_none_or(|t| t == e.value.type_name());
+        if live && type_ok && pattern.is_none_or(|p| glob::matches(p, k, false)) {
+            found.push(k.clone());
+        }
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    let (db, mut rng) = ctx.srv.db_and_sampler(ctx.client.db);
+    match db.random_key(now, &mut rng) {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC.
+fn flush_mode(argv: &[&[u8]]) -> CmdResult {
+    match argv {
+        [_] => Ok(()),
+        [_, mode] if is(mode, "async") || is(mode, "sync") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    flush_mode(argv)?;
+    ctx.db().clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    flush_mode(argv)?;
+    for db in &mut ctx.srv.dbs {
+        db.clear();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// OBJECT subcommands look the key up without touching it; null if missing.
+fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Entry> {
+    let now = ctx.now_ms;
+    let entry = ctx.srv.dbs[ctx.client.db].peek(key, now);
+    if entry.is_none() {
+        ctx.out.null();
+    }
+    entry
+}
+
+fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if let Some(e) = object_entry(ctx, argv[2]) {
+        let name = e.value.encoding_name();
+        ctx.out.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if object_entry(ctx, argv[2]).is_some() {
+        // Values are never shared between keys.
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
+    if let Some(e) = object_entry(ctx, argv[2]) {
+        let idle = (now - e.accessed_ms).max(0) / 1000;
+        ctx.out.int(idle);
+    }
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if object_entry(ctx, argv[2]).is_some() {
+        // Frequencies are tracked only under an LFU maxmemory policy, which
+        // ferrokv does not offer yet.
+        return Err(err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+    Ok(())
+}

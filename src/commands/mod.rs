@@ -1,0 +1,272 @@
+//! The command table and what every command handler gets: a [`Ctx`] and its
+//! arguments. One file per command family, as Valkey has t_string.c ...
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::collections::HashMap;
+
+use ferrokv_transport::ReplyWriter;
+
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Db;
+use crate::server::Server;
+use crate::server::client::Session;
+use crate::types::{StrValue, Value};
+use crate::util::parse_i64;
+
+/// What a command runs against.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a mut Session,
+    pub out: &'a mut ReplyWriter,
+    /// Command time snapshot, Unix ms: one command sees one "now".
+    pub now_ms: i64,
+    /// The running client's input buffer sizes (CLIENT INFO/LIST of itself).
+    pub own_io: crate::server::client::IoSnapshot,
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.srv.dbs[self.client.db]
+    }
+}
+
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// A command's static description: what COMMAND reports and dispatch checks.
+pub struct Command {
+    pub name: &'static str,
+    /// Valkey's arity: N exactly, or -N for at least N (name included).
+    pub arity: i32,
+    /// Space-separated COMMAND INFO flags ("write denyoom fast").
+    pub flags: &'static str,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// Space-separated ACL categories ("@write @string @fast").
+    pub acl: &'static str,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: &'static str,
+        keys: (i32, i32, i32),
+        acl: &'static str,
+        handler: Handler,
+    ) -> Self {
+        Self {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            acl,
+            group: "",
+            summary: "",
+            handler: Some(handler),
+            subcommands: &[],
+        }
+    }
+
+    /// A container such as CONFIG whose subcommands do the work.
+    pub const fn container(
+        name: &'static str,
+        acl: &'static str,
+        subcommands: &'static [Command],
+    ) -> Self {
+        Self {
+            name,
+            arity: -2,
+            flags: "",
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl,
+            group: "",
+            summary: "",
+            handler: None,
+            subcommands,
+        }
+    }
+
+    /// Lets a container run by itself too (COMMAND with no subcommand).
+    pub const fn runs_alone(mut self, arity: i32, handler: Handler) -> Self {
+        self.arity = arity;
+        self.handler = Some(handler);
+        self
+    }
+
+    pub const fn doc(mut self, group: &'static str, summary: &'static str) -> Self {
+        self.group = group;
+        self.summary = summary;
+        self
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.split(' ').any(|f| f == flag)
+    }
+}
+
+const FAMILIES: &[&[Command]] = &[
+    strings::COMMANDS,
+    keys::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+];
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default, Clone, Debug)]
+pub struct CmdStats {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Index of a command or subcommand in the table.
+pub type CmdId = usize;
+
+pub struct CommandTable {
+    pub entries: Vec<&'static Command>,
+    /// "get", "config|get" ...
+    pub full_names: Vec<String>,
+    /// The container of each subcommand.
+    pub parent: Vec<Option<CmdId>>,
+    pub stats: Vec<CmdStats>,
+    by_name: HashMap<Vec<u8>, CmdId>,
+}
+
+/// Why a lookup failed.
+pub enum LookupError {
+    Unknown,
+    /// The container exists but not this subcommand.
+    UnknownSub,
+    /// A container called without a subcommand.
+    ContainerArity(CmdId),
+}
+
+impl CommandTable {
+    pub fn new() -> Self {
+        let mut t = Self {
+            entries: Vec::new(),
+            full_names: Vec::new(),
+            parent: Vec::new(),
+            stats: Vec::new(),
+            by_name: HashMap::new(),
+        };
+        for family in FAMILIES {
+            for cmd in family.iter() {
+                let id = t.add(cmd, cmd.name.to_string(), None);
+                for sub in cmd.subcommands {
+                    t.add(sub, format!("{}|{}", cmd.name, sub.name), Some(id));
+                }
+            }
+        }
+        t
+    }
+
+    fn add(&mut self, cmd: &'static Command, full: String, parent: Option<CmdId>) -> CmdId {
+        let id = self.entries.len();
+        self.entries.push(cmd);
+        self.by_name.insert(full.clone().into_bytes(), id);
+        self.full_names.push(full);
+        self.parent.push(parent);
+        self.stats.push(CmdStats::default());
+        id
+    }
+
+    /// Finds the command (or subcommand) `argv` names, case-insensitively.
+    pub fn lookup(&self, argv: &[&[u8]]) -> Result<CmdId, LookupError> {
+        let mut buf = [0u8; 64];
+        let name = crate::util::lowercase(argv[0], &mut buf).ok_or(LookupError::Unknown)?;
+        let &id = self.by_name.get(name).ok_or(LookupError::Unknown)?;
+        if self.entries[id].subcommands.is_empty() {
+            return Ok(id);
+        }
+        let Some(sub) = argv.get(1) else {
+            return match self.entries[id].handler {
+                Some(_) => Ok(id),
+                None => Err(LookupError::ContainerArity(id)),
+            };
+        };
+        let mut full = Vec::with_capacity(name.len() + 1 + sub.len());
+        full.extend_from_slice(name);
+        full.push(b'|');
+        full.extend(sub.iter().map(|c| c.to_ascii_lowercase()));
+        self.by_name
+            .get(&full)
+            .copied()
+            .ok_or(LookupError::UnknownSub)
+    }
+
+    /// Looks a command up by its full name ("config|get"), any case.
+    pub fn by_full_name(&self, name: &[u8]) -> Option<CmdId> {
+        self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Top-level commands, in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = CmdId> + '_ {
+        (0..self.entries.len()).filter(|&id| self.parent[id].is_none())
+    }
+
+    pub fn subcommands_of(&self, id: CmdId) -> impl Iterator<Item = CmdId> + '_ {
+        (0..self.entries.len()).filter(move |&s| self.parent[s] == Some(id))
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// Helpers shared by the families.
+
+/// Parses an integer argument (Valkey's getLongLongFromObjectOrReply).
+pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Case-insensitive comparison of an argument with a keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// The string held by a value, or WRONGTYPE.
+pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
+    match value {
+        Value::Str(s) => Ok(s),
+    }
+}
+
+/// Replies with a string value as a bulk string.
+pub fn reply_str(out: &mut ReplyWriter, s: &StrValue) {
+    match s {
+        StrValue::Int(v) => out.bulk_i64(*v),
+        StrValue::Bytes { data, .. } => out.bulk(data),
+    }
+}
+
+/// Replies with a help text as Valkey does: an array of status lines.
+pub fn reply_help(out: &mut ReplyWriter, command: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        out.simple(line);
+    }
+    out.simple("HELP");
+    out.simple("    Print this help.");
+}

@@ -1,0 +1,549 @@
+//! Server commands: INFO, TIME, CONFIG, COMMAND, DEBUG, SHUTDOWN.
+
+use super::{CmdId, Command, Ctx, int_arg, is, reply_help};
+use crate::config::{Config, ConfigError};
+use crate::error::{CmdError, CmdResult, err};
+use crate::server::Shutdown;
+use crate::types::{StrValue, Value};
+use crate::util::glob;
+
+const ADMIN: &str = "@admin @slow @dangerous";
+
+pub const COMMANDS: &[Command] = &[
+    Command::new(
+        "info",
+        -1,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @dangerous",
+        info,
+    )
+    .doc(
+        "server",
+        "Returns information and statistics about the server.",
+    ),
+    Command::new("time", 1, "loading stale fast", (0, 0, 0), "@fast", time)
+        .doc("server", "Returns the server time."),
+    Command::container("config", "@slow", CONFIG)
+        .doc("server", "A container for server configuration commands."),
+    Command::container("command", "@slow @connection", COMMAND)
+        .runs_alone(-1, command_all)
+        .doc("server", "Returns detailed information about all commands."),
+    Command::new(
+        "debug",
+        -2,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        ADMIN,
+        debug,
+    )
+    .doc("server", "A container for debugging commands."),
+    Command::new(
+        "shutdown",
+        -1,
+        "admin noscript loading stale no_multi allow_busy",
+        (0, 0, 0),
+        ADMIN,
+        shutdown,
+    )
+    .doc(
+        "server",
+        "Synchronously saves the database(s) to disk and shuts down the server.",
+    ),
+];
+
+const CONFIG: &[Command] = &[
+    Command::new(
+        "get",
+        -3,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        ADMIN,
+        config_get,
+    )
+    .doc(
+        "server",
+        "Returns the effective values of configuration parameters.",
+    ),
+    Command::new(
+        "set",
+        -4,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        ADMIN,
+        config_set,
+    )
+    .doc("server", "Sets configuration parameters in-flight."),
+    Command::new(
+        "resetstat",
+        2,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        ADMIN,
+        config_resetstat,
+    )
+    .doc("server", "Resets the server's statistics."),
+    Command::new(
+        "rewrite",
+        2,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        ADMIN,
+        config_rewrite,
+    )
+    .doc("server", "Persists the effective configuration to file."),
+    Command::new("help", 2, "loading stale", (0, 0, 0), "@slow", config_help).doc(
+        "server",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+const COMMAND: &[Command] = &[
+    Command::new(
+        "count",
+        2,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_count,
+    )
+    .doc("server", "Returns a count of commands."),
+    Command::new(
+        "list",
+        -2,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_list,
+    )
+    .doc("server", "Returns a list of command names."),
+    Command::new(
+        "info",
+        -2,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_info,
+    )
+    .doc(
+        "server",
+        "Returns information about one, multiple or all commands.",
+    ),
+    Command::new(
+        "docs",
+        -2,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_docs,
+    )
+    .doc(
+        "server",
+        "Returns documentary information about one, multiple or all commands.",
+    ),
+    Command::new(
+        "getkeys",
+        -3,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_getkeys,
+    )
+    .doc(
+        "server",
+        "Extracts the key names from an arbitrary command.",
+    ),
+    Command::new(
+        "help",
+        2,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_help,
+    )
+    .doc(
+        "server",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sections = crate::observability::info::selected(&argv[1..]);
+    let text = crate::observability::info::render(ctx.srv, &sections, ctx.now_ms);
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let us = crate::util::time::unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_i64(us / 1_000_000);
+    ctx.out.bulk_i64(us % 1_000_000);
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let found = ctx.srv.config.get_matching(&argv[2..]);
+    ctx.out.map(found.len());
+    for (name, value) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if !argv.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity("config|set".into()));
+    }
+    let mut next = ctx.srv.config.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(pair[1]);
+        if !Config::is_known(&name) {
+            return Err(err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        }
+        let failed = |why: &str| {
+            err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if seen.contains(&name) {
+            return Err(failed("duplicate parameter"));
+        }
+        match next.set_runtime(&name, &value) {
+            Ok(()) => {}
+            Err(ConfigError::Immutable) => return Err(failed("can't set immutable config")),
+            Err(ConfigError::Invalid(why)) => return Err(failed(&why)),
+            Err(ConfigError::Unknown) => unreachable!("checked above"),
+        }
+        seen.push(name);
+    }
+    if next.dir != ctx.srv.config.dir
+        && let Err(e) = std::env::set_current_dir(&next.dir)
+    {
+        return Err(err(format!(
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory: {e}"
+        )));
+    }
+    if next.loglevel != ctx.srv.config.loglevel {
+        crate::server::log::set_level(&next.loglevel);
+    }
+    ctx.srv.config = next;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let srv = &mut *ctx.srv;
+    srv.stats = Default::default();
+    for st in &mut srv.commands.stats {
+        *st = Default::default();
+    }
+    for db in &mut srv.dbs {
+        db.stats = Default::default();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.srv.config.config_file.is_empty() {
+        return Err(err("ERR The server is running without a config file"));
+    }
+    Err(err("ERR CONFIG REWRITE is not supported by ferrokv yet"))
+}
+
+fn config_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+/// One COMMAND INFO entry.
+fn write_command_info(ctx: &mut Ctx, id: CmdId) {
+    let t = &ctx.srv.commands;
+    let cmd = t.entries[id];
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(t.full_names[id].as_bytes());
+    out.int(i64::from(cmd.arity));
+    let flags: Vec<&str> = cmd.flags.split(' ').filter(|f| !f.is_empty()).collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(i64::from(cmd.first_key));
+    out.int(i64::from(cmd.last_key));
+    out.int(i64::from(cmd.step));
+    let cats: Vec<&str> = cmd.acl.split(' ').filter(|f| !f.is_empty()).collect();
+    out.set(cats.len());
+    for c in cats {
+        out.simple(c);
+    }
+    out.array(0); // tips
+    out.array(0); // key specifications
+    let subs: Vec<CmdId> = t.subcommands_of(id).collect();
+    out.array(subs.len());
+    for sub in subs {
+        write_command_info(ctx, sub);
+    }
+}
+
+fn command_count(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.srv.commands.top_level().count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let t = &ctx.srv.commands;
+    let filter: Box<dyn Fn(CmdId) -> bool> = match argv.len() {
+        2 => Box::new(|_| true),
+        5 if is(argv[2], "filterby") => {
+            let value = argv[4].to_vec();
+            if is(argv[3], "pattern") {
+                Box::new(move |id| glob::matches(&value, t.full_names[id].as_bytes(), true))
+            } else if is(argv[3], "aclcat") {
+                let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
+                Box::new(move |id| t.entries[id].acl.split(' ').any(|c| c == cat))
+            } else if is(argv[3], "module") {
+                Box::new(|_| false)
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let names: Vec<String> = (0..t.entries.len())
+        .filter(|&id| filter(id))
+        .map(|id| t.full_names[id].clone())
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// COMMAND with no subcommand: every command's info.
+fn all_command_info(ctx: &mut Ctx) {
+    let ids: Vec<CmdId> = ctx.srv.commands.top_level().collect();
+    ctx.out.array(ids.len());
+    for id in ids {
+        write_command_info(ctx, id);
+    }
+}
+
+fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() == 2 {
+        all_command_info(ctx);
+        return Ok(());
+    }
+    ctx.out.array(argv.len() - 2);
+    for name in &argv[2..] {
+        match ctx.srv.commands.by_full_name(name) {
+            Some(id) => write_command_info(ctx, id),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn write_command_docs(ctx: &mut Ctx, id: CmdId) {
+    let t = &ctx.srv.commands;
+    let cmd = t.entries[id];
+    let subs: Vec<CmdId> = t.subcommands_of(id).collect();
+    let out = &mut *ctx.out;
+    out.bulk(t.full_names[id].as_bytes());
+    out.map(2 + usize::from(!subs.is_empty()));
+    out.bulk(b"summary");
+    out.bulk(cmd.summary.as_bytes());
+    out.bulk(b"group");
+    out.bulk(cmd.group.as_bytes());
+    if !subs.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(subs.len());
+        for sub in subs {
+            write_command_docs(ctx, sub);
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let ids: Vec<CmdId> = if argv.len() == 2 {
+        ctx.srv.commands.top_level().collect()
+    } else {
+        argv[2..]
+            .iter()
+            .filter_map(|n| ctx.srv.commands.by_full_name(n))
+            .collect()
+    };
+    ctx.out.map(ids.len());
+    for id in ids {
+        write_command_docs(ctx, id);
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let args = &argv[2..];
+    let t = &ctx.srv.commands;
+    let id = t
+        .lookup(args)
+        .map_err(|_| err("ERR Invalid command specified"))?;
+    let cmd = t.entries[id];
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return Err(err("ERR Invalid number of arguments specified for command"));
+    }
+    if cmd.first_key == 0 {
+        return Err(err("ERR The command has no key arguments"));
+    }
+    let last = if cmd.last_key < 0 {
+        argc + cmd.last_key
+    } else {
+        cmd.last_key
+    };
+    let keys: Vec<&[u8]> = (cmd.first_key..=last.min(argc - 1))
+        .step_by(cmd.step.max(1) as usize)
+        .map(|i| args[i as usize])
+        .collect();
+    ctx.out.array(keys.len());
+    for k in keys {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+        ],
+    );
+    Ok(())
+}
+
+/// COMMAND with no subcommand.
+fn command_all(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    all_command_info(ctx);
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "sleep") && argv.len() == 3 {
+        let secs: f64 = std::str::from_utf8(argv[2])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or(CmdError::NotFloat)?;
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+        ctx.out.ok();
+    } else if is(sub, "populate") && (3..=5).contains(&argv.len()) {
+        let positive = |a: &[u8]| -> Result<i64, CmdError> {
+            let v = int_arg(a)?;
+            if v < 0 {
+                Err(err("ERR value is out of range, must be positive"))
+            } else {
+                Ok(v)
+            }
+        };
+        let count = positive(argv[2])?;
+        let prefix = argv.get(3).copied().unwrap_or(b"key");
+        let size = argv.get(4).map(|a| positive(a)).transpose()?;
+        let now = ctx.now_ms;
+        let db = ctx.db();
+        for i in 0..count {
+            let mut key = prefix.to_vec();
+            key.push(b':');
+            key.extend_from_slice(i.to_string().as_bytes());
+            if db.peek(&key, now).is_some() {
+                continue;
+            }
+            let mut value = format!("value:{i}").into_bytes();
+            if let Some(size) = size {
+                value.resize(size as usize, 0);
+            }
+            db.insert(&key, Value::Str(StrValue::plain(value)), None, now);
+        }
+        ctx.out.ok();
+    } else if is(sub, "set-active-expire") && argv.len() == 3 {
+        ctx.srv.active_expire_enabled = int_arg(argv[2])? != 0;
+        ctx.out.ok();
+    } else if is(sub, "help") && argv.len() == 2 {
+        reply_help(
+            ctx.out,
+            "DEBUG",
+            &[
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the server behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
+    } else {
+        return Err(err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    for opt in &argv[1..] {
+        if is(opt, "abort") {
+            return Err(err("ERR No shutdown in progress."));
+        } else if is(opt, "save") {
+            return Err(err(
+                "ERR SHUTDOWN SAVE is not supported: ferrokv has no persistence yet",
+            ));
+        } else if !(is(opt, "nosave") || is(opt, "now") || is(opt, "force") || is(opt, "safe")) {
+            return Err(CmdError::Syntax);
+        }
+    }
+    ctx.srv.shutdown = Some(Shutdown::Command);
+    ctx.client.close_asap = true;
+    Ok(())
+}

@@ -1,0 +1,649 @@
+//! String commands (Valkey's t_string.c).
+
+use super::{Command, Ctx, as_str, int_arg, is, reply_str};
+use crate::error::{CmdError, CmdResult, err};
+use crate::types::{StrValue, Value};
+use crate::util::longdouble::{IncrError, incr_by_float};
+
+const RW: &str = "@write @string @slow";
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("get", 2, "readonly fast", (1, 1, 1), "@read @string @fast", get).doc("string", "Returns the string value of a key."),
+    Command::new("set", -3, "write denyoom", (1, 1, 1), RW, set).doc("string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    Command::new("setnx", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", setnx).doc("string", "Set the string value of a key only when the key doesn't exist."),
+    Command::new("setex", 4, "write denyoom", (1, 1, 1), RW, setex).doc("string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    Command::new("psetex", 4, "write denyoom", (1, 1, 1), RW, psetex).doc("string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    Command::new("getex", -2, "write fast", (1, 1, 1), "@write @string @fast", getex).doc("string", "Returns the string value of a key after setting its expiration time."),
+    Command::new("getdel", 2, "write fast", (1, 1, 1), "@write @string @fast", getdel).doc("string", "Returns the string value of a key after deleting the key."),
+    Command::new("getset", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", getset).doc("string", "Returns the previous string value of a key after setting it to a new value."),
+    Command::new("mget", -2, "readonly fast", (1, -1, 1), "@read @string @fast", mget).doc("string", "Atomically returns the string values of one or more keys."),
+    Command::new("mset", -3, "write denyoom", (1, -1, 2), RW, mset).doc("string", "Atomically creates or modifies the string values of one or more keys."),
+    Command::new("msetnx", -3, "write denyoom", (1, -1, 2), RW, msetnx).doc("string", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    Command::new("append", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", append).doc("string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    Command::new("strlen", 2, "readonly fast", (1, 1, 1), "@read @string @fast", strlen).doc("string", "Returns the length of a string value."),
+    Command::new("getrange", 4, "readonly", (1, 1, 1), "@read @string @slow", getrange).doc("string", "Returns a substring of the string stored at a key."),
+    Command::new("substr", 4, "readonly", (1, 1, 1), "@read @string @slow", getrange).doc("string", "Returns a substring from a string value."),
+    Command::new("setrange", 4, "write denyoom", (1, 1, 1), RW, setrange).doc("string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    Command::new("incr", 2, "write denyoom fast", (1, 1, 1), "@write @string @fast", incr).doc("string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    Command::new("decr", 2, "write denyoom fast", (1, 1, 1), "@write @string @fast", decr).doc("string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    Command::new("incrby", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", incrby).doc("string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    Command::new("decrby", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", decrby).doc("string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    Command::new("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", incrbyfloat).doc("string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    Command::new("lcs", -3, "readonly", (1, 2, 1), "@read @string @slow", lcs).doc("string", "Finds the longest common substring."),
+];
+
+/// How a SET/GETEX call wants the key's time to live changed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ttl {
+    /// SET: clear any TTL. GETEX: leave it alone.
+    Default,
+    Keep,
+    Persist,
+    /// EX / PX / EXAT / PXAT, with the argument index of the time.
+    Expire {
+        unit_secs: bool,
+        absolute: bool,
+        arg: usize,
+    },
+}
+
+#[derive(Default)]
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    ifeq: Option<usize>,
+}
+
+/// Parses SET's options (from index 3) or GETEX's (from index 2), with
+/// Valkey's rules on which combinations are a syntax error.
+fn parse_set_options(
+    argv: &[&[u8]],
+    from: usize,
+    is_set: bool,
+) -> Result<(SetOptions, Ttl), CmdError> {
+    let mut o = SetOptions::default();
+    let mut ttl = Ttl::Default;
+    let mut j = from;
+    while j < argv.len() {
+        let opt = argv[j];
+        let has_next = j + 1 < argv.len();
+        let no_expire_yet = matches!(ttl, Ttl::Default);
+        let expire = |unit_secs, absolute| Ttl::Expire {
+            unit_secs,
+            absolute,
+            arg: j + 1,
+        };
+        let same_kind = |t: Ttl, unit: bool, abs: bool| matches!(t, Ttl::Expire { unit_secs, absolute, .. } if unit_secs == unit && absolute == abs);
+        if is_set && is(opt, "nx") && !o.xx && o.ifeq.is_none() {
+            o.nx = true;
+        } else if is_set && is(opt, "xx") && !o.nx && o.ifeq.is_none() {
+            o.xx = true;
+        } else if is_set && is(opt, "ifeq") && has_next && !o.nx && !o.xx {
+            o.ifeq = Some(j + 1);
+            j += 1;
+        } else if is_set && is(opt, "get") {
+            o.get = true;
+        } else if is_set && is(opt, "keepttl") && (no_expire_yet || ttl == Ttl::Keep) {
+            ttl = Ttl::Keep;
+        } else if !is_set && is(opt, "persist") && (no_expire_yet || ttl == Ttl::Persist) {
+            ttl = Ttl::Persist;
+        } else if has_next && (no_expire_yet || same_kind(ttl, true, false)) && is(opt, "ex") {
+            ttl = expire(true, false);
+            j += 1;
+        } else if has_next && (no_expire_yet || same_kind(ttl, false, false)) && is(opt, "px") {
+            ttl = expire(false, false);
+            j += 1;
+        } else if has_next && (no_expire_yet || same_kind(ttl, true, true)) && is(opt, "exat") {
+            ttl = expire(true, true);
+            j += 1;
+        } else if has_next && (no_expire_yet || same_kind(ttl, false, true)) && is(opt, "pxat") {
+            ttl = expire(false, true);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok((o, ttl))
+}
+
+/// An EX/PX/EXAT/PXAT argument as absolute Unix milliseconds, validated as
+/// Valkey does ("invalid expire time in '<cmd>' command").
+fn expire_at_ms(
+    arg: &[u8],
+    unit_secs: bool,
+    absolute: bool,
+    now_ms: i64,
+    cmd: &'static str,
+) -> Result<i64, CmdError> {
+    let v = int_arg(arg)?;
+    if v <= 0 || (unit_secs && v > i64::MAX / 1000) {
+        return Err(CmdError::InvalidExpire(cmd));
+    }
+    let ms = if unit_secs { v * 1000 } else { v };
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(now_ms).ok_or(CmdError::InvalidExpire(cmd))?
+    };
+    if at <= 0 {
+        return Err(CmdError::InvalidExpire(cmd));
+    }
+    Ok(at)
+}
+
+/// Replies with the string at `key` (or null); WRONGTYPE if it is not one.
+fn reply_get(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    match ctx.srv.dbs[ctx.client.db].lookup_read(key, now, touch) {
+        None => ctx.out.null(),
+        Some(e) => reply_str(ctx.out, as_str(&e.value)?),
+    }
+    Ok(())
+}
+
+fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    reply_get(ctx, argv[1])
+}
+
+/// The shared body of SET, SETNX, SETEX and PSETEX.
+fn set_generic(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    o: SetOptions,
+    ttl: Ttl,
+    cmd: &'static str,
+    abort_int: bool,
+) -> CmdResult {
+    let (key, value) = (argv[1], argv[2]);
+    let expire_at = match ttl {
+        Ttl::Expire {
+            unit_secs,
+            absolute,
+            arg,
+        } => Some(expire_at_ms(
+            argv[arg], unit_secs, absolute, ctx.now_ms, cmd,
+        )?),
+        _ => None,
+    };
+    if o.get {
+        reply_get(ctx, key)?;
+    }
+    let now = ctx.now_ms;
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let existing = db.lookup_write(key, now);
+    let found = existing.is_some();
+    let old_expire = existing.as_ref().and_then(|e| e.expire_at);
+    let proceed = match (o.ifeq, &existing) {
+        // With GET, a wrong type was already refused by the GET part.
+        (Some(i), Some(e)) => as_str(&e.value)?.to_vec() == argv[i],
+        (Some(_), None) => false,
+        (None, _) => !((o.nx && found) || (o.xx && !found)),
+    };
+    if !proceed {
+        if !o.get {
+            if abort_int {
+                ctx.out.int(0)
+            } else {
+                ctx.out.null()
+            }
+        }
+        return Ok(());
+    }
+    let expire_at = match ttl {
+        Ttl::Keep => old_expire,
+        _ => expire_at,
+    };
+    db.insert(key, Value::Str(StrValue::from_bytes(value)), expire_at, now);
+    if !o.get {
+        if abort_int {
+            ctx.out.int(1)
+        } else {
+            ctx.out.ok()
+        }
+    }
+    Ok(())
+}
+
+fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (o, ttl) = parse_set_options(argv, 3, true)?;
+    set_generic(ctx, argv, o, ttl, "set", false)
+}
+
+fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let o = SetOptions {
+        nx: true,
+        ..Default::default()
+    };
+    set_generic(ctx, argv, o, Ttl::Default, "setnx", true)
+}
+
+/// SETEX/PSETEX take (key, time, value): reorder to SET's (key, value).
+fn set_with_ttl(ctx: &mut Ctx, argv: &[&[u8]], unit_secs: bool, cmd: &'static str) -> CmdResult {
+    let reordered = [argv[0], argv[1], argv[3], argv[2]];
+    let ttl = Ttl::Expire {
+        unit_secs,
+        absolute: false,
+        arg: 3,
+    };
+    set_generic(ctx, &reordered, SetOptions::default(), ttl, cmd, false)
+}
+
+fn setex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    set_with_ttl(ctx, argv, true, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    set_with_ttl(ctx, argv, false, "psetex")
+}
+
+fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (_, ttl) = parse_set_options(argv, 2, false)?;
+    let key = argv[1];
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let Some(e) = db.lookup_read(key, now, touch) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    as_str(&e.value)?;
+    let expire_at = match ttl {
+        Ttl::Expire {
+            unit_secs,
+            absolute,
+            arg,
+        } => Some(expire_at_ms(argv[arg], unit_secs, absolute, now, "getex")?),
+        _ => None,
+    };
+    reply_str(ctx.out, as_str(&e.value)?);
+    match (ttl, expire_at) {
+        (Ttl::Expire { absolute: true, .. }, Some(at)) if at <= now => {
+            db.remove(key);
+            db.stats.expired += 1;
+        }
+        (_, Some(at)) => {
+            db.set_expire(key, Some(at));
+        }
+        (Ttl::Persist, None) => {
+            db.set_expire(key, None);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    reply_get(ctx, argv[1])?;
+    ctx.db().remove(argv[1]);
+    Ok(())
+}
+
+fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    reply_get(ctx, argv[1])?;
+    let now = ctx.now_ms;
+    ctx.db().insert(
+        argv[1],
+        Value::Str(StrValue::from_bytes(argv[2])),
+        None,
+        now,
+    );
+    Ok(())
+}
+
+fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    ctx.out.array(argv.len() - 1);
+    for key in &argv[1..] {
+        match db.lookup_read(key, now, touch).map(|e| &e.value) {
+            Some(Value::Str(s)) => reply_str(ctx.out, s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity(
+            if nx { "msetnx" } else { "mset" }.into(),
+        ));
+    }
+    let now = ctx.now_ms;
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    if nx
+        && argv[1..]
+            .chunks(2)
+            .any(|kv| db.lookup_write(kv[0], now).is_some())
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    for kv in argv[1..].chunks(2) {
+        db.insert(kv[0], Value::Str(StrValue::from_bytes(kv[1])), None, now);
+    }
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    mset_generic(ctx, argv, false)
+}
+
+fn msetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    mset_generic(ctx, argv, true)
+}
+
+/// Refuses results longer than `proto-max-bulk-len`, as Valkey does.
+fn check_string_length(ctx: &Ctx, total: u64) -> CmdResult {
+    if total > ctx.srv.config.proto_max_bulk_len as u64 {
+        return Err(err(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (key, tail) = (argv[1], argv[2]);
+    let now = ctx.now_ms;
+    let current_len = match ctx.db().lookup_write(key, now) {
+        None => None,
+        Some(e) => Some(as_str(&e.value)?.len()),
+    };
+    let new_len = match current_len {
+        None => {
+            ctx.db()
+                .insert(key, Value::Str(StrValue::from_bytes(tail)), None, now);
+            tail.len()
+        }
+        Some(len) => {
+            check_string_length(ctx, (len + tail.len()) as u64)?;
+            let e = ctx.db().lookup_write(key, now).expect("looked up above");
+            let Value::Str(s) = &mut e.value;
+            let data = s.make_raw();
+            data.extend_from_slice(tail);
+            data.len()
+        }
+    };
+    ctx.out.int(new_len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let len = match ctx.db().lookup_read(argv[1], now, touch) {
+        None => 0,
+        Some(e) => as_str(&e.value)?.len(),
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut start = int_arg(argv[2])?;
+    let mut end = int_arg(argv[3])?;
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let Some(e) = db.lookup_read(argv[1], now, touch) else {
+        ctx.out.bulk(b"");
+        return Ok(());
+    };
+    let mut scratch = itoa::Buffer::new();
+    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        ctx.out.bulk(b"");
+    } else {
+        ctx.out.bulk(&s[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (key, patch) = (argv[1], argv[3]);
+    let offset = int_arg(argv[2])?;
+    if offset < 0 {
+        return Err(err("ERR offset is out of range"));
+    }
+    let now = ctx.now_ms;
+    let current_len = match ctx.db().lookup_write(key, now) {
+        None => None,
+        Some(e) => Some(as_str(&e.value)?.len()),
+    };
+    if patch.is_empty() {
+        ctx.out.int(current_len.unwrap_or(0) as i64);
+        return Ok(());
+    }
+    check_string_length(ctx, offset as u64 + patch.len() as u64)?;
+    let offset = offset as usize;
+    if current_len.is_none() {
+        ctx.db()
+            .insert(key, Value::Str(StrValue::raw(Vec::new())), None, now);
+    }
+    let e = ctx.db().lookup_write(key, now).expect("present");
+    let Value::Str(s) = &mut e.value;
+    let data = s.make_raw();
+    if data.len() < offset + patch.len() {
+        data.resize(offset + patch.len(), 0);
+    }
+    data[offset..offset + patch.len()].copy_from_slice(patch);
+    let len = data.len();
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let (current, expire_at) = match db.lookup_write(key, now) {
+        None => (0, None),
+        Some(e) => (
+            as_str(&e.value)?.as_i64().ok_or(CmdError::NotInteger)?,
+            e.expire_at,
+        ),
+    };
+    let value = current.checked_add(by).ok_or(CmdError::Overflow)?;
+    db.insert(key, Value::Str(StrValue::Int(value)), expire_at, now);
+    ctx.out.int(value);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    incr_decr(ctx, argv[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    incr_decr(ctx, argv[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let by = int_arg(argv[2])?;
+    incr_decr(ctx, argv[1], by)
+}
+
+fn decrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let by = int_arg(argv[2])?;
+    if by == i64::MIN {
+        return Err(err("ERR decrement would overflow"));
+    }
+    incr_decr(ctx, argv[1], -by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let key = argv[1];
+    let now = ctx.now_ms;
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let (current, expire_at) = match db.lookup_write(key, now) {
+        None => (None, None),
+        Some(e) => (Some(as_str(&e.value)?.to_vec()), e.expire_at),
+    };
+    let text = incr_by_float(current.as_deref(), argv[2]).map_err(|e| match e {
+        IncrError::NotAFloat => CmdError::NotFloat,
+        IncrError::NanOrInfinity => err("ERR increment would produce NaN or Infinity"),
+    })?;
+    ctx.out.bulk(&text);
+    db.insert(key, Value::Str(StrValue::plain(text)), expire_at, now);
+    Ok(())
+}
+
+/// A common subsequence match: byte ranges in each string.
+struct LcsMatch {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = &mut ctx.srv.dbs[ctx.client.db];
+    let mut fetch = |key: &[u8]| -> Option<Result<Vec<u8>, ()>> {
+        db.lookup_read(key, now, touch).map(|e| match &e.value {
+            Value::Str(s) => Ok(s.to_vec()),
+        })
+    };
+    let a = fetch(argv[1]);
+    let b = fetch(argv[2]);
+    let (a, b) = match (a, b) {
+        (Some(Err(())), _) | (_, Some(Err(()))) => {
+            return Err(err("ERR The specified keys must contain string values"));
+        }
+        (a, b) => (
+            a.and_then(Result::ok).unwrap_or_default(),
+            b.and_then(Result::ok).unwrap_or_default(),
+        ),
+    };
+    let (mut get_idx, mut get_len, mut with_match_len, mut min_match_len) =
+        (false, false, false, 0i64);
+    let mut j = 3;
+    while j < argv.len() {
+        let opt = argv[j];
+        if is(opt, "idx") {
+            get_idx = true;
+        } else if is(opt, "len") {
+            get_len = true;
+        } else if is(opt, "withmatchlen") {
+            with_match_len = true;
+        } else if is(opt, "minmatchlen") && j + 1 < argv.len() {
+            min_match_len = int_arg(argv[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if get_idx && get_len {
+        return Err(err(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let dp_bytes = (alen as u128 + 1) * (blen as u128 + 1) * 4;
+    if dp_bytes > ctx.srv.config.proto_max_bulk_len as u128 {
+        return Err(err(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    // dp[i][j]: LCS length of a[..i] and b[..j].
+    let width = blen + 1;
+    let mut dp = vec![0u32; (alen + 1) * width];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            dp[i * width + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * width + j - 1] + 1
+            } else {
+                dp[(i - 1) * width + j].max(dp[i * width + j - 1])
+            };
+        }
+    }
+    let total = dp[alen * width + blen] as usize;
+    if get_len {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    // Walk back from the end collecting the subsequence and its ranges.
+    let mut result = vec![0u8; total];
+    let mut matches = Vec::new();
+    let (mut i, mut j, mut idx) = (alen, blen, total);
+    let mut range: Option<LcsMatch> = None;
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            match &mut range {
+                None => {
+                    range = Some(LcsMatch {
+                        a: (i - 1, i - 1),
+                        b: (j - 1, j - 1),
+                    })
+                }
+                Some(r) if r.a.0 == i && r.b.0 == j => {
+                    r.a.0 -= 1;
+                    r.b.0 -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            if range.as_ref().is_some_and(|r| r.a.0 == 0 || r.b.0 == 0) {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if dp[(i - 1) * width + j] > dp[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if range.is_some() {
+                emit = true;
+            }
+        }
+        if emit && let Some(r) = range.take() {
+            let len = r.a.1 - r.a.0 + 1;
+            if min_match_len == 0 || len as i64 >= min_match_len {
+                matches.push(r);
+            }
+        }
+    }
+    if !get_idx {
+        ctx.out.bulk(&result);
+        return Ok(());
+    }
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(matches.len());
+    for m in &matches {
+        ctx.out.array(2 + usize::from(with_match_len));
+        for (s, e) in [m.a, m.b] {
+            ctx.out.array(2);
+            ctx.out.int(s as i64);
+            ctx.out.int(e as i64);
+        }
+        if with_match_len {
+            ctx.out.int((m.a.1 - m.a.0 + 1) as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
+    Ok(())
+}

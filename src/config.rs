@@ -1,0 +1,713 @@
+//! Configuration: the directives ferrokv implements, with Valkey's names,
+//! defaults, value syntax and error texts. One table drives the config file
+//! parser, `--directive value` arguments, CONFIG GET and CONFIG SET.
+
+use std::fmt::Write as _;
+
+use crate::util::{glob, parse_i64, parse_memory};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: i64,
+    pub tcp_backlog: i64,
+    pub tcp_keepalive: i64,
+    pub timeout: i64,
+    pub maxclients: i64,
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
+    pub databases: i64,
+    pub hz: i64,
+    pub active_expire_effort: i64,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: i64,
+    pub requirepass: String,
+    pub protected_mode: bool,
+    pub loglevel: String,
+    pub logfile: String,
+    pub pidfile: String,
+    pub daemonize: bool,
+    pub dir: String,
+    pub save: String,
+    pub appendonly: bool,
+    pub io_threads: i64,
+    /// The config file given on the command line, if any (INFO config_file).
+    pub config_file: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            port: 6379,
+            tcp_backlog: 511,
+            tcp_keepalive: 300,
+            timeout: 0,
+            maxclients: 10000,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            databases: 16,
+            hz: 10,
+            active_expire_effort: 1,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            requirepass: String::new(),
+            protected_mode: true,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            pidfile: String::new(),
+            daemonize: false,
+            dir: ".".into(),
+            save: String::new(),
+            appendonly: false,
+            io_threads: 1,
+            config_file: String::new(),
+        }
+    }
+}
+
+type Field<T> = fn(&mut Config) -> &mut T;
+
+enum Kind {
+    Bool(Field<bool>),
+    Int {
+        min: i64,
+        max: i64,
+        field: Field<i64>,
+    },
+    Memory {
+        min: i64,
+        max: i64,
+        field: Field<i64>,
+    },
+    Str(Field<String>),
+    Enum {
+        values: &'static [&'static str],
+        field: Field<String>,
+    },
+    Special {
+        get: fn(&Config) -> String,
+        set: fn(&mut Config, &[String]) -> Result<(), String>,
+    },
+}
+
+struct Directive {
+    name: &'static str,
+    /// Settable with CONFIG SET at run time.
+    mutable: bool,
+    kind: Kind,
+}
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+
+fn set_bind(c: &mut Config, args: &[String]) -> Result<(), String> {
+    if args.is_empty() || args.len() > 16 {
+        return Err("Too many bind addresses specified.".into());
+    }
+    c.bind = args.to_vec();
+    Ok(())
+}
+
+fn set_unixsocketperm(c: &mut Config, args: &[String]) -> Result<(), String> {
+    match u32::from_str_radix(&args[0], 8) {
+        Ok(p) if p <= 0o777 => {
+            c.unixsocketperm = p;
+            Ok(())
+        }
+        _ => Err("Invalid socket file permissions".into()),
+    }
+}
+
+/// Persistence is not implemented yet: only "no snapshots" is accepted, so a
+/// config asking for snapshots fails loudly instead of silently not saving.
+fn set_save(c: &mut Config, args: &[String]) -> Result<(), String> {
+    let joined = args.join(" ");
+    if joined.trim().is_empty() {
+        c.save = String::new();
+        Ok(())
+    } else {
+        Err("RDB snapshots are not supported by ferrokv yet; use save \"\"".into())
+    }
+}
+
+fn set_appendonly(c: &mut Config, args: &[String]) -> Result<(), String> {
+    match args[0].to_ascii_lowercase().as_str() {
+        "no" => {
+            c.appendonly = false;
+            Ok(())
+        }
+        "yes" => Err("the append only file is not supported by ferrokv yet".into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn set_daemonize(c: &mut Config, args: &[String]) -> Result<(), String> {
+    match args[0].to_ascii_lowercase().as_str() {
+        "no" => {
+            c.daemonize = false;
+            Ok(())
+        }
+        "yes" => Err("daemonize is not supported by ferrokv; run it under a supervisor".into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn set_io_threads(c: &mut Config, args: &[String]) -> Result<(), String> {
+    match parse_i64(args[0].as_bytes()) {
+        Some(1) => {
+            c.io_threads = 1;
+            Ok(())
+        }
+        Some(n) if (1..=256).contains(&n) => {
+            Err("io-threads above 1 is not supported by ferrokv yet".into())
+        }
+        Some(_) => Err("argument must be between 1 and 256 inclusive".into()),
+        None => Err("argument couldn't be parsed into an integer".into()),
+    }
+}
+
+const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "bind",
+        mutable: false,
+        kind: Kind::Special {
+            get: |c| c.bind.join(" "),
+            set: set_bind,
+        },
+    },
+    Directive {
+        name: "port",
+        mutable: false,
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            field: |c| &mut c.port,
+        },
+    },
+    Directive {
+        name: "tcp-backlog",
+        mutable: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            field: |c| &mut c.tcp_backlog,
+        },
+    },
+    Directive {
+        name: "tcp-keepalive",
+        mutable: true,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            field: |c| &mut c.tcp_keepalive,
+        },
+    },
+    Directive {
+        name: "timeout",
+        mutable: true,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            field: |c| &mut c.timeout,
+        },
+    },
+    Directive {
+        name: "maxclients",
+        mutable: true,
+        kind: Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+            field: |c| &mut c.maxclients,
+        },
+    },
+    Directive {
+        name: "unixsocket",
+        mutable: false,
+        kind: Kind::Str(|c| &mut c.unixsocket),
+    },
+    Directive {
+        name: "unixsocketperm",
+        mutable: false,
+        kind: Kind::Special {
+            get: |c| format!("{:o}", c.unixsocketperm),
+            set: set_unixsocketperm,
+        },
+    },
+    Directive {
+        name: "databases",
+        mutable: false,
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+            field: |c| &mut c.databases,
+        },
+    },
+    Directive {
+        name: "hz",
+        mutable: true,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            field: |c| &mut c.hz,
+        },
+    },
+    Directive {
+        name: "active-expire-effort",
+        mutable: true,
+        kind: Kind::Int {
+            min: 1,
+            max: 10,
+            field: |c| &mut c.active_expire_effort,
+        },
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        mutable: true,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX,
+            field: |c| &mut c.proto_max_bulk_len,
+        },
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        mutable: true,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX,
+            field: |c| &mut c.client_query_buffer_limit,
+        },
+    },
+    Directive {
+        name: "requirepass",
+        mutable: true,
+        kind: Kind::Str(|c| &mut c.requirepass),
+    },
+    Directive {
+        name: "protected-mode",
+        mutable: true,
+        kind: Kind::Bool(|c| &mut c.protected_mode),
+    },
+    Directive {
+        name: "loglevel",
+        mutable: true,
+        kind: Kind::Enum {
+            values: LOGLEVELS,
+            field: |c| &mut c.loglevel,
+        },
+    },
+    Directive {
+        name: "logfile",
+        mutable: false,
+        kind: Kind::Str(|c| &mut c.logfile),
+    },
+    Directive {
+        name: "pidfile",
+        mutable: false,
+        kind: Kind::Str(|c| &mut c.pidfile),
+    },
+    Directive {
+        name: "daemonize",
+        mutable: false,
+        kind: Kind::Special {
+            get: |c| yes_no(c.daemonize),
+            set: set_daemonize,
+        },
+    },
+    Directive {
+        name: "dir",
+        mutable: true,
+        kind: Kind::Str(|c| &mut c.dir),
+    },
+    Directive {
+        name: "save",
+        mutable: true,
+        kind: Kind::Special {
+            get: |c| c.save.clone(),
+            set: set_save,
+        },
+    },
+    Directive {
+        name: "appendonly",
+        mutable: true,
+        kind: Kind::Special {
+            get: |c| yes_no(c.appendonly),
+            set: set_appendonly,
+        },
+    },
+    Directive {
+        name: "io-threads",
+        mutable: false,
+        kind: Kind::Special {
+            get: |c| c.io_threads.to_string(),
+            set: set_io_threads,
+        },
+    },
+];
+
+fn yes_no(b: bool) -> String {
+    if b { "yes".into() } else { "no".into() }
+}
+
+fn find(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// Why a directive was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Unknown,
+    Immutable,
+    Invalid(String),
+}
+
+impl Directive {
+    fn takes_many(&self) -> bool {
+        matches!(self.name, "bind" | "save")
+    }
+
+    fn apply(&self, c: &mut Config, args: &[String]) -> Result<(), String> {
+        let one = || -> Result<&String, String> {
+            match args {
+                [a] => Ok(a),
+                _ => Err("wrong number of arguments".into()),
+            }
+        };
+        match &self.kind {
+            Kind::Bool(f) => {
+                *f(c) = match one()?.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err("argument must be 'yes' or 'no'".into()),
+                }
+            }
+            Kind::Int { min, max, field } => {
+                let v = parse_i64(one()?.as_bytes())
+                    .ok_or("argument couldn't be parsed into an integer")?;
+                if v < *min || v > *max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                *field(c) = v;
+            }
+            Kind::Memory { min, max, field } => {
+                let v = parse_memory(one()?).ok_or("argument must be a memory value")?;
+                if v < *min || v > *max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                *field(c) = v;
+            }
+            Kind::Str(f) => *f(c) = one()?.clone(),
+            Kind::Enum { values, field } => {
+                let v = one()?.to_ascii_lowercase();
+                if !values.contains(&v.as_str()) {
+                    return Err(format!(
+                        "argument(s) must be one of the following: {}",
+                        values.join(", ")
+                    ));
+                }
+                *field(c) = v;
+            }
+            Kind::Special { set, .. } => {
+                if !self.takes_many() {
+                    one()?;
+                }
+                set(c, args)?
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, c: &Config) -> String {
+        let mut c = c.clone();
+        match &self.kind {
+            Kind::Bool(f) => yes_no(*f(&mut c)),
+            Kind::Int { field, .. } | Kind::Memory { field, .. } => field(&mut c).to_string(),
+            Kind::Str(f) | Kind::Enum { field: f, .. } => f(&mut c).clone(),
+            Kind::Special { get, .. } => get(&c),
+        }
+    }
+}
+
+impl Config {
+    /// Applies one directive from a file or the command line.
+    pub fn set_startup(&mut self, name: &str, args: &[String]) -> Result<(), ConfigError> {
+        let d = find(name).ok_or(ConfigError::Unknown)?;
+        if args.is_empty() || (args.len() > 1 && !d.takes_many()) {
+            return Err(ConfigError::Unknown);
+        }
+        d.apply(self, args).map_err(ConfigError::Invalid)
+    }
+
+    /// CONFIG SET of one directive.
+    pub fn set_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let d = find(name).ok_or(ConfigError::Unknown)?;
+        if !d.mutable {
+            return Err(ConfigError::Immutable);
+        }
+        let args: Vec<String> = if d.takes_many() {
+            value.split_whitespace().map(String::from).collect()
+        } else {
+            vec![value.to_string()]
+        };
+        let args = if args.is_empty() {
+            vec![String::new()]
+        } else {
+            args
+        };
+        d.apply(self, &args).map_err(ConfigError::Invalid)
+    }
+
+    /// CONFIG GET: (name, value) of every directive matching any pattern.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        DIRECTIVES
+            .iter()
+            .filter(|d| {
+                patterns
+                    .iter()
+                    .any(|p| glob::matches(p, d.name.as_bytes(), true))
+            })
+            .map(|d| (d.name, d.get(self)))
+            .collect()
+    }
+
+    /// Whether `name` is a directive (for CONFIG SET's error choice).
+    pub fn is_known(name: &str) -> bool {
+        find(name).is_some()
+    }
+
+    /// Loads a valkey.conf-style file, then `--name value ...` arguments,
+    /// exactly as valkey-server takes them.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut config = Config::default();
+        let mut text = String::new();
+        let mut rest = args;
+        if let Some(first) = args.first()
+            && !first.starts_with("--")
+        {
+            config.config_file = std::fs::canonicalize(first)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| first.clone());
+            text = load_file(first, 0)?;
+            rest = &args[1..];
+        }
+        // Command-line options are appended as config lines, like Valkey.
+        let mut line = String::new();
+        for arg in rest {
+            if let Some(name) = arg.strip_prefix("--") {
+                if !line.is_empty() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                line = name.to_string();
+            } else {
+                if line.is_empty() {
+                    return Err(format!(
+                        "Invalid option '{arg}': options must start with --"
+                    ));
+                }
+                line.push(' ');
+                line.push_str(&quote_arg(arg));
+            }
+        }
+        if !line.is_empty() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        config.load_text(&text)?;
+        Ok(config)
+    }
+
+    /// Applies config text; errors read like Valkey's fatal config error.
+    pub fn load_text(&mut self, text: &str) -> Result<(), String> {
+        for (i, raw) in text.lines().enumerate() {
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let fail = |reason: &str| {
+                let mut msg = String::new();
+                let _ = write!(
+                    msg,
+                    "\n*** FATAL CONFIG FILE ERROR (ferrokv {}) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}",
+                    env!("CARGO_PKG_VERSION"),
+                    i + 1,
+                    trimmed,
+                    reason
+                );
+                msg
+            };
+            let words = split_config_line(trimmed)
+                .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let Some((name, args)) = words.split_first() else {
+                continue;
+            };
+            match self.set_startup(name, args) {
+                Ok(()) => {}
+                Err(ConfigError::Unknown) => {
+                    return Err(fail("Bad directive or wrong number of arguments"));
+                }
+                Err(ConfigError::Immutable) => unreachable!("start-up sets everything"),
+                Err(ConfigError::Invalid(why)) => return Err(fail(&why)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a config file, expanding `include` lines (nested at most 16 deep).
+fn load_file(path: &str, depth: usize) -> Result<String, String> {
+    if depth > 16 {
+        return Err(format!("Too many nested includes at '{path}'"));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}"))?;
+    let mut out = String::new();
+    for line in text.lines() {
+        let words = split_config_line(line.trim()).unwrap_or_default();
+        if words.len() == 2 && words[0].eq_ignore_ascii_case("include") {
+            out.push_str(&load_file(&words[1], depth + 1)?);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Splits a config line like Valkey's sdssplitargs (shared with inline
+/// requests); None on unbalanced quotes.
+fn split_config_line(line: &str) -> Option<Vec<String>> {
+    let mut parser = ferrokv_transport::RequestParser::new();
+    let mut input = line.as_bytes().to_vec();
+    input.push(b'\n');
+    let limits = ferrokv_transport::Limits {
+        max_bulk_len: u64::MAX,
+        unauthenticated: false,
+    };
+    match parser.parse(&input, &limits) {
+        ferrokv_transport::Parsed::Command { .. } => Some(
+            parser
+                .args
+                .iter()
+                .map(|&(s, l)| String::from_utf8_lossy(&parser.inline_buf[s..s + l]).into_owned())
+                .collect(),
+        ),
+        ferrokv_transport::Parsed::Empty { .. } => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// Quotes a command-line value so the config line splitter reads it back.
+fn quote_arg(arg: &str) -> String {
+    if !arg.is_empty()
+        && !arg
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\')
+    {
+        return arg.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in arg.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn command_line_like_valkey() {
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+            "--save",
+            "",
+            "--requirepass",
+            "a b",
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.requirepass, "a b");
+        assert!(
+            Config::from_args(&args(&["--port", "x"]))
+                .unwrap_err()
+                .contains("couldn't be parsed")
+        );
+        assert!(
+            Config::from_args(&args(&["--nosuch", "1"]))
+                .unwrap_err()
+                .contains("Bad directive")
+        );
+        assert!(Config::from_args(&args(&["--save", "60 1"])).is_err());
+    }
+
+    #[test]
+    fn config_file_with_include_and_quotes() {
+        let dir = std::env::temp_dir().join(format!("ferrokv-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inc = dir.join("inc.conf");
+        std::fs::write(&inc, "maxclients 5\n").unwrap();
+        let main = dir.join("main.conf");
+        std::fs::write(
+            &main,
+            format!(
+                "# comment\nport 7001\nrequirepass \"p w\"\ninclude {}\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::from_args(&args(&[main.to_str().unwrap(), "--port", "7002"])).unwrap();
+        assert_eq!(
+            (c.port, c.maxclients, c.requirepass.as_str()),
+            (7002, 5, "p w")
+        );
+        std::fs::write(&main, "port 1\nport 99999\n").unwrap();
+        let e = Config::from_args(&args(&[main.to_str().unwrap()])).unwrap_err();
+        assert!(
+            e.contains("at line 2") && e.contains("between 0 and 65535"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn runtime_get_set() {
+        let mut c = Config::default();
+        assert_eq!(c.set_runtime("port", "1"), Err(ConfigError::Immutable));
+        assert_eq!(c.set_runtime("nosuch", "1"), Err(ConfigError::Unknown));
+        c.set_runtime("MAXCLIENTS", "10").unwrap();
+        c.set_runtime("proto-max-bulk-len", "2mb").unwrap();
+        let got = c.get_matching(&[b"maxcl*", b"proto-max-bulk-len"]);
+        assert_eq!(
+            got,
+            vec![
+                ("maxclients", "10".into()),
+                ("proto-max-bulk-len", "2097152".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! Command errors as types, mapped to Valkey's reply text in one place.
+
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    Syntax,
+    #[expect(dead_code, reason = "raised once a second value type exists")]
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Overflow,
+    NoSuchKey,
+    DbIndexOutOfRange,
+    NoAuth,
+    /// SET / GETEX / EXPIRE family: a non-positive or overflowing time.
+    InvalidExpire(&'static str),
+    WrongArity(String),
+    UnknownCommand {
+        name: String,
+        args: String,
+    },
+    UnknownSubcommand {
+        sub: String,
+        container: String,
+    },
+    /// Any other error; the text starts with its code ("ERR ...").
+    Other(Cow<'static, str>),
+}
+
+/// Shorthand for a free-form "ERR ..." error.
+pub fn err(text: impl Into<Cow<'static, str>>) -> CmdError {
+    CmdError::Other(text.into())
+}
+
+impl CmdError {
+    /// The reply text, without the leading '-'.
+    pub fn text(&self) -> Cow<'static, str> {
+        match self {
+            Self::Syntax => "ERR syntax error".into(),
+            Self::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
+            Self::NotInteger => "ERR value is not an integer or out of range".into(),
+            Self::NotFloat => "ERR value is not a valid float".into(),
+            Self::Overflow => "ERR increment or decrement would overflow".into(),
+            Self::NoSuchKey => "ERR no such key".into(),
+            Self::DbIndexOutOfRange => "ERR DB index is out of range".into(),
+            Self::NoAuth => "NOAUTH Authentication required.".into(),
+            Self::InvalidExpire(cmd) => {
+                format!("ERR invalid expire time in '{cmd}' command").into()
+            }
+            Self::WrongArity(cmd) => {
+                format!("ERR wrong number of arguments for '{cmd}' command").into()
+            }
+            Self::UnknownCommand { name, args } => {
+                format!("ERR unknown command '{name}', with args beginning with: {args}").into()
+            }
+            Self::UnknownSubcommand { sub, container } => {
+                format!("ERR unknown subcommand '{sub}'. Try {container} HELP.").into()
+            }
+            Self::Other(text) => text.clone(),
+        }
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;

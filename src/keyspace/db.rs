@@ -1,0 +1,284 @@
+//! One database: keys mapped to entries, plus the set of keys with a TTL.
+
+use foldhash::fast::RandomState;
+use indexmap::{IndexMap, IndexSet};
+
+use crate::types::Value;
+
+pub type Key = Box<[u8]>;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds, if any.
+    pub expire_at: Option<i64>,
+    /// Last access, Unix milliseconds (OBJECT IDLETIME).
+    pub accessed_ms: i64,
+}
+
+impl Entry {
+    fn is_expired(&self, now_ms: i64) -> bool {
+        self.expire_at.is_some_and(|t| t <= now_ms)
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct DbStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+#[derive(Default)]
+pub struct Db {
+    dict: IndexMap<Key, Entry, RandomState>,
+    /// Keys with an expire time, for the active expire cycle's sampling.
+    expires: IndexSet<Key, RandomState>,
+    pub stats: DbStats,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Removes `key` if its time is up; true if it did.
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        match self.dict.get(key) {
+            Some(e) if e.is_expired(now_ms) => {
+                self.remove(key);
+                self.stats.expired += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Looks a key up for a read: lazy expiry, hit/miss counting and an
+    /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
+    pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        match self.dict.get_mut(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                if touch {
+                    e.accessed_ms = now_ms;
+                }
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for a write: lazy expiry and access-time update, no
+    /// hit/miss accounting.
+    pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        let e = self.dict.get_mut(key)?;
+        e.accessed_ms = now_ms;
+        Some(e)
+    }
+
+    /// Looks a key up without touching it or counting (EXISTS-like probes,
+    /// OBJECT, TTL).
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        self.dict.get_mut(key)
+    }
+
+    /// Stores `value` under `key` with the given expiry, replacing any
+    /// previous entry.
+    pub fn insert(&mut self, key: &[u8], mut value: Value, expire_at: Option<i64>, now_ms: i64) {
+        let Value::Str(s) = &mut value;
+        s.reembed(key.len(), expire_at.is_some());
+        let entry = Entry {
+            value,
+            expire_at,
+            accessed_ms: now_ms,
+        };
+        match self.dict.get_mut(key) {
+            Some(slot) => *slot = entry,
+            None => {
+                self.dict.insert(key.into(), entry);
+            }
+        }
+        self.track_expire(key, expire_at);
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY, SWAPDB-free moves).
+    pub fn insert_entry(&mut self, key: &[u8], mut entry: Entry) {
+        let Value::Str(s) = &mut entry.value;
+        s.reembed(key.len(), entry.expire_at.is_some());
+        let expire_at = entry.expire_at;
+        self.dict.insert(key.into(), entry);
+        self.track_expire(key, expire_at);
+    }
+
+    fn track_expire(&mut self, key: &[u8], expire_at: Option<i64>) {
+        if expire_at.is_some() {
+            if !self.expires.contains(key) {
+                self.expires.insert(key.into());
+            }
+        } else {
+            self.expires.swap_remove(key);
+        }
+    }
+
+    /// Sets or clears the expiry of an existing key; false if it is missing.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>) -> bool {
+        let Some(e) = self.dict.get_mut(key) else {
+            return false;
+        };
+        e.expire_at = expire_at;
+        let Value::Str(s) = &mut e.value;
+        s.reembed(key.len(), expire_at.is_some());
+        self.track_expire(key, expire_at);
+        true
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.dict.swap_remove(key)?;
+        if entry.expire_at.is_some() {
+            self.expires.swap_remove(key);
+        }
+        Some(entry)
+    }
+
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.expires.clear();
+    }
+
+    /// A uniformly random live key (RANDOMKEY), expiring dead ones it meets.
+    pub fn random_key(&mut self, now_ms: i64, rng: &mut impl FnMut(usize) -> usize) -> Option<Key> {
+        // Bounded retries, as Valkey: if everything sampled is expired, give
+        // up on laziness and return what we found.
+        for _ in 0..100 {
+            if self.dict.is_empty() {
+                return None;
+            }
+            let (key, entry) = self.dict.get_index(rng(self.dict.len()))?;
+            if !entry.is_expired(now_ms) {
+                return Some(key.clone());
+            }
+            let key = key.clone();
+            self.expire_if_needed(&key, now_ms);
+        }
+        let (key, _) = self
+            .dict
+            .get_index(rng(self.dict.len()).min(self.dict.len().checked_sub(1)?))?;
+        Some(key.clone())
+    }
+
+    /// One SCAN step. Cursor 0 starts; entries are visited from the highest
+    /// index down, so the swap-remove of a deletion only ever moves an
+    /// already-visited entry: every key present for the whole scan is
+    /// returned. Returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        let len = self.dict.len() as u64;
+        let mut next = if cursor == 0 || cursor > len {
+            len
+        } else {
+            cursor
+        };
+        // A cursor beyond len (after deletions) restarts at the end: entries
+        // above len are gone, entries below were not yet visited.
+        let mut visited = 0;
+        while next > 0 && visited < count.max(1) {
+            next -= 1;
+            let (k, e) = self.dict.get_index(next as usize).expect("index below len");
+            visit(k, e);
+            visited += 1;
+        }
+        next
+    }
+
+    /// Every key, in table order (KEYS).
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.dict.iter()
+    }
+
+    /// Samples up to `n` keys that have an expiry and deletes those whose
+    /// time is up. Returns (sampled, expired).
+    pub fn expire_sample(
+        &mut self,
+        n: usize,
+        now_ms: i64,
+        rng: &mut impl FnMut(usize) -> usize,
+    ) -> (usize, usize) {
+        let mut expired = 0;
+        let mut sampled = 0;
+        while sampled < n && !self.expires.is_empty() {
+            sampled += 1;
+            let idx = rng(self.expires.len());
+            let key = self
+                .expires
+                .get_index(idx)
+                .expect("index below len")
+                .clone();
+            if self.expire_if_needed(&key, now_ms) {
+                expired += 1;
+            }
+        }
+        (sampled, expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StrValue;
+
+    fn v(s: &str) -> Value {
+        Value::Str(StrValue::from_bytes(s.as_bytes()))
+    }
+
+    #[test]
+    fn scan_survives_deletes() {
+        let mut db = Db::default();
+        for i in 0..100 {
+            db.insert(format!("k{i}").as_bytes(), v("x"), None, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = db.scan(cursor, 7, |k, _| {
+                seen.insert(k.clone());
+            });
+            // Delete keys as we go, including some already returned.
+            round += 1;
+            db.remove(format!("k{}", round * 3).as_bytes());
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..100 {
+            let k = format!("k{i}");
+            if i % 3 != 0 || i / 3 > round {
+                assert!(seen.contains(k.as_bytes()), "{k} missed");
+            }
+        }
+    }
+
+    #[test]
+    fn lazy_expiry() {
+        let mut db = Db::default();
+        db.insert(b"a", v("1"), Some(100), 0);
+        assert!(db.lookup_read(b"a", 99, true).is_some());
+        assert!(db.lookup_read(b"a", 100, true).is_none());
+        assert_eq!(db.stats.expired, 1);
+        assert_eq!(db.expires_len(), 0);
+    }
+}

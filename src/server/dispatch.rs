@@ -1,0 +1,126 @@
+//! Running one command: table lookup, arity and auth checks, the handler,
+//! its error reply, and the bookkeeping (commandstats, errorstats, CLIENT
+//! REPLY modes).
+
+use std::time::Instant;
+
+use ferrokv_transport::ReplyWriter;
+
+use super::Server;
+use super::client::{IoSnapshot, ReplyMode, Session};
+use crate::commands::{Ctx, LookupError};
+use crate::error::CmdError;
+
+/// Longest part of a command name or its arguments quoted in an error.
+const ERR_QUOTE_MAX: usize = 128;
+
+fn lossy(bytes: &[u8]) -> String {
+    // As in C's %s, the text stops at a NUL byte.
+    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn truncated(bytes: &[u8], max: usize) -> &[u8] {
+    &bytes[..bytes.len().min(max)]
+}
+
+fn unknown_command(argv: &[&[u8]]) -> CmdError {
+    let mut args = String::new();
+    for arg in &argv[1..] {
+        if args.len() >= ERR_QUOTE_MAX {
+            break;
+        }
+        let room = ERR_QUOTE_MAX - args.len();
+        args.push('\'');
+        args.push_str(&lossy(truncated(arg, room)));
+        args.push_str("' ");
+    }
+    CmdError::UnknownCommand {
+        name: lossy(truncated(argv[0], ERR_QUOTE_MAX)),
+        args,
+    }
+}
+
+/// Executes `argv` for a client and appends its reply to `out`.
+pub fn execute(
+    srv: &mut Server,
+    session: &mut Session,
+    out: &mut ReplyWriter,
+    argv: &[&[u8]],
+    own_io: IoSnapshot,
+) {
+    let reply_mark = out.buf.len();
+    // CLIENT REPLY SKIP silences exactly the command after it.
+    let skip_this = session.reply_mode == ReplyMode::SkipNext;
+    if skip_this {
+        session.reply_mode = ReplyMode::On;
+    }
+
+    if let Err(e) = run(srv, session, out, argv, own_io) {
+        let text = e.text();
+        srv.count_error(&text);
+        out.error(&text);
+    }
+
+    if skip_this || session.reply_mode == ReplyMode::Off {
+        out.buf.truncate(reply_mark);
+    }
+}
+
+fn run(
+    srv: &mut Server,
+    session: &mut Session,
+    out: &mut ReplyWriter,
+    argv: &[&[u8]],
+    own_io: IoSnapshot,
+) -> Result<(), CmdError> {
+    let id = match srv.commands.lookup(argv) {
+        Ok(id) => id,
+        Err(LookupError::Unknown) => return Err(unknown_command(argv)),
+        Err(LookupError::UnknownSub) => {
+            return Err(CmdError::UnknownSubcommand {
+                sub: lossy(truncated(argv[1], ERR_QUOTE_MAX)),
+                container: lossy(argv[0]).to_ascii_uppercase(),
+            });
+        }
+        Err(LookupError::ContainerArity(id)) => {
+            srv.commands.stats[id].rejected += 1;
+            return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
+        }
+    };
+    let cmd = srv.commands.entries[id];
+    let argc = argv.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        srv.commands.stats[id].rejected += 1;
+        return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
+    }
+    if !session.authenticated && !cmd.has_flag("no_auth") {
+        srv.commands.stats[id].rejected += 1;
+        return Err(CmdError::NoAuth);
+    }
+    let handler = cmd.handler.expect("leaf commands have handlers");
+    if session.last_cmd != srv.commands.full_names[id] {
+        session.last_cmd.clone_from(&srv.commands.full_names[id]);
+    }
+    session.commands += 1;
+
+    let started = Instant::now();
+    let now_ms = crate::util::time::unix_ms();
+    let mut ctx = Ctx {
+        srv,
+        client: session,
+        out,
+        now_ms,
+        own_io,
+    };
+    let result = handler(&mut ctx, argv);
+    let srv = ctx.srv;
+    let stats = &mut srv.commands.stats[id];
+    stats.calls += 1;
+    stats.usec += started.elapsed().as_micros() as u64;
+    if result.is_err() {
+        stats.failed += 1;
+    }
+    srv.stats.commands_processed += 1;
+    result
+}

@@ -1,0 +1,511 @@
+//! The executor's event loop: one thread, one `mio::Poll`, owning the
+//! keyspace. It accepts connections, reads and parses requests in place,
+//! runs commands, and writes each client's coalesced replies once per read
+//! batch (DESIGN.md decision 1). The cron (active expiry, idle timeouts,
+//! stats) runs `hz` times a second between events.
+
+use std::io::{self, ErrorKind};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ferrokv_transport::net::{TcpOptions, TcpServer, UnixServer};
+use ferrokv_transport::{Connection, Frame, Limits, Listener, Parsed};
+use mio::{Events, Interest, Poll, Token};
+
+use super::client::{Client, IoSnapshot};
+use super::{Server, Shutdown, dispatch};
+use crate::util::time::unix_ms;
+use crate::{notice, verbose, warning};
+
+/// Listener tokens live above every client slot.
+const LISTENER_BASE: usize = usize::MAX / 2;
+/// Bytes read per call while no large bulk is pending (Valkey: 16 KiB).
+const READ_CHUNK: usize = 16 * 1024;
+/// Largest single read while a big bulk argument is arriving.
+const READ_CHUNK_MAX: usize = 64 * 1024 * 1024;
+/// Stop reading a client's requests while this much output waits for it:
+/// a slow reader with a deep pipeline is paused, not buffered without end.
+const OUTPUT_HIGH_WATER: usize = 16 * 1024 * 1024;
+/// Buffers larger than this are released once empty.
+const BUFFER_KEEP: usize = 1024 * 1024;
+
+/// Valkey's reply to a non-loopback client in protected mode.
+const PROTECTED_MODE_DENIED: &str = "-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting from the same host the server is running, however MAKE SURE the server is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+pub struct EventLoop {
+    poll: Poll,
+    listeners: Vec<Box<dyn Listener>>,
+    /// Client slots to revisit without a new readiness event (reading was
+    /// paused, or input is left over).
+    revisit: Vec<usize>,
+    free_slots: Vec<usize>,
+    signal: Arc<AtomicUsize>,
+}
+
+/// Opens every configured listener. Addresses prefixed with '-' are
+/// optional: skipped if the address is not available on this host.
+fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
+    let c = &srv.config;
+    let mut out: Vec<Box<dyn Listener>> = Vec::new();
+    if c.port != 0 {
+        let options = TcpOptions {
+            backlog: c.tcp_backlog as i32,
+            keepalive_secs: c.tcp_keepalive as u32,
+        };
+        for spec in &c.bind {
+            let (optional, host) = match spec.strip_prefix('-') {
+                Some(h) => (true, h),
+                None => (false, spec.as_str()),
+            };
+            let ip: IpAddr = match host {
+                "*" => "0.0.0.0".parse().expect("literal"),
+                "::*" => "::".parse().expect("literal"),
+                h => h.parse().map_err(|_| {
+                    io::Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("Invalid bind address '{h}'"),
+                    )
+                })?,
+            };
+            match TcpServer::bind(SocketAddr::new(ip, c.port as u16), options) {
+                Ok(l) => out.push(Box::new(l)),
+                Err(e)
+                    if optional
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
+                        ) =>
+                {
+                    verbose!("Skipping optional bind address {host}: {e}");
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("Failed listening on port {} (tcp), aborting: {e}", c.port),
+                    ));
+                }
+            }
+        }
+    }
+    if !c.unixsocket.is_empty() {
+        let l = UnixServer::bind(&c.unixsocket, c.unixsocketperm).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("Failed opening Unix socket {}: {e}", c.unixsocket),
+            )
+        })?;
+        out.push(Box::new(l));
+    }
+    if out.is_empty() {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
+    Ok(out)
+}
+
+impl EventLoop {
+    pub fn new(srv: &mut Server) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut listeners = bind_all(srv)?;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)?;
+            srv.listeners_info.push(l.describe());
+        }
+        let signal = Arc::new(AtomicUsize::new(0));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
+        }
+        Ok(Self {
+            poll,
+            listeners,
+            revisit: Vec::new(),
+            free_slots: Vec::new(),
+            signal,
+        })
+    }
+
+    pub fn run(&mut self, srv: &mut Server) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_cron = Instant::now();
+        loop {
+            let now = Instant::now();
+            let timeout = if self.revisit.is_empty() {
+                next_cron.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            for event in events.iter() {
+                let token = event.token().0;
+                if token >= LISTENER_BASE {
+                    self.accept(srv, token - LISTENER_BASE);
+                } else {
+                    self.serve(srv, token, event.is_readable() || event.is_read_closed());
+                }
+            }
+            for slot in std::mem::take(&mut self.revisit) {
+                self.serve(srv, slot, true);
+            }
+            if Instant::now() >= next_cron {
+                self.cron(srv);
+                let hz = srv.config.hz.clamp(1, 500) as u64;
+                next_cron = Instant::now() + Duration::from_millis(1000 / hz);
+            }
+            if let Some(why) = srv.shutdown {
+                self.shut_down(srv, why);
+                return Ok(());
+            }
+        }
+    }
+
+    fn accept(&mut self, srv: &mut Server, index: usize) {
+        loop {
+            let conn = match self.listeners[index].accept() {
+                Ok(c) => c,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warning!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            srv.stats.connections_received += 1;
+            self.add_client(srv, conn);
+        }
+    }
+
+    fn add_client(&mut self, srv: &mut Server, mut conn: Box<dyn Connection>) {
+        if let Some(reason) = refuse(srv, conn.as_ref()) {
+            // Best effort: the socket is fresh, so a short write fits.
+            let _ = conn.write(reason.as_bytes());
+            srv.stats.rejected_connections += 1;
+            return;
+        }
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            srv.clients.push(None);
+            srv.clients.len() - 1
+        });
+        if let Err(e) = self.poll.registry().register(
+            conn.source(),
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warning!("Registering client connection: {e}");
+            self.free_slots.push(slot);
+            return;
+        }
+        let id = srv.next_client_id;
+        srv.next_client_id += 1;
+        let client = Client::new(conn, id, unix_ms(), srv.needs_auth());
+        verbose!("Accepted {}", client.session.addr);
+        srv.clients[slot] = Some(client);
+        srv.client_count += 1;
+    }
+
+    /// Reads, runs and writes for one client.
+    fn serve(&mut self, srv: &mut Server, slot: usize, readable: bool) {
+        let Some(mut client) = srv.clients.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let mut open = true;
+        if readable && !client.read_paused {
+            open = read_and_run(srv, &mut client);
+        }
+        if open {
+            open = flush(srv, &mut client);
+        }
+        if open && client.read_paused && client.pending_output() < OUTPUT_HIGH_WATER / 2 {
+            client.read_paused = false;
+            self.revisit.push(slot);
+        }
+        if open && client.session.close_asap {
+            open = false;
+        }
+        if open {
+            srv.clients[slot] = Some(client);
+        } else {
+            self.close(srv, slot, client);
+        }
+    }
+
+    fn close(&mut self, srv: &mut Server, slot: usize, mut client: Box<Client>) {
+        let _ = self.poll.registry().deregister(client.conn.source());
+        verbose!(
+            "Client closed connection id={} addr={}",
+            client.session.id,
+            client.session.addr
+        );
+        srv.client_count -= 1;
+        self.free_slots.push(slot);
+    }
+
+    fn cron(&mut self, srv: &mut Server) {
+        let now_ms = unix_ms();
+        if srv.active_expire_enabled {
+            let started = Instant::now();
+            let hz = srv.config.hz.clamp(1, 500) as u32;
+            let effort = srv.config.active_expire_effort as u32;
+            let mut dbs = std::mem::take(&mut srv.dbs);
+            let removed = crate::keyspace::expire::active_expire_cycle(
+                &mut dbs,
+                now_ms,
+                hz,
+                effort,
+                &mut srv.sampler(),
+            );
+            // Keys removed by the cycle count as expired, like lazy ones.
+            if let Some(db) = dbs.first_mut() {
+                db.stats.expired += removed as u64;
+            }
+            srv.dbs = dbs;
+            srv.stats.expire_cycle_us += started.elapsed().as_micros() as u64;
+        }
+        // Idle clients past `timeout`, and clients killed by CLIENT KILL.
+        let timeout_ms = srv.config.timeout * 1000;
+        for slot in 0..srv.clients.len() {
+            let kill = match &srv.clients[slot] {
+                Some(c) => {
+                    c.session.close_asap
+                        || (timeout_ms > 0 && now_ms - c.session.last_interaction_ms > timeout_ms)
+                }
+                None => false,
+            };
+            if kill && let Some(client) = srv.clients[slot].take() {
+                if !client.session.close_asap {
+                    verbose!("Closing idle client");
+                }
+                self.close(srv, slot, client);
+            }
+        }
+        let samples = &mut srv.stats.ops_samples;
+        samples.push((now_ms, srv.stats.commands_processed));
+        if samples.len() > 16 {
+            samples.remove(0);
+        }
+        match self.signal.swap(0, Ordering::Relaxed) {
+            0 => {}
+            sig if sig == signal_hook::consts::SIGINT as usize => {
+                srv.shutdown = Some(Shutdown::Signal("SIGINT"))
+            }
+            _ => srv.shutdown = Some(Shutdown::Signal("SIGTERM")),
+        }
+    }
+
+    fn shut_down(&mut self, srv: &mut Server, why: Shutdown) {
+        if let Shutdown::Signal(name) = why {
+            warning!("Received {name} scheduling shutdown...");
+        }
+        notice!("User requested shutdown...");
+        // Give replies already produced a last chance to go out.
+        for slot in 0..srv.clients.len() {
+            if let Some(mut c) = srv.clients[slot].take() {
+                flush(srv, &mut c);
+            }
+        }
+        if !srv.config.pidfile.is_empty() {
+            notice!("Removing the pid file.");
+            let _ = std::fs::remove_file(&srv.config.pidfile);
+        }
+        if !srv.config.unixsocket.is_empty() {
+            notice!("Removing the unix socket file.");
+        }
+        self.listeners.clear();
+        notice!("ferrokv is now ready to exit, bye bye...");
+    }
+}
+
+/// Why a new connection must be turned away, as the line to send it.
+fn refuse(srv: &Server, conn: &dyn Connection) -> Option<&'static str> {
+    if srv.client_count as i64 >= srv.config.maxclients {
+        return Some("-ERR max number of clients reached\r\n");
+    }
+    if srv.config.protected_mode
+        && srv.config.requirepass.is_empty()
+        && conn.kind() == ferrokv_transport::TransportKind::Tcp
+    {
+        let peer = conn.peer_addr();
+        let ip = peer.rsplit_once(':').map_or(peer.as_str(), |(ip, _)| ip);
+        let loopback = ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Some(PROTECTED_MODE_DENIED);
+        }
+    }
+    None
+}
+
+/// Reads everything available and runs each complete request. Returns false
+/// when the connection is finished.
+fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
+    // Input left over from a pause runs first.
+    if c.pending_input() > 0 {
+        run_requests(srv, c);
+    }
+    loop {
+        if c.session.close_after_reply || c.session.close_asap {
+            return true;
+        }
+        if c.pending_output() >= OUTPUT_HIGH_WATER {
+            c.read_paused = true;
+            return true;
+        }
+        let want = c
+            .parser
+            .pending_bulk(c.pending_input())
+            .map_or(READ_CHUNK, |rest| rest.clamp(READ_CHUNK, READ_CHUNK_MAX));
+        make_room(c, want);
+        let spare = c.qbuf.len() - c.qend;
+        let n = match c.conn.read(&mut c.qbuf[c.qend..]) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) => match e.kind() {
+                ErrorKind::WouldBlock => return true,
+                ErrorKind::Interrupted => continue,
+                _ => {
+                    verbose!("Reading from client: {e}");
+                    return false;
+                }
+            },
+        };
+        c.qend += n;
+        srv.stats.net_input_bytes += n as u64;
+        srv.stats.reads_processed += 1;
+        c.session.net_in += n as u64;
+        c.session.last_interaction_ms = unix_ms();
+        run_requests(srv, c);
+        if c.pending_input() as i64 > srv.config.client_query_buffer_limit {
+            warning!(
+                "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                c.session.id,
+                c.session.addr,
+                String::from_utf8_lossy(&c.qbuf[c.qpos..c.qpos + c.pending_input().min(64)])
+            );
+            srv.stats.query_buffer_limit_disconnections += 1;
+            return false;
+        }
+        if n < spare {
+            // Drained: with edge-triggered readiness, data arriving after
+            // this read raises a new event.
+            return true;
+        }
+    }
+}
+
+/// Ensures `qbuf` has `want` bytes free after `qend`, first reclaiming
+/// consumed space. The buffer stays initialised, so reads need no zeroing.
+fn make_room(c: &mut Client, want: usize) {
+    if c.qpos == c.qend {
+        c.qpos = 0;
+        c.qend = 0;
+        if c.qbuf.len() > BUFFER_KEEP && want <= READ_CHUNK {
+            c.qbuf = Vec::new();
+        }
+    } else if c.qpos > 0 && c.qbuf.len() - c.qend < want {
+        c.qbuf.copy_within(c.qpos..c.qend, 0);
+        c.qend -= c.qpos;
+        c.qpos = 0;
+    }
+    if c.qbuf.len() - c.qend < want {
+        let len = (c.qend + want).max(c.qbuf.len() * 2).max(READ_CHUNK);
+        c.qbuf.resize(len, 0);
+    }
+}
+
+/// Parses and runs the complete requests buffered for `c`.
+fn run_requests(srv: &mut Server, c: &mut Client) {
+    while c.qpos < c.qend && !c.session.close_after_reply && !c.session.close_asap {
+        if c.pending_output() >= OUTPUT_HIGH_WATER {
+            c.read_paused = true;
+            return;
+        }
+        let limits = Limits {
+            max_bulk_len: srv.config.proto_max_bulk_len as u64,
+            unauthenticated: !c.session.authenticated,
+        };
+        let input = &c.qbuf[c.qpos..c.qend];
+        match c.parser.parse(input, &limits) {
+            Parsed::Command { frame, consumed } => {
+                let base: &[u8] = match frame {
+                    Frame::Multibulk => input,
+                    Frame::Inline => &c.parser.inline_buf,
+                };
+                let own_io = IoSnapshot {
+                    qbuf: input.len(),
+                    qbuf_free: c.qbuf.len() - c.qend,
+                    qbuf_cap: c.qbuf.len(),
+                    omem: c.out.buf.len() - c.out_pos,
+                    resp: super::client::resp_version(&c.out),
+                };
+                let ranges = &c.parser.args;
+                // Most commands have few arguments: keep their slices on the stack.
+                let mut small: [&[u8]; 8] = [&[]; 8];
+                if ranges.len() <= small.len() {
+                    for (slot, &(s, l)) in small.iter_mut().zip(ranges) {
+                        *slot = &base[s..s + l];
+                    }
+                    dispatch::execute(
+                        srv,
+                        &mut c.session,
+                        &mut c.out,
+                        &small[..ranges.len()],
+                        own_io,
+                    );
+                } else {
+                    let argv: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &base[s..s + l]).collect();
+                    dispatch::execute(srv, &mut c.session, &mut c.out, &argv, own_io);
+                }
+                c.qpos += consumed;
+            }
+            Parsed::Empty { consumed } => c.qpos += consumed,
+            Parsed::Incomplete => return,
+            Parsed::Error(e) => {
+                let text = format!("ERR {}", e.message());
+                verbose!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e.message(),
+                    c.session.id,
+                    c.session.addr
+                );
+                srv.count_error(&text);
+                c.out.error(&text);
+                c.session.close_after_reply = true;
+                return;
+            }
+        }
+    }
+}
+
+/// Writes pending output. Returns false when the connection is finished.
+fn flush(srv: &mut Server, c: &mut Client) -> bool {
+    while c.out_pos < c.out.buf.len() {
+        match c.conn.write(&c.out.buf[c.out_pos..]) {
+            Ok(0) => return false,
+            Ok(n) => {
+                c.out_pos += n;
+                srv.stats.net_output_bytes += n as u64;
+                srv.stats.writes_processed += 1;
+                c.session.net_out += n as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                verbose!("Error writing to client: {e}");
+                return false;
+            }
+        }
+    }
+    c.out.buf.clear();
+    c.out_pos = 0;
+    if c.out.buf.capacity() > BUFFER_KEEP {
+        c.out.buf = Vec::new();
+    }
+    !c.session.close_after_reply
+}

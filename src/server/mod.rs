@@ -1,0 +1,148 @@
+//! The server: shared state owned by the executor thread, command dispatch,
+//! and the event loop that feeds it.
+
+pub mod client;
+pub mod dispatch;
+pub mod event_loop;
+pub mod log;
+
+use std::collections::BTreeMap;
+
+use crate::commands::CommandTable;
+use crate::config::Config;
+use crate::keyspace::Db;
+use client::Client;
+
+/// Server-wide counters (INFO stats).
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub connections_received: u64,
+    pub commands_processed: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub error_replies: u64,
+    /// Error replies by error code ("ERR", "WRONGTYPE" ...).
+    pub errors_by_code: BTreeMap<String, u64>,
+    pub reads_processed: u64,
+    pub writes_processed: u64,
+    pub query_buffer_limit_disconnections: u64,
+    pub expire_cycle_us: u64,
+    /// For instantaneous_ops_per_sec: (ms, commands) samples.
+    pub ops_samples: Vec<(i64, u64)>,
+}
+
+/// Why the server stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Signal(&'static str),
+    Command,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    /// Connected clients by slot; the one running a command is taken out
+    /// while it does (see [`Server::for_each_client`]).
+    pub clients: Vec<Option<Box<Client>>>,
+    pub client_count: usize,
+    pub commands: CommandTable,
+    pub stats: Stats,
+    pub start_ms: i64,
+    pub run_id: String,
+    pub next_client_id: u64,
+    pub shutdown: Option<Shutdown>,
+    pub active_expire_enabled: bool,
+    pub listeners_info: Vec<String>,
+    rng_state: u64,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Self {
+        let start_ms = crate::util::time::unix_ms();
+        let seed =
+            (crate::util::time::unix_us() as u64) ^ (u64::from(std::process::id()) << 32) | 1;
+        let mut srv = Self {
+            dbs: (0..config.databases).map(|_| Db::default()).collect(),
+            config,
+            clients: Vec::new(),
+            client_count: 0,
+            commands: CommandTable::new(),
+            stats: Stats::default(),
+            start_ms,
+            run_id: String::new(),
+            next_client_id: 1,
+            shutdown: None,
+            active_expire_enabled: true,
+            listeners_info: Vec::new(),
+            rng_state: seed,
+        };
+        srv.run_id = (0..5)
+            .map(|_| format!("{:08x}", srv.random_u64() as u32))
+            .collect();
+        srv
+    }
+
+    /// A fast non-cryptographic random number (xorshift64*), for sampling.
+    pub fn random_u64(&mut self) -> u64 {
+        let mut x = self.rng_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng_state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A sampler over `0..n` for the keyspace.
+    pub fn sampler(&mut self) -> impl FnMut(usize) -> usize + '_ {
+        move |n| (self.random_u64() % n.max(1) as u64) as usize
+    }
+
+    /// Splits out a database and the random sampler (RANDOMKEY).
+    pub fn db_and_sampler(&mut self, db: usize) -> (&mut Db, impl FnMut(usize) -> usize + '_) {
+        let state = &mut self.rng_state;
+        let rng = move |n: usize| {
+            let mut x = *state;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            *state = x;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+        };
+        (&mut self.dbs[db], rng)
+    }
+
+    /// Visits every connected client's session; `current` stands in for the
+    /// slot of the client whose command is running.
+    pub fn for_each_client(
+        &self,
+        current: (&client::Session, &client::IoSnapshot),
+        mut f: impl FnMut(&client::Session, &client::IoSnapshot),
+    ) {
+        let mut sessions: Vec<(&client::Session, Option<client::IoSnapshot>)> = self
+            .clients
+            .iter()
+            .flatten()
+            .map(|c| (&c.session, Some(client::IoSnapshot::of(c))))
+            .collect();
+        sessions.push((current.0, None));
+        sessions.sort_by_key(|(s, _)| s.id);
+        for (s, io) in &sessions {
+            f(s, io.as_ref().unwrap_or(current.1));
+        }
+    }
+
+    pub fn count_error(&mut self, text: &str) {
+        let code = text.split(' ').next().unwrap_or("ERR");
+        self.stats.error_replies += 1;
+        *self
+            .stats
+            .errors_by_code
+            .entry(code.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn needs_auth(&self) -> bool {
+        !self.config.requirepass.is_empty()
+    }
+}

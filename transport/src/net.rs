@@ -1,0 +1,216 @@
+//! The transport abstraction and its socket implementations (TCP, Unix).
+//!
+//! The executor's event loop registers [`Listener`]s and [`Connection`]s with
+//! one `mio::Poll`, reads into its own buffers and writes coalesced replies.
+//! A transport only moves bytes; framing is the codec's job.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    Tcp,
+    Unix,
+}
+
+/// One client connection, whatever carries it.
+pub trait Connection {
+    /// The pollable handle to register for readiness.
+    fn source(&mut self) -> &mut dyn Source;
+    /// Reads available bytes; `Ok(0)` is end of stream, `WouldBlock` means
+    /// wait for the next readable event.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes as much of `buf` as the transport takes now.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    fn kind(&self) -> TransportKind;
+    /// Peer and local addresses as Valkey prints them in CLIENT LIST
+    /// ("ip:port", or "path:0" for Unix sockets).
+    fn peer_addr(&self) -> String;
+    fn local_addr(&self) -> String;
+    fn raw_fd(&self) -> RawFd;
+}
+
+/// A listening endpoint.
+pub trait Listener {
+    fn source(&mut self) -> &mut dyn Source;
+    /// Accepts one pending connection; `WouldBlock` when none is waiting.
+    fn accept(&mut self) -> io::Result<Box<dyn Connection>>;
+    /// What the listener is bound to, for logs.
+    fn describe(&self) -> String;
+}
+
+fn format_addr(addr: io::Result<SocketAddr>) -> String {
+    match addr {
+        Ok(SocketAddr::V4(a)) => format!("{}:{}", a.ip(), a.port()),
+        Ok(SocketAddr::V6(a)) => format!("{}:{}", a.ip(), a.port()),
+        Err(_) => "?:0".to_string(),
+    }
+}
+
+pub struct TcpConnection {
+    stream: TcpStream,
+}
+
+impl Connection for TcpConnection {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.stream
+    }
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn kind(&self) -> TransportKind {
+        TransportKind::Tcp
+    }
+    fn peer_addr(&self) -> String {
+        format_addr(self.stream.peer_addr())
+    }
+    fn local_addr(&self) -> String {
+        format_addr(self.stream.local_addr())
+    }
+    fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+/// TCP listener options from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpOptions {
+    pub backlog: i32,
+    /// `tcp-keepalive` seconds; 0 disables keepalive probes.
+    pub keepalive_secs: u32,
+}
+
+pub struct TcpServer {
+    listener: TcpListener,
+    options: TcpOptions,
+}
+
+impl TcpServer {
+    pub fn bind(addr: SocketAddr, options: TcpOptions) -> io::Result<Self> {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(options.backlog)?;
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            listener: TcpListener::from_std(socket.into()),
+            options,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl Listener for TcpServer {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.listener
+    }
+    fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
+        let (stream, _) = self.listener.accept()?;
+        stream.set_nodelay(true)?;
+        if self.options.keepalive_secs > 0 {
+            set_keepalive(&stream, self.options.keepalive_secs)?;
+        }
+        Ok(Box::new(TcpConnection { stream }))
+    }
+    fn describe(&self) -> String {
+        format_addr(self.listener.local_addr())
+    }
+}
+
+pub struct UnixConnection {
+    stream: UnixStream,
+    path: String,
+}
+
+impl Connection for UnixConnection {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.stream
+    }
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn kind(&self) -> TransportKind {
+        TransportKind::Unix
+    }
+    fn peer_addr(&self) -> String {
+        format!("{}:0", self.path)
+    }
+    fn local_addr(&self) -> String {
+        format!("{}:0", self.path)
+    }
+    fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+pub struct UnixServer {
+    listener: UnixListener,
+    path: String,
+}
+
+impl UnixServer {
+    /// Binds `path` (replacing a stale socket file) and applies `perm`
+    /// (`unixsocketperm`, 0 keeps the umask's choice).
+    pub fn bind(path: &str, perm: u32) -> io::Result<Self> {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)?;
+        if perm != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+        }
+        Ok(Self {
+            listener,
+            path: path.to_string(),
+        })
+    }
+}
+
+impl Drop for UnixServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Listener for UnixServer {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.listener
+    }
+    fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
+        let (stream, _) = self.listener.accept()?;
+        Ok(Box::new(UnixConnection {
+            stream,
+            path: self.path.clone(),
+        }))
+    }
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+}
+
+/// Like Valkey's anetKeepAlive: probes start after `secs` idle, then every
+/// third of that, giving up after three misses.
+fn set_keepalive(stream: &TcpStream, secs: u32) -> io::Result<()> {
+    let idle = std::time::Duration::from_secs(secs.into());
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(std::time::Duration::from_secs(1)))
+        .with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
