@@ -360,7 +360,7 @@ fn client_lines(ctx: &Ctx, mut keep: impl FnMut(&Session) -> bool) -> String {
     let mut text = String::new();
     ctx.srv.for_each_client((ctx.client, &ctx.own_io), |s, io| {
         if keep(s) {
-            text.push_str(&s.info_line(ctx.now_ms, io));
+            text.push_str(&s.info_line(ctx.now_ms, io, &ctx.srv.commands.full_names));
             text.push('\n');
         }
     });
@@ -409,7 +409,9 @@ fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let mut line = ctx.client.info_line(ctx.now_ms, &ctx.own_io);
+    let mut line = ctx
+        .client
+        .info_line(ctx.now_ms, &ctx.own_io, &ctx.srv.commands.full_names);
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

@@ -241,7 +241,13 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT.
-fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_secs: bool, absolute: bool) -> CmdResult {
+fn expire_generic(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    unit_secs: bool,
+    absolute: bool,
+    cmd: &str,
+) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &argv[3..] {
         match () {
@@ -267,7 +273,6 @@ fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_secs: bool, absolute: bool
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
-    let cmd = ctx.client.last_cmd.clone();
     let invalid = || err(format!("ERR invalid expire time in '{cmd}' command"));
     let mut when = int_arg(argv[2])?;
     if unit_secs {
@@ -305,19 +310,19 @@ fn expire_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_secs: bool, absolute: bool
 }
 
 fn expire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, argv, true, false)
+    expire_generic(ctx, argv, true, false, "expire")
 }
 
 fn pexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, argv, false, false)
+    expire_generic(ctx, argv, false, false, "pexpire")
 }
 
 fn expireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, argv, true, true)
+    expire_generic(ctx, argv, true, true, "expireat")
 }
 
 fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    expire_generic(ctx, argv, false, true)
+    expire_generic(ctx, argv, false, true, "pexpireat")
 }
 
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 missing, -1 no expiry.

@@ -144,7 +144,7 @@ pub struct CommandTable {
     /// The container of each subcommand.
     pub parent: Vec<Option<CmdId>>,
     pub stats: Vec<CmdStats>,
-    by_name: HashMap<Vec<u8>, CmdId>,
+    by_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
 }
 
 /// Why a lookup failed.
@@ -163,7 +163,7 @@ impl CommandTable {
             full_names: Vec::new(),
             parent: Vec::new(),
             stats: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         for family in FAMILIES {
             for cmd in family.iter() {

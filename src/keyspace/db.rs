@@ -5,7 +5,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use crate::types::Value;
 
-pub type Key = Box<[u8]>;
+pub use super::key::Key;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -50,42 +50,38 @@ impl Db {
         self.expires.len()
     }
 
-    /// Removes `key` if its time is up; true if it did.
-    fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
-        match self.dict.get(key) {
-            Some(e) if e.is_expired(now_ms) => {
-                self.remove(key);
-                self.stats.expired += 1;
-                true
-            }
-            _ => false,
+    /// The index of a live `key`: one hash lookup, deleting the key on the
+    /// way if its time is up (lazy expiry).
+    fn find(&mut self, key: &[u8], now_ms: i64) -> Option<usize> {
+        let i = self.dict.get_index_of(key)?;
+        if self.dict[i].is_expired(now_ms) {
+            self.remove(key);
+            self.stats.expired += 1;
+            return None;
         }
+        Some(i)
     }
 
     /// Looks a key up for a read: lazy expiry, hit/miss counting and an
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        match self.dict.get_mut(key) {
-            Some(e) => {
-                self.stats.hits += 1;
-                if touch {
-                    e.accessed_ms = now_ms;
-                }
-                Some(e)
-            }
-            None => {
-                self.stats.misses += 1;
-                None
-            }
+        let Some(i) = self.find(key, now_ms) else {
+            self.stats.misses += 1;
+            return None;
+        };
+        self.stats.hits += 1;
+        let e = &mut self.dict[i];
+        if touch {
+            e.accessed_ms = now_ms;
         }
+        Some(e)
     }
 
     /// Looks a key up for a write: lazy expiry and access-time update, no
     /// hit/miss accounting.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        let e = self.dict.get_mut(key)?;
+        let i = self.find(key, now_ms)?;
+        let e = &mut self.dict[i];
         e.accessed_ms = now_ms;
         Some(e)
     }
@@ -93,43 +89,46 @@ impl Db {
     /// Looks a key up without touching it or counting (EXISTS-like probes,
     /// OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
-        self.dict.get_mut(key)
+        let i = self.find(key, now_ms)?;
+        Some(&mut self.dict[i])
     }
 
     /// Stores `value` under `key` with the given expiry, replacing any
     /// previous entry.
-    pub fn insert(&mut self, key: &[u8], mut value: Value, expire_at: Option<i64>, now_ms: i64) {
-        let Value::Str(s) = &mut value;
-        s.reembed(key.len(), expire_at.is_some());
-        let entry = Entry {
-            value,
-            expire_at,
-            accessed_ms: now_ms,
-        };
-        match self.dict.get_mut(key) {
-            Some(slot) => *slot = entry,
-            None => {
-                self.dict.insert(key.into(), entry);
-            }
-        }
-        self.track_expire(key, expire_at);
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<i64>, now_ms: i64) {
+        self.insert_entry(
+            key,
+            Entry {
+                value,
+                expire_at,
+                accessed_ms: now_ms,
+            },
+        );
     }
 
-    /// Inserts a whole entry (RENAME, MOVE, COPY, SWAPDB-free moves).
+    /// Stores a whole entry (also RENAME, MOVE, COPY), replacing any
+    /// previous one.
     pub fn insert_entry(&mut self, key: &[u8], mut entry: Entry) {
         let Value::Str(s) = &mut entry.value;
         s.reembed(key.len(), entry.expire_at.is_some());
-        let expire_at = entry.expire_at;
-        self.dict.insert(key.into(), entry);
-        self.track_expire(key, expire_at);
+        let has_expire = entry.expire_at.is_some();
+        let had_expire = match self.dict.get_index_of(key) {
+            Some(i) => std::mem::replace(&mut self.dict[i], entry)
+                .expire_at
+                .is_some(),
+            None => {
+                self.dict.insert(key.into(), entry);
+                false
+            }
+        };
+        if has_expire != had_expire {
+            self.track_expire(key, has_expire);
+        }
     }
 
-    fn track_expire(&mut self, key: &[u8], expire_at: Option<i64>) {
-        if expire_at.is_some() {
-            if !self.expires.contains(key) {
-                self.expires.insert(key.into());
-            }
+    fn track_expire(&mut self, key: &[u8], has_expire: bool) {
+        if has_expire {
+            self.expires.insert(key.into());
         } else {
             self.expires.swap_remove(key);
         }
@@ -140,10 +139,12 @@ impl Db {
         let Some(e) = self.dict.get_mut(key) else {
             return false;
         };
-        e.expire_at = expire_at;
+        let had_expire = std::mem::replace(&mut e.expire_at, expire_at).is_some();
         let Value::Str(s) = &mut e.value;
         s.reembed(key.len(), expire_at.is_some());
-        self.track_expire(key, expire_at);
+        if had_expire != expire_at.is_some() {
+            self.track_expire(key, expire_at.is_some());
+        }
         true
     }
 
@@ -173,7 +174,7 @@ impl Db {
                 return Some(key.clone());
             }
             let key = key.clone();
-            self.expire_if_needed(&key, now_ms);
+            self.find(&key, now_ms);
         }
         let (key, _) = self
             .dict
@@ -227,7 +228,7 @@ impl Db {
                 .get_index(idx)
                 .expect("index below len")
                 .clone();
-            if self.expire_if_needed(&key, now_ms) {
+            if self.find(&key, now_ms).is_none() {
                 expired += 1;
             }
         }

@@ -7,5 +7,6 @@
 
 mod db;
 pub mod expire;
+mod key;
 
 pub use db::{Db, Entry};

@@ -50,20 +50,19 @@ unsafe impl GlobalAlloc for CountingAllocator {
 }
 
 fn grow(n: usize) {
-    let now = USED.fetch_add(n, Ordering::Relaxed) + n;
-    if now > PEAK.load(Ordering::Relaxed) {
-        PEAK.store(now, Ordering::Relaxed);
-    }
+    USED.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Records the current use as the peak if it is one. Called from the cron
+/// and INFO rather than on every allocation (Valkey samples its peak too).
+pub fn sample_peak() -> usize {
+    let used = used();
+    PEAK.fetch_max(used, Ordering::Relaxed).max(used)
 }
 
 /// Live heap bytes.
 pub fn used() -> usize {
     USED.load(Ordering::Relaxed)
-}
-
-/// Highest `used()` seen.
-pub fn peak() -> usize {
-    PEAK.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ fn clients(w: &mut String, srv: &Server) {
 
 fn memory(w: &mut String) {
     let used = alloc::used() as u64;
-    let peak = alloc::peak() as u64;
+    let peak = alloc::sample_peak() as u64;
     let rss = rss_bytes();
     let total = total_system_memory();
     let _ = write!(

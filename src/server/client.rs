@@ -33,8 +33,8 @@ pub struct Session {
     pub fd: i32,
     pub created_ms: i64,
     pub last_interaction_ms: i64,
-    /// Full name of the last command run ("client|list").
-    pub last_cmd: String,
+    /// The last command run, as an index in the command table.
+    pub last_cmd: Option<usize>,
     pub net_in: u64,
     pub net_out: u64,
     pub commands: u64,
@@ -66,7 +66,6 @@ impl Client {
             fd: conn.raw_fd(),
             created_ms: now_ms,
             last_interaction_ms: now_ms,
-            last_cmd: "NULL".into(),
             ..Default::default()
         };
         Box::new(Self {
@@ -93,7 +92,8 @@ impl Client {
 
 impl Session {
     /// One CLIENT LIST / CLIENT INFO line, Valkey's fields in Valkey's order.
-    pub fn info_line(&self, now_ms: i64, io: &IoSnapshot) -> String {
+    /// `cmd_names` resolves `last_cmd` (the command table's full names).
+    pub fn info_line(&self, now_ms: i64, io: &IoSnapshot, cmd_names: &[String]) -> String {
         let flags = if self.close_after_reply || self.close_asap {
             "A"
         } else {
@@ -123,7 +123,7 @@ impl Session {
             io.qbuf_cap,
             io.omem,
             io.qbuf_cap + io.omem,
-            self.last_cmd,
+            self.last_cmd.map_or("NULL", |id| cmd_names[id].as_str()),
             io.resp,
             String::from_utf8_lossy(&self.lib_name),
             String::from_utf8_lossy(&self.lib_ver),

@@ -41,6 +41,25 @@ fn unknown_command(argv: &[&[u8]]) -> CmdError {
     }
 }
 
+/// The clocks of one batch of requests (one read's worth).
+pub struct BatchClock {
+    /// The command time snapshot, Unix ms: like Valkey's cached clock, one
+    /// value per event-loop batch.
+    pub now_ms: i64,
+    /// When the previous command of the batch ended: each command's duration
+    /// for commandstats costs one clock read, not two.
+    pub mark: Instant,
+}
+
+impl BatchClock {
+    pub fn start() -> Self {
+        Self {
+            now_ms: crate::util::time::unix_ms(),
+            mark: Instant::now(),
+        }
+    }
+}
+
 /// Executes `argv` for a client and appends its reply to `out`.
 pub fn execute(
     srv: &mut Server,
@@ -48,6 +67,7 @@ pub fn execute(
     out: &mut ReplyWriter,
     argv: &[&[u8]],
     own_io: IoSnapshot,
+    clock: &mut BatchClock,
 ) {
     let reply_mark = out.buf.len();
     // CLIENT REPLY SKIP silences exactly the command after it.
@@ -56,7 +76,7 @@ pub fn execute(
         session.reply_mode = ReplyMode::On;
     }
 
-    if let Err(e) = run(srv, session, out, argv, own_io) {
+    if let Err(e) = run(srv, session, out, argv, own_io, clock) {
         let text = e.text();
         srv.count_error(&text);
         out.error(&text);
@@ -73,6 +93,7 @@ fn run(
     out: &mut ReplyWriter,
     argv: &[&[u8]],
     own_io: IoSnapshot,
+    clock: &mut BatchClock,
 ) -> Result<(), CmdError> {
     let id = match srv.commands.lookup(argv) {
         Ok(id) => id,
@@ -99,25 +120,23 @@ fn run(
         return Err(CmdError::NoAuth);
     }
     let handler = cmd.handler.expect("leaf commands have handlers");
-    if session.last_cmd != srv.commands.full_names[id] {
-        session.last_cmd.clone_from(&srv.commands.full_names[id]);
-    }
+    session.last_cmd = Some(id);
     session.commands += 1;
 
-    let started = Instant::now();
-    let now_ms = crate::util::time::unix_ms();
     let mut ctx = Ctx {
         srv,
         client: session,
         out,
-        now_ms,
+        now_ms: clock.now_ms,
         own_io,
     };
     let result = handler(&mut ctx, argv);
     let srv = ctx.srv;
     let stats = &mut srv.commands.stats[id];
     stats.calls += 1;
-    stats.usec += started.elapsed().as_micros() as u64;
+    let ended = Instant::now();
+    stats.usec += ended.duration_since(clock.mark).as_micros() as u64;
+    clock.mark = ended;
     if result.is_err() {
         stats.failed += 1;
     }

@@ -286,6 +286,7 @@ impl EventLoop {
                 self.close(srv, slot, client);
             }
         }
+        crate::observability::alloc::sample_peak();
         let samples = &mut srv.stats.ops_samples;
         samples.push((now_ms, srv.stats.commands_processed));
         if samples.len() > 16 {
@@ -347,7 +348,7 @@ fn refuse(srv: &Server, conn: &dyn Connection) -> Option<&'static str> {
 fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
     // Input left over from a pause runs first.
     if c.pending_input() > 0 {
-        run_requests(srv, c);
+        run_requests(srv, c, &mut dispatch::BatchClock::start());
     }
     loop {
         if c.session.close_after_reply || c.session.close_asap {
@@ -379,8 +380,9 @@ fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
         srv.stats.net_input_bytes += n as u64;
         srv.stats.reads_processed += 1;
         c.session.net_in += n as u64;
-        c.session.last_interaction_ms = unix_ms();
-        run_requests(srv, c);
+        let mut clock = dispatch::BatchClock::start();
+        c.session.last_interaction_ms = clock.now_ms;
+        run_requests(srv, c, &mut clock);
         if c.pending_input() as i64 > srv.config.client_query_buffer_limit {
             warning!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -420,7 +422,7 @@ fn make_room(c: &mut Client, want: usize) {
 }
 
 /// Parses and runs the complete requests buffered for `c`.
-fn run_requests(srv: &mut Server, c: &mut Client) {
+fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClock) {
     while c.qpos < c.qend && !c.session.close_after_reply && !c.session.close_asap {
         if c.pending_output() >= OUTPUT_HIGH_WATER {
             c.read_paused = true;
@@ -457,10 +459,11 @@ fn run_requests(srv: &mut Server, c: &mut Client) {
                         &mut c.out,
                         &small[..ranges.len()],
                         own_io,
+                        clock,
                     );
                 } else {
                     let argv: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &base[s..s + l]).collect();
-                    dispatch::execute(srv, &mut c.session, &mut c.out, &argv, own_io);
+                    dispatch::execute(srv, &mut c.session, &mut c.out, &argv, own_io, clock);
                 }
                 c.qpos += consumed;
             }
