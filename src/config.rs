@@ -31,6 +31,8 @@ pub struct Config {
     pub save: String,
     pub appendonly: bool,
     pub io_threads: i64,
+    /// "no", "yes" or "local": who may run DEBUG.
+    pub enable_debug_command: String,
     /// The config file given on the command line, if any (INFO config_file).
     pub config_file: String,
 }
@@ -61,6 +63,7 @@ impl Default for Config {
             save: String::new(),
             appendonly: false,
             io_threads: 1,
+            enable_debug_command: "no".into(),
             config_file: String::new(),
         }
     }
@@ -343,6 +346,14 @@ const DIRECTIVES: &[Directive] = &[
             set: set_io_threads,
         },
     },
+    Directive {
+        name: "enable-debug-command",
+        mutable: false,
+        kind: Kind::Enum {
+            values: &["no", "yes", "local"],
+            field: |c| &mut c.enable_debug_command,
+        },
+    },
 ];
 
 fn yes_no(b: bool) -> String {
@@ -464,16 +475,27 @@ impl Config {
     }
 
     /// CONFIG GET: (name, value) of every directive matching any pattern.
-    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-        DIRECTIVES
-            .iter()
-            .filter(|d| {
-                patterns
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut add = |name: String, d: &Directive| {
+            if !found.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                found.push((name, d.get(self)));
+            }
+        };
+        for p in patterns {
+            if p.iter().any(|c| b"[*?".contains(c)) {
+                for d in DIRECTIVES
                     .iter()
-                    .any(|p| glob::matches(p, d.name.as_bytes(), true))
-            })
-            .map(|d| (d.name, d.get(self)))
-            .collect()
+                    .filter(|d| glob::matches(p, d.name.as_bytes(), true))
+                {
+                    add(d.name.to_string(), d);
+                }
+            } else if let Some(d) = find(&String::from_utf8_lossy(p)) {
+                // Valkey echoes an exact name back as the client spelled it.
+                add(String::from_utf8_lossy(p).into_owned(), d);
+            }
+        }
+        found
     }
 
     /// Whether `name` is a directive (for CONFIG SET's error choice).
@@ -705,9 +727,11 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("maxclients", "10".into()),
-                ("proto-max-bulk-len", "2097152".into())
+                ("maxclients".into(), "10".into()),
+                ("proto-max-bulk-len".into(), "2097152".into())
             ]
         );
+        let typed = c.get_matching(&[b"MaxClients"]);
+        assert_eq!(typed, vec![("MaxClients".into(), "10".into())]);
     }
 }

@@ -16,12 +16,13 @@ pub enum CmdError {
     /// SET / GETEX / EXPIRE family: a non-positive or overflowing time.
     InvalidExpire(&'static str),
     WrongArity(String),
+    /// Name and arguments are quoted byte for byte, as Valkey does.
     UnknownCommand {
-        name: String,
-        args: String,
+        name: Vec<u8>,
+        args: Vec<u8>,
     },
     UnknownSubcommand {
-        sub: String,
+        sub: Vec<u8>,
         container: String,
     },
     /// Any other error; the text starts with its code ("ERR ...").
@@ -35,8 +36,8 @@ pub fn err(text: impl Into<Cow<'static, str>>) -> CmdError {
 
 impl CmdError {
     /// The reply text, without the leading '-'.
-    pub fn text(&self) -> Cow<'static, str> {
-        match self {
+    pub fn text(&self) -> Cow<'static, [u8]> {
+        let text: Cow<'static, str> = match self {
             Self::Syntax => "ERR syntax error".into(),
             Self::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value".into()
@@ -54,12 +55,23 @@ impl CmdError {
                 format!("ERR wrong number of arguments for '{cmd}' command").into()
             }
             Self::UnknownCommand { name, args } => {
-                format!("ERR unknown command '{name}', with args beginning with: {args}").into()
+                let mut t = b"ERR unknown command '".to_vec();
+                t.extend_from_slice(name);
+                t.extend_from_slice(b"', with args beginning with: ");
+                t.extend_from_slice(args);
+                return t.into();
             }
             Self::UnknownSubcommand { sub, container } => {
-                format!("ERR unknown subcommand '{sub}'. Try {container} HELP.").into()
+                let mut t = b"ERR unknown subcommand '".to_vec();
+                t.extend_from_slice(sub);
+                t.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
+                return t.into();
             }
             Self::Other(text) => text.clone(),
+        };
+        match text {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         }
     }
 }

@@ -11,9 +11,8 @@ const CONN_SLOW: &str = "@connection @slow";
 
 pub const COMMANDS: &[Command] = &[
     Command::new("ping", -1, "fast", (0, 0, 0), CONN, ping)
-        .doc("connection", "Returns the server's liveliness response."),
-    Command::new("echo", 2, "fast", (0, 0, 0), CONN, echo)
-        .doc("connection", "Returns the given string."),
+        .tips("request_policy:all_shards response_policy:all_succeeded"),
+    Command::new("echo", 2, "loading stale fast", (0, 0, 0), CONN, echo),
     Command::new(
         "quit",
         -1,
@@ -21,8 +20,7 @@ pub const COMMANDS: &[Command] = &[
         (0, 0, 0),
         CONN,
         quit,
-    )
-    .doc("connection", "Closes the connection."),
+    ),
     Command::new(
         "reset",
         1,
@@ -30,10 +28,15 @@ pub const COMMANDS: &[Command] = &[
         (0, 0, 0),
         CONN,
         reset,
-    )
-    .doc("connection", "Resets the connection."),
-    Command::new("select", 2, "loading stale fast", (0, 0, 0), CONN, select)
-        .doc("connection", "Changes the selected database."),
+    ),
+    Command::new(
+        "select",
+        2,
+        "loading stale fast allow_busy",
+        (0, 0, 0),
+        CONN,
+        select,
+    ),
     Command::new(
         "hello",
         -1,
@@ -41,8 +44,7 @@ pub const COMMANDS: &[Command] = &[
         (0, 0, 0),
         CONN,
         hello,
-    )
-    .doc("connection", "Handshakes with the server."),
+    ),
     Command::new(
         "auth",
         -2,
@@ -50,43 +52,36 @@ pub const COMMANDS: &[Command] = &[
         (0, 0, 0),
         CONN,
         auth,
-    )
-    .doc("connection", "Authenticates the connection."),
-    Command::container("client", "@slow", CLIENT)
-        .doc("connection", "A container for client connection commands."),
+    ),
+    Command::container("client", "@slow", CLIENT),
 ];
 
 const CLIENT: &[Command] = &[
     Command::new(
         "id",
         2,
-        "noscript loading stale",
+        "noscript loading stale allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_id,
-    )
-    .doc(
-        "connection",
-        "Returns the unique client ID of the connection.",
     ),
     Command::new(
         "setname",
         3,
-        "noscript loading stale",
+        "noscript loading stale allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_setname,
     )
-    .doc("connection", "Sets the connection name."),
+    .tips("request_policy:all_nodes response_policy:all_succeeded"),
     Command::new(
         "getname",
         2,
-        "noscript loading stale",
+        "noscript loading stale allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_getname,
-    )
-    .doc("connection", "Returns the name of the connection."),
+    ),
     Command::new(
         "list",
         -2,
@@ -95,7 +90,7 @@ const CLIENT: &[Command] = &[
         "@admin @slow @dangerous @connection",
         client_list,
     )
-    .doc("connection", "Lists open connections."),
+    .tips("nondeterministic_output"),
     Command::new(
         "info",
         2,
@@ -104,7 +99,7 @@ const CLIENT: &[Command] = &[
         CONN_SLOW,
         client_info,
     )
-    .doc("connection", "Returns information about the connection."),
+    .tips("nondeterministic_output"),
     Command::new(
         "kill",
         -3,
@@ -112,55 +107,39 @@ const CLIENT: &[Command] = &[
         (0, 0, 0),
         "@admin @slow @dangerous @connection",
         client_kill,
-    )
-    .doc("connection", "Terminates open connections."),
+    ),
     Command::new(
         "setinfo",
         4,
-        "noscript loading stale",
+        "noscript loading stale allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_setinfo,
     )
-    .doc(
-        "connection",
-        "Sets information specific to the client or connection.",
-    ),
+    .tips("request_policy:all_nodes response_policy:all_succeeded"),
     Command::new(
         "reply",
         3,
-        "noscript loading stale",
+        "noscript loading stale no_multi allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_reply,
-    )
-    .doc(
-        "connection",
-        "Instructs the server whether to reply to commands.",
     ),
     Command::new(
         "no-evict",
         3,
-        "admin noscript loading stale",
+        "admin noscript loading stale allow_busy",
         (0, 0, 0),
         "@admin @slow @dangerous @connection",
         client_no_evict,
-    )
-    .doc(
-        "connection",
-        "Sets the client eviction mode of the connection.",
     ),
     Command::new(
         "no-touch",
         3,
-        "noscript loading stale",
+        "noscript loading stale allow_busy",
         (0, 0, 0),
         CONN_SLOW,
         client_no_touch,
-    )
-    .doc(
-        "connection",
-        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
     ),
     Command::new(
         "help",
@@ -169,10 +148,6 @@ const CLIENT: &[Command] = &[
         (0, 0, 0),
         CONN_SLOW,
         client_help,
-    )
-    .doc(
-        "connection",
-        "Returns helpful text about the different subcommands.",
     ),
 ];
 
@@ -314,7 +289,9 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let out = &mut *ctx.out;
     out.map(7);
     out.bulk(b"server");
-    out.bulk(b"ferrokv");
+    // Clients branch on this name; ferrokv answers as the Valkey release it
+    // follows (INFO's ferrokv_version tells them apart).
+    out.bulk(b"valkey");
     out.bulk(b"version");
     out.bulk(crate::VALKEY_COMPAT_VERSION.as_bytes());
     out.bulk(b"proto");
@@ -373,12 +350,7 @@ fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     while j < argv.len() {
         if is(argv[j], "type") && j + 1 < argv.len() {
             let t = argv[j + 1];
-            if !(is(t, "normal")
-                || is(t, "master")
-                || is(t, "replica")
-                || is(t, "slave")
-                || is(t, "pubsub"))
-            {
+            if !is_client_type(t) {
                 return Err(err(format!(
                     "ERR Unknown client type '{}'",
                     String::from_utf8_lossy(t)
@@ -394,7 +366,8 @@ fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             for arg in &argv[j + 1..] {
                 match int_arg(arg) {
                     Ok(id) if id > 0 => list.push(id as u64),
-                    _ => return Err(err("ERR Invalid client ID")),
+                    Ok(_) => return Err(err("ERR client-id should be greater than 0")),
+                    Err(_) => return Err(CmdError::Syntax),
                 }
             }
             ids = Some(list);
@@ -417,92 +390,168 @@ fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT KILL filters (new form).
+/// CLIENT KILL filters (new form); every given filter must match.
 #[derive(Default)]
 struct KillFilter {
-    id: Option<u64>,
+    /// `ID a b ...`; an empty list matches nobody.
+    ids: Option<Vec<u64>>,
     addr: Option<Vec<u8>>,
     laddr: Option<Vec<u8>>,
+    name: Option<Vec<u8>>,
+    lib_name: Option<Vec<u8>>,
+    lib_ver: Option<Vec<u8>>,
+    flags: Option<Vec<u8>>,
     skip_me: bool,
     max_age: Option<i64>,
-    user: Option<Vec<u8>>,
+    min_idle: Option<i64>,
+    db: Option<usize>,
+    /// TYPE other than normal: no such clients exist yet.
     no_match_type: bool,
 }
 
-fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let old_form = argv.len() == 3;
+fn is_client_type(t: &[u8]) -> bool {
+    ["normal", "master", "primary", "replica", "slave", "pubsub"]
+        .iter()
+        .any(|n| is(t, n))
+}
+
+/// A positive integer filter value, with Valkey's per-filter messages.
+fn positive(v: &[u8], what: &str) -> Result<i64, CmdError> {
+    match int_arg(v) {
+        Ok(n) if n > 0 => Ok(n),
+        Ok(_) => Err(err(format!("ERR {what} should be greater than 0"))),
+        Err(_) => Err(err(format!("ERR {what} is not an integer or out of range"))),
+    }
+}
+
+fn parse_kill_filter(ctx: &Ctx, args: &[&[u8]]) -> Result<KillFilter, CmdError> {
     let mut f = KillFilter {
         skip_me: true,
         ..Default::default()
     };
-    if old_form {
-        f.addr = Some(argv[2].to_vec());
-        f.skip_me = false;
-    } else {
-        if !argv.len().is_multiple_of(2) {
+    let mut i = 0;
+    while i < args.len() {
+        let opt = args[i];
+        if is(opt, "id") {
+            // ID takes every integer that follows it.
+            let ids = f.ids.get_or_insert_with(Vec::new);
+            i += 1;
+            while let Some(id) = args.get(i).and_then(|a| crate::util::parse_i64(a)) {
+                if id <= 0 {
+                    return Err(err("ERR client-id should be greater than 0"));
+                }
+                ids.push(id as u64);
+                i += 1;
+            }
+            continue;
+        }
+        let Some(&v) = args.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if is(opt, "addr") {
+            f.addr = Some(v.to_vec());
+        } else if is(opt, "laddr") {
+            f.laddr = Some(v.to_vec());
+        } else if is(opt, "name") {
+            f.name = Some(v.to_vec());
+        } else if is(opt, "lib-name") {
+            f.lib_name = Some(v.to_vec());
+        } else if is(opt, "lib-ver") {
+            f.lib_ver = Some(v.to_vec());
+        } else if is(opt, "flags") {
+            f.flags = Some(v.to_vec());
+        } else if is(opt, "user") {
+            if v != b"default" {
+                return Err(err(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
+        } else if is(opt, "type") {
+            if !is_client_type(v) {
+                return Err(err(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
+            f.no_match_type = !is(v, "normal");
+        } else if is(opt, "skipme") {
+            f.skip_me = match () {
+                _ if is(v, "yes") => true,
+                _ if is(v, "no") => false,
+                _ => return Err(CmdError::Syntax),
+            };
+        } else if is(opt, "maxage") {
+            f.max_age = Some(positive(v, "maxage")?);
+        } else if is(opt, "idle") {
+            f.min_idle = Some(positive(v, "idle")?);
+        } else if is(opt, "db") {
+            let n = ctx.srv.dbs.len();
+            let db = int_arg(v).map_err(|_| err("ERR DB is not an integer or out of range"))?;
+            if db < 0 || db >= n as i64 {
+                return Err(err(format!(
+                    "ERR DB number should be between 0 and {}",
+                    n - 1
+                )));
+            }
+            f.db = Some(db as usize);
+        } else if is(opt, "capa") {
+            return Err(err(format!(
+                "ERR Unknown capa found in the provided filter: {}",
+                String::from_utf8_lossy(v)
+            )));
+        } else {
             return Err(CmdError::Syntax);
         }
-        for pair in argv[2..].chunks(2) {
-            let (opt, v) = (pair[0], pair[1]);
-            if is(opt, "id") {
-                match int_arg(v) {
-                    Ok(id) if id > 0 => f.id = Some(id as u64),
-                    _ => return Err(err("ERR client-id should be greater than 0")),
-                }
-            } else if is(opt, "addr") {
-                f.addr = Some(v.to_vec());
-            } else if is(opt, "laddr") {
-                f.laddr = Some(v.to_vec());
-            } else if is(opt, "user") {
-                f.user = Some(v.to_vec());
-            } else if is(opt, "type") {
-                if !(is(v, "normal")
-                    || is(v, "master")
-                    || is(v, "replica")
-                    || is(v, "slave")
-                    || is(v, "pubsub"))
-                {
-                    return Err(err(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(v)
-                    )));
-                }
-                f.no_match_type = !is(v, "normal");
-            } else if is(opt, "skipme") {
-                f.skip_me = if is(v, "yes") {
-                    true
-                } else if is(v, "no") {
-                    false
-                } else {
-                    return Err(CmdError::Syntax);
-                };
-            } else if is(opt, "maxage") {
-                f.max_age = Some(int_arg(v)?);
-            } else {
-                return Err(CmdError::Syntax);
-            }
-        }
+        i += 2;
     }
-    let now = ctx.now_ms;
-    let me = ctx.client.id;
-    let matches = |s: &Session| {
-        !f.no_match_type
-            && f.id.is_none_or(|id| id == s.id)
-            && f.addr.as_ref().is_none_or(|a| a == s.addr.as_bytes())
-            && f.laddr.as_ref().is_none_or(|a| a == s.laddr.as_bytes())
-            && f.user.as_ref().is_none_or(|u| u == b"default")
-            && f.max_age
-                .is_none_or(|age| (now - s.created_ms) / 1000 >= age)
-            && !(f.skip_me && s.id == me)
+    Ok(f)
+}
+
+impl KillFilter {
+    fn matches(&self, s: &Session, me: u64, now_ms: i64) -> bool {
+        let same = |want: &Option<Vec<u8>>, have: &[u8]| want.as_ref().is_none_or(|w| w == have);
+        !self.no_match_type
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&s.id))
+            && same(&self.addr, s.addr.as_bytes())
+            && same(&self.laddr, s.laddr.as_bytes())
+            && same(&self.name, &s.name)
+            && same(&self.lib_name, &s.lib_name)
+            && same(&self.lib_ver, &s.lib_ver)
+            && self
+                .flags
+                .as_ref()
+                .is_none_or(|f| f.iter().all(|c| s.flags().as_bytes().contains(c)))
+            && self
+                .max_age
+                .is_none_or(|age| (now_ms - s.created_ms) / 1000 >= age)
+            && self
+                .min_idle
+                .is_none_or(|idle| (now_ms - s.last_interaction_ms) / 1000 >= idle)
+            && self.db.is_none_or(|db| db == s.db)
+            && !(self.skip_me && s.id == me)
+    }
+}
+
+fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let old_form = argv.len() == 3;
+    let f = if old_form {
+        KillFilter {
+            addr: Some(argv[2].to_vec()),
+            ..Default::default()
+        }
+    } else {
+        parse_kill_filter(ctx, &argv[2..])?
     };
+    let (now, me) = (ctx.now_ms, ctx.client.id);
     let mut killed = 0;
     for c in ctx.srv.clients.iter_mut().flatten() {
-        if matches(&c.session) {
+        if f.matches(&c.session, me, now) {
             c.session.close_asap = true;
             killed += 1;
         }
     }
-    if matches(ctx.client) {
+    if f.matches(ctx.client, me, now) {
         ctx.client.close_after_reply = true;
         killed += 1;
     }
@@ -519,22 +568,20 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (attr, value) = (argv[2], argv[3]);
-    let field = if is(attr, "lib-name") {
-        "lib-name"
-    } else if is(attr, "lib-ver") {
-        "lib-ver"
-    } else {
+    let is_name = is(attr, "lib-name");
+    if !is_name && !is(attr, "lib-ver") {
         return Err(err(format!(
             "ERR Unrecognized option '{}'",
             String::from_utf8_lossy(attr)
         )));
-    };
+    }
     if !valid_client_text(value) {
         return Err(err(format!(
-            "ERR {field} cannot contain spaces, newlines or special characters."
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr)
         )));
     }
-    if field == "lib-name" {
+    if is_name {
         ctx.client.lib_name = value.to_vec();
     } else {
         ctx.client.lib_ver = value.to_vec();

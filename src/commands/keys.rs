@@ -1,6 +1,6 @@
 //! Generic key commands (Valkey's db.c and expire.c).
 
-use super::{Command, Ctx, int_arg, is, reply_help};
+use super::{Command, Ctx, int_arg, is, ks, reply_help};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Entry;
 use crate::util::glob;
@@ -11,49 +11,139 @@ const KWF: &str = "@keyspace @write @fast";
 const KRF: &str = "@keyspace @read @fast";
 
 pub const COMMANDS: &[Command] = &[
-    Command::new("del", -2, "write", (1, -1, 1), KW, del).doc("generic", "Deletes one or more keys."),
-    Command::new("unlink", -2, "write fast", (1, -1, 1), KWF, del).doc("generic", "Asynchronously deletes one or more keys."),
-    Command::new("exists", -2, "readonly fast", (1, -1, 1), KRF, exists).doc("generic", "Determines whether one or more keys exist."),
-    Command::new("type", 2, "readonly fast", (1, 1, 1), KRF, type_).doc("generic", "Determines the type of value stored at a key."),
-    Command::new("rename", 3, "write", (1, 2, 1), KW, rename).doc("generic", "Renames a key and overwrites the destination."),
-    Command::new("renamenx", 3, "write fast", (1, 2, 1), KWF, renamenx).doc("generic", "Renames a key only when the target key name doesn't exist."),
-    Command::new("copy", -3, "write denyoom", (1, 2, 1), KW, copy).doc("generic", "Copies the value of a key to a new key."),
-    Command::new("move", 3, "write fast", (1, 1, 1), KWF, move_).doc("generic", "Moves a key to another database."),
-    Command::new("swapdb", 3, "write fast", (0, 0, 0), "@keyspace @write @fast @dangerous", swapdb).doc("server", "Swaps two databases."),
-    Command::new("touch", -2, "readonly fast", (1, -1, 1), KRF, touch).doc("generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    Command::new("expire", -3, "write fast", (1, 1, 1), KWF, expire).doc("generic", "Sets the expiration time of a key in seconds."),
-    Command::new("pexpire", -3, "write fast", (1, 1, 1), KWF, pexpire).doc("generic", "Sets the expiration time of a key in milliseconds."),
-    Command::new("expireat", -3, "write fast", (1, 1, 1), KWF, expireat).doc("generic", "Sets the expiration time of a key to a Unix timestamp."),
-    Command::new("pexpireat", -3, "write fast", (1, 1, 1), KWF, pexpireat).doc("generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    Command::new("ttl", 2, "readonly fast", (1, 1, 1), KRF, ttl).doc("generic", "Returns the expiration time in seconds of a key."),
-    Command::new("pttl", 2, "readonly fast", (1, 1, 1), KRF, pttl).doc("generic", "Returns the expiration time in milliseconds of a key."),
-    Command::new("expiretime", 2, "readonly fast", (1, 1, 1), KRF, expiretime).doc("generic", "Returns the expiration time of a key as a Unix timestamp."),
-    Command::new("pexpiretime", 2, "readonly fast", (1, 1, 1), KRF, pexpiretime).doc("generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    Command::new("persist", 2, "write fast", (1, 1, 1), KWF, persist).doc("generic", "Removes the expiration time of a key."),
-    Command::new("keys", 2, "readonly", (0, 0, 0), "@keyspace @read @slow @dangerous", keys).doc("generic", "Returns all key names that match a pattern."),
-    Command::new("scan", -2, "readonly", (0, 0, 0), KR, scan).doc("generic", "Iterates over the key names in the database."),
-    Command::new("randomkey", 1, "readonly", (0, 0, 0), KR, randomkey).doc("generic", "Returns a random key name from the database."),
-    Command::new("dbsize", 1, "readonly fast", (0, 0, 0), KRF, dbsize).doc("server", "Returns the number of keys in the database."),
-    Command::new("flushdb", -1, "write", (0, 0, 0), "@keyspace @write @slow @dangerous", flushdb).doc("server", "Removes all keys from the current database."),
-    Command::new("flushall", -1, "write", (0, 0, 0), "@keyspace @write @slow @dangerous", flushall).doc("server", "Removes all keys from all databases."),
-    Command::container("object", "@slow", OBJECT).doc("generic", "A container for object introspection commands."),
+    Command::new("del", -2, "write", (1, -1, 1), KW, del)
+        .keys(&[ks("RM delete", 1, -1, 1)])
+        .tips("request_policy:multi_shard response_policy:agg_sum"),
+    Command::new("unlink", -2, "write fast", (1, -1, 1), KWF, del)
+        .keys(&[ks("RM delete", 1, -1, 1)])
+        .tips("request_policy:multi_shard response_policy:agg_sum"),
+    Command::new("exists", -2, "readonly fast", (1, -1, 1), KRF, exists)
+        .keys(&[ks("RO", 1, -1, 1)])
+        .tips("request_policy:multi_shard response_policy:agg_sum"),
+    Command::new("type", 2, "readonly fast", (1, 1, 1), KRF, type_).keys(&[ks("RO", 1, 0, 1)]),
+    Command::new("rename", 3, "write", (1, 2, 1), KW, rename)
+        .keys(&[ks("RW access delete", 1, 0, 1), ks("OW update", 2, 0, 1)]),
+    Command::new("renamenx", 3, "write fast", (1, 2, 1), KWF, renamenx)
+        .keys(&[ks("RW access delete", 1, 0, 1), ks("OW insert", 2, 0, 1)]),
+    Command::new("copy", -3, "write denyoom", (1, 2, 1), KW, copy)
+        .keys(&[ks("RO access", 1, 0, 1), ks("OW update", 2, 0, 1)]),
+    Command::new("move", 3, "write fast", (1, 1, 1), KWF, move_).keys(&[ks(
+        "RW access update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "swapdb",
+        3,
+        "write fast",
+        (0, 0, 0),
+        "@keyspace @write @fast @dangerous",
+        swapdb,
+    ),
+    Command::new("touch", -2, "readonly fast", (1, -1, 1), KRF, touch)
+        .keys(&[ks("RO", 1, -1, 1)])
+        .tips("request_policy:multi_shard response_policy:agg_sum"),
+    Command::new("expire", -3, "write fast", (1, 1, 1), KWF, expire).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("pexpire", -3, "write fast", (1, 1, 1), KWF, pexpire).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("expireat", -3, "write fast", (1, 1, 1), KWF, expireat).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("pexpireat", -3, "write fast", (1, 1, 1), KWF, pexpireat).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("ttl", 2, "readonly fast", (1, 1, 1), KRF, ttl)
+        .keys(&[ks("RO access", 1, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new("pttl", 2, "readonly fast", (1, 1, 1), KRF, pttl)
+        .keys(&[ks("RO access", 1, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new("expiretime", 2, "readonly fast", (1, 1, 1), KRF, expiretime).keys(&[ks(
+        "RO access",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "pexpiretime",
+        2,
+        "readonly fast",
+        (1, 1, 1),
+        KRF,
+        pexpiretime,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new("persist", 2, "write fast", (1, 1, 1), KWF, persist).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "keys",
+        2,
+        "readonly",
+        (0, 0, 0),
+        "@keyspace @read @slow @dangerous",
+        keys,
+    )
+    .tips("request_policy:all_shards nondeterministic_output_order"),
+    Command::new("scan", -2, "readonly", (0, 0, 0), KR, scan)
+        .tips("nondeterministic_output request_policy:special response_policy:special"),
+    Command::new("randomkey", 1, "readonly", (0, 0, 0), KR, randomkey)
+        .tips("request_policy:all_shards response_policy:special nondeterministic_output"),
+    Command::new("dbsize", 1, "readonly fast", (0, 0, 0), KRF, dbsize)
+        .tips("request_policy:all_shards response_policy:agg_sum"),
+    Command::new(
+        "flushdb",
+        -1,
+        "write",
+        (0, 0, 0),
+        "@keyspace @write @slow @dangerous",
+        flushdb,
+    )
+    .tips("request_policy:all_shards response_policy:all_succeeded"),
+    Command::new(
+        "flushall",
+        -1,
+        "write",
+        (0, 0, 0),
+        "@keyspace @write @slow @dangerous",
+        flushall,
+    )
+    .tips("request_policy:all_shards response_policy:all_succeeded"),
+    Command::container("object", "@slow", OBJECT),
 ];
 
 const OBJECT: &[Command] = &[
     Command::new("encoding", 3, "readonly", (2, 2, 1), KR, object_encoding)
-        .doc("generic", "Returns the internal encoding of an object."),
-    Command::new("freq", 3, "readonly", (2, 2, 1), KR, object_freq).doc(
-        "generic",
-        "Returns the logarithmic access frequency counter of an object.",
-    ),
-    Command::new("idletime", 3, "readonly", (2, 2, 1), KR, object_idletime).doc(
-        "generic",
-        "Returns the time since the last access to an object.",
-    ),
-    Command::new("refcount", 3, "readonly", (2, 2, 1), KR, object_refcount).doc(
-        "generic",
-        "Returns the reference count of a value of a key.",
-    ),
+        .keys(&[ks("RO", 2, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new("freq", 3, "readonly", (2, 2, 1), KR, object_freq)
+        .keys(&[ks("RO", 2, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new("idletime", 3, "readonly", (2, 2, 1), KR, object_idletime)
+        .keys(&[ks("RO", 2, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new("refcount", 3, "readonly", (2, 2, 1), KR, object_refcount)
+        .keys(&[ks("RO", 2, 0, 1)])
+        .tips("nondeterministic_output"),
     Command::new(
         "help",
         2,
@@ -61,10 +151,6 @@ const OBJECT: &[Command] = &[
         (0, 0, 0),
         "@keyspace @slow",
         object_help,
-    )
-    .doc(
-        "generic",
-        "Returns helpful text about the different subcommands.",
     ),
 ];
 
@@ -93,12 +179,13 @@ fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// TOUCH updates access times even under CLIENT NO-TOUCH: that is its job.
 fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let now = ctx.now_ms;
     let db = &mut ctx.srv.dbs[ctx.client.db];
     let n = argv[1..]
         .iter()
-        .filter(|k| db.lookup_read(k, now, touch).is_some())
+        .filter(|k| db.lookup_read(k, now, true).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -452,8 +539,9 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn randomkey(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
-    let (db, mut rng) = ctx.srv.db_and_sampler(ctx.client.db);
-    match db.random_key(now, &mut rng) {
+    let db = ctx.client.db;
+    let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
+    match dbs[db].random_key(now, &mut rng) {
         Some(k) => ctx.out.bulk(&k),
         None => ctx.out.null(),
     }

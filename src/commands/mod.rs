@@ -2,6 +2,7 @@
 //! arguments. One file per command family, as Valkey has t_string.c ...
 
 pub mod connection;
+pub mod docs;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -49,11 +50,67 @@ pub struct Command {
     pub step: i32,
     /// Space-separated ACL categories ("@write @string @fast").
     pub acl: &'static str,
-    pub group: &'static str,
-    pub summary: &'static str,
     pub handler: Option<Handler>,
     pub subcommands: &'static [Command],
+    /// Where the keys are, as COMMAND INFO's key specifications describe.
+    pub key_specs: &'static [KeySpec],
+    /// Space-separated command tips ("request_policy:all_shards ...").
+    pub tips: &'static str,
 }
+
+/// One key specification: keys from argument `begin` to `last` (negative:
+/// counted from the end, relative to the last argument) every `step`.
+pub struct KeySpec {
+    /// Space-separated flags ("RW access update").
+    pub flags: &'static str,
+    pub begin: i32,
+    pub last: i32,
+    pub step: i32,
+    /// Why the flags are what they are, when Valkey explains it.
+    pub notes: Option<&'static str>,
+}
+
+pub const fn ks(flags: &'static str, begin: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec {
+        flags,
+        begin,
+        last,
+        step,
+        notes: None,
+    }
+}
+
+impl KeySpec {
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = Some(notes);
+        self
+    }
+}
+
+/// ACL categories in Valkey's canonical order (COMMAND INFO lists them so).
+pub const ACL_CATEGORIES: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 impl Command {
     pub const fn new(
@@ -72,10 +129,10 @@ impl Command {
             last_key: keys.1,
             step: keys.2,
             acl,
-            group: "",
-            summary: "",
             handler: Some(handler),
             subcommands: &[],
+            key_specs: &[],
+            tips: "",
         }
     }
 
@@ -93,23 +150,28 @@ impl Command {
             last_key: 0,
             step: 0,
             acl,
-            group: "",
-            summary: "",
             handler: None,
             subcommands,
+            key_specs: &[],
+            tips: "",
         }
     }
 
     /// Lets a container run by itself too (COMMAND with no subcommand).
-    pub const fn runs_alone(mut self, arity: i32, handler: Handler) -> Self {
+    pub const fn runs_alone(mut self, arity: i32, flags: &'static str, handler: Handler) -> Self {
         self.arity = arity;
+        self.flags = flags;
         self.handler = Some(handler);
         self
     }
 
-    pub const fn doc(mut self, group: &'static str, summary: &'static str) -> Self {
-        self.group = group;
-        self.summary = summary;
+    pub const fn keys(mut self, specs: &'static [KeySpec]) -> Self {
+        self.key_specs = specs;
+        self
+    }
+
+    pub const fn tips(mut self, tips: &'static str) -> Self {
+        self.tips = tips;
         self
     }
 
@@ -144,7 +206,10 @@ pub struct CommandTable {
     /// The container of each subcommand.
     pub parent: Vec<Option<CmdId>>,
     pub stats: Vec<CmdStats>,
+    /// Top-level names, for dispatch.
     by_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
+    /// Full names ("config|get") of everything, for COMMAND INFO and DOCS.
+    by_full_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
 }
 
 /// Why a lookup failed.
@@ -164,6 +229,7 @@ impl CommandTable {
             parent: Vec::new(),
             stats: Vec::new(),
             by_name: HashMap::default(),
+            by_full_name: HashMap::default(),
         };
         for family in FAMILIES {
             for cmd in family.iter() {
@@ -179,7 +245,10 @@ impl CommandTable {
     fn add(&mut self, cmd: &'static Command, full: String, parent: Option<CmdId>) -> CmdId {
         let id = self.entries.len();
         self.entries.push(cmd);
-        self.by_name.insert(full.clone().into_bytes(), id);
+        if parent.is_none() {
+            self.by_name.insert(full.clone().into_bytes(), id);
+        }
+        self.by_full_name.insert(full.clone().into_bytes(), id);
         self.full_names.push(full);
         self.parent.push(parent);
         self.stats.push(CmdStats::default());
@@ -204,7 +273,7 @@ impl CommandTable {
         full.extend_from_slice(name);
         full.push(b'|');
         full.extend(sub.iter().map(|c| c.to_ascii_lowercase()));
-        self.by_name
+        self.by_full_name
             .get(&full)
             .copied()
             .ok_or(LookupError::UnknownSub)
@@ -212,7 +281,7 @@ impl CommandTable {
 
     /// Looks a command up by its full name ("config|get"), any case.
     pub fn by_full_name(&self, name: &[u8]) -> Option<CmdId> {
-        self.by_name.get(&name.to_ascii_lowercase()).copied()
+        self.by_full_name.get(&name.to_ascii_lowercase()).copied()
     }
 
     /// Top-level commands, in table order.
@@ -269,4 +338,32 @@ pub fn reply_help(out: &mut ReplyWriter, command: &str, lines: &[&str]) {
     }
     out.simple("HELP");
     out.simple("    Print this help.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_generated_docs() {
+        let t = CommandTable::new();
+        for name in &t.full_names {
+            assert!(
+                docs::docs(name).is_some(),
+                "no COMMAND DOCS for {name}: run ci/gen-command-docs"
+            );
+        }
+    }
+
+    #[test]
+    fn key_specs_agree_with_first_last_step() {
+        let t = CommandTable::new();
+        for (id, cmd) in t.entries.iter().enumerate() {
+            let name = &t.full_names[id];
+            assert_eq!(cmd.first_key == 0, cmd.key_specs.is_empty(), "{name}");
+            if let Some(first) = cmd.key_specs.first() {
+                assert_eq!(first.begin, cmd.first_key, "{name}");
+            }
+        }
+    }
 }

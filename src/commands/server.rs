@@ -1,5 +1,8 @@
 //! Server commands: INFO, TIME, CONFIG, COMMAND, DEBUG, SHUTDOWN.
 
+use ferrokv_transport::ReplyWriter;
+
+use super::docs::{self, DocValue};
 use super::{CmdId, Command, Ctx, int_arg, is, reply_help};
 use crate::config::{Config, ConfigError};
 use crate::error::{CmdError, CmdResult, err};
@@ -18,26 +21,21 @@ pub const COMMANDS: &[Command] = &[
         "@slow @dangerous",
         info,
     )
-    .doc(
-        "server",
-        "Returns information and statistics about the server.",
-    ),
+    .tips("nondeterministic_output request_policy:all_shards response_policy:special"),
     Command::new("time", 1, "loading stale fast", (0, 0, 0), "@fast", time)
-        .doc("server", "Returns the server time."),
-    Command::container("config", "@slow", CONFIG)
-        .doc("server", "A container for server configuration commands."),
+        .tips("nondeterministic_output"),
+    Command::container("config", "@slow", CONFIG),
     Command::container("command", "@slow @connection", COMMAND)
-        .runs_alone(-1, command_all)
-        .doc("server", "Returns detailed information about all commands."),
+        .runs_alone(-1, "loading stale", command_all)
+        .tips("nondeterministic_output_order"),
     Command::new(
         "debug",
         -2,
-        "admin noscript loading stale",
+        "admin noscript loading stale protected",
         (0, 0, 0),
         ADMIN,
         debug,
-    )
-    .doc("server", "A container for debugging commands."),
+    ),
     Command::new(
         "shutdown",
         -1,
@@ -45,10 +43,6 @@ pub const COMMANDS: &[Command] = &[
         (0, 0, 0),
         ADMIN,
         shutdown,
-    )
-    .doc(
-        "server",
-        "Synchronously saves the database(s) to disk and shuts down the server.",
     ),
 ];
 
@@ -60,10 +54,6 @@ const CONFIG: &[Command] = &[
         (0, 0, 0),
         ADMIN,
         config_get,
-    )
-    .doc(
-        "server",
-        "Returns the effective values of configuration parameters.",
     ),
     Command::new(
         "set",
@@ -73,7 +63,7 @@ const CONFIG: &[Command] = &[
         ADMIN,
         config_set,
     )
-    .doc("server", "Sets configuration parameters in-flight."),
+    .tips("request_policy:all_nodes response_policy:all_succeeded"),
     Command::new(
         "resetstat",
         2,
@@ -82,7 +72,7 @@ const CONFIG: &[Command] = &[
         ADMIN,
         config_resetstat,
     )
-    .doc("server", "Resets the server's statistics."),
+    .tips("request_policy:all_nodes response_policy:all_succeeded"),
     Command::new(
         "rewrite",
         2,
@@ -91,11 +81,8 @@ const CONFIG: &[Command] = &[
         ADMIN,
         config_rewrite,
     )
-    .doc("server", "Persists the effective configuration to file."),
-    Command::new("help", 2, "loading stale", (0, 0, 0), "@slow", config_help).doc(
-        "server",
-        "Returns helpful text about the different subcommands.",
-    ),
+    .tips("request_policy:all_nodes response_policy:all_succeeded"),
+    Command::new("help", 2, "loading stale", (0, 0, 0), "@slow", config_help),
 ];
 
 const COMMAND: &[Command] = &[
@@ -106,8 +93,7 @@ const COMMAND: &[Command] = &[
         (0, 0, 0),
         "@slow @connection",
         command_count,
-    )
-    .doc("server", "Returns a count of commands."),
+    ),
     Command::new(
         "list",
         -2,
@@ -116,7 +102,7 @@ const COMMAND: &[Command] = &[
         "@slow @connection",
         command_list,
     )
-    .doc("server", "Returns a list of command names."),
+    .tips("nondeterministic_output_order"),
     Command::new(
         "info",
         -2,
@@ -125,10 +111,7 @@ const COMMAND: &[Command] = &[
         "@slow @connection",
         command_info,
     )
-    .doc(
-        "server",
-        "Returns information about one, multiple or all commands.",
-    ),
+    .tips("nondeterministic_output_order"),
     Command::new(
         "docs",
         -2,
@@ -137,9 +120,14 @@ const COMMAND: &[Command] = &[
         "@slow @connection",
         command_docs,
     )
-    .doc(
-        "server",
-        "Returns documentary information about one, multiple or all commands.",
+    .tips("nondeterministic_output_order"),
+    Command::new(
+        "getkeysandflags",
+        -3,
+        "loading stale",
+        (0, 0, 0),
+        "@slow @connection",
+        command_getkeysandflags,
     ),
     Command::new(
         "getkeys",
@@ -148,10 +136,6 @@ const COMMAND: &[Command] = &[
         (0, 0, 0),
         "@slow @connection",
         command_getkeys,
-    )
-    .doc(
-        "server",
-        "Extracts the key names from an arbitrary command.",
     ),
     Command::new(
         "help",
@@ -160,10 +144,6 @@ const COMMAND: &[Command] = &[
         (0, 0, 0),
         "@slow @connection",
         command_help,
-    )
-    .doc(
-        "server",
-        "Returns helpful text about the different subcommands.",
     ),
 ];
 
@@ -283,7 +263,12 @@ fn write_command_info(ctx: &mut Ctx, id: CmdId) {
     out.array(10);
     out.bulk(t.full_names[id].as_bytes());
     out.int(i64::from(cmd.arity));
-    let flags: Vec<&str> = cmd.flags.split(' ').filter(|f| !f.is_empty()).collect();
+    // "protected" is ferrokv's internal marker for enable-debug-command.
+    let flags: Vec<&str> = cmd
+        .flags
+        .split(' ')
+        .filter(|f| !f.is_empty() && *f != "protected")
+        .collect();
     out.set(flags.len());
     for f in flags {
         out.simple(f);
@@ -291,13 +276,51 @@ fn write_command_info(ctx: &mut Ctx, id: CmdId) {
     out.int(i64::from(cmd.first_key));
     out.int(i64::from(cmd.last_key));
     out.int(i64::from(cmd.step));
-    let cats: Vec<&str> = cmd.acl.split(' ').filter(|f| !f.is_empty()).collect();
+    let mut cats: Vec<&str> = cmd.acl.split(' ').filter(|f| !f.is_empty()).collect();
+    cats.sort_by_key(|c| super::ACL_CATEGORIES.iter().position(|k| k == c));
     out.set(cats.len());
     for c in cats {
         out.simple(c);
     }
-    out.array(0); // tips
-    out.array(0); // key specifications
+    let tips: Vec<&str> = cmd.tips.split(' ').filter(|f| !f.is_empty()).collect();
+    out.set(tips.len());
+    for tip in tips {
+        out.bulk(tip.as_bytes());
+    }
+    out.set(cmd.key_specs.len());
+    for spec in cmd.key_specs {
+        out.map(3 + usize::from(spec.notes.is_some()));
+        if let Some(notes) = spec.notes {
+            out.bulk(b"notes");
+            out.bulk(notes.as_bytes());
+        }
+        out.bulk(b"flags");
+        let flags: Vec<&str> = spec.flags.split(' ').collect();
+        out.set(flags.len());
+        for f in flags {
+            out.simple(f);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.map(1);
+        out.bulk(b"index");
+        out.int(i64::from(spec.begin));
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"range");
+        out.bulk(b"spec");
+        out.map(3);
+        out.bulk(b"lastkey");
+        out.int(i64::from(spec.last));
+        out.bulk(b"keystep");
+        out.int(i64::from(spec.step));
+        out.bulk(b"limit");
+        out.int(0);
+    }
     let subs: Vec<CmdId> = t.subcommands_of(id).collect();
     out.array(subs.len());
     for sub in subs {
@@ -359,7 +382,7 @@ fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for name in &argv[2..] {
         match ctx.srv.commands.by_full_name(name) {
             Some(id) => write_command_info(ctx, id),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -367,20 +390,52 @@ fn command_info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn write_command_docs(ctx: &mut Ctx, id: CmdId) {
     let t = &ctx.srv.commands;
-    let cmd = t.entries[id];
+    let name = t.full_names[id].as_str();
     let subs: Vec<CmdId> = t.subcommands_of(id).collect();
+    let has_subs = usize::from(!subs.is_empty());
     let out = &mut *ctx.out;
-    out.bulk(t.full_names[id].as_bytes());
-    out.map(2 + usize::from(!subs.is_empty()));
-    out.bulk(b"summary");
-    out.bulk(cmd.summary.as_bytes());
-    out.bulk(b"group");
-    out.bulk(cmd.group.as_bytes());
+    out.bulk(name.as_bytes());
+    // Valkey's doc map, generated from the reference server for every
+    // command in the table (a unit test keeps the two in step).
+    let fields = docs::docs(name).unwrap_or_default();
+    out.map(fields.len() + has_subs);
+    for (key, value) in fields {
+        out.bulk(key.as_bytes());
+        write_doc_value(out, value);
+    }
     if !subs.is_empty() {
         out.bulk(b"subcommands");
         out.map(subs.len());
         for sub in subs {
             write_command_docs(ctx, sub);
+        }
+    }
+}
+
+/// One generated COMMAND DOCS value, with the RESP type Valkey uses for it.
+fn write_doc_value(out: &mut ReplyWriter, value: &DocValue) {
+    match value {
+        DocValue::Str(s) => out.bulk(s.as_bytes()),
+        DocValue::Simple(s) => out.simple(s),
+        DocValue::Int(n) => out.int(*n),
+        DocValue::Map(fields) => {
+            out.map(fields.len());
+            for (key, value) in *fields {
+                out.bulk(key.as_bytes());
+                write_doc_value(out, value);
+            }
+        }
+        DocValue::Array(items) => {
+            out.array(items.len());
+            for item in *items {
+                write_doc_value(out, item);
+            }
+        }
+        DocValue::Set(items) => {
+            out.set(items.len());
+            for item in *items {
+                write_doc_value(out, item);
+            }
         }
     }
 }
@@ -401,8 +456,9 @@ fn command_docs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn command_getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let args = &argv[2..];
+/// The keys of a full command line (`args[0]` is the command name) with
+/// their key-spec flags, for COMMAND GETKEYS and GETKEYSANDFLAGS.
+fn keys_of<'a>(ctx: &Ctx, args: &[&'a [u8]]) -> Result<Vec<(&'a [u8], &'static str)>, CmdError> {
     let t = &ctx.srv.commands;
     let id = t
         .lookup(args)
@@ -412,21 +468,55 @@ fn command_getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
         return Err(err("ERR Invalid number of arguments specified for command"));
     }
-    if cmd.first_key == 0 {
+    if cmd.key_specs.is_empty() {
         return Err(err("ERR The command has no key arguments"));
     }
-    let last = if cmd.last_key < 0 {
-        argc + cmd.last_key
-    } else {
-        cmd.last_key
-    };
-    let keys: Vec<&[u8]> = (cmd.first_key..=last.min(argc - 1))
-        .step_by(cmd.step.max(1) as usize)
-        .map(|i| args[i as usize])
-        .collect();
+    let mut keys = Vec::new();
+    for spec in cmd.key_specs {
+        let last = if spec.last < 0 {
+            argc + spec.last
+        } else {
+            spec.begin + spec.last
+        };
+        let flags = if spec.flags.contains("variable_flags") {
+            // SET's key is read only with GET; otherwise it is overwritten.
+            if args.iter().skip(3).any(|a| is(a, "get")) {
+                "RW access update"
+            } else {
+                "OW update"
+            }
+        } else {
+            spec.flags
+        };
+        let mut i = spec.begin;
+        while i <= last.min(argc - 1) {
+            keys.push((args[i as usize], flags));
+            i += spec.step.max(1);
+        }
+    }
+    Ok(keys)
+}
+
+fn command_getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let keys = keys_of(ctx, &argv[2..])?;
     ctx.out.array(keys.len());
-    for k in keys {
+    for (k, _) in keys {
         ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let keys = keys_of(ctx, &argv[2..])?;
+    ctx.out.array(keys.len());
+    for (k, flags) in keys {
+        ctx.out.array(2);
+        ctx.out.bulk(k);
+        let flags: Vec<&str> = flags.split(' ').collect();
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
     }
     Ok(())
 }
@@ -452,6 +542,8 @@ fn command_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full command.",
         ],
     );
     Ok(())
@@ -466,21 +558,22 @@ fn command_all(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "sleep") && argv.len() == 3 {
-        let secs: f64 = std::str::from_utf8(argv[2])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-            .ok_or(CmdError::NotFloat)?;
+        // Like C's strtod: the longest numeric prefix, 0 when there is none.
+        let text = String::from_utf8_lossy(argv[2]);
+        let secs = (0..=text.len())
+            .rev()
+            .filter(|&n| text.is_char_boundary(n))
+            .find_map(|n| text[..n].parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(0.0);
         std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         ctx.out.ok();
     } else if is(sub, "populate") && (3..=5).contains(&argv.len()) {
         let positive = |a: &[u8]| -> Result<i64, CmdError> {
-            let v = int_arg(a)?;
-            if v < 0 {
-                Err(err("ERR value is out of range, must be positive"))
-            } else {
-                Ok(v)
-            }
+            int_arg(a)
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| err("ERR value is out of range, must be positive"))
         };
         let count = positive(argv[2])?;
         let prefix = argv.get(3).copied().unwrap_or(b"key");

@@ -1,6 +1,6 @@
 //! String commands (Valkey's t_string.c).
 
-use super::{Command, Ctx, as_str, int_arg, is, reply_str};
+use super::{Command, Ctx, as_str, int_arg, is, ks, reply_str};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::{StrValue, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
@@ -8,28 +8,182 @@ use crate::util::longdouble::{IncrError, incr_by_float};
 const RW: &str = "@write @string @slow";
 
 pub const COMMANDS: &[Command] = &[
-    Command::new("get", 2, "readonly fast", (1, 1, 1), "@read @string @fast", get).doc("string", "Returns the string value of a key."),
-    Command::new("set", -3, "write denyoom", (1, 1, 1), RW, set).doc("string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    Command::new("setnx", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", setnx).doc("string", "Set the string value of a key only when the key doesn't exist."),
-    Command::new("setex", 4, "write denyoom", (1, 1, 1), RW, setex).doc("string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    Command::new("psetex", 4, "write denyoom", (1, 1, 1), RW, psetex).doc("string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    Command::new("getex", -2, "write fast", (1, 1, 1), "@write @string @fast", getex).doc("string", "Returns the string value of a key after setting its expiration time."),
-    Command::new("getdel", 2, "write fast", (1, 1, 1), "@write @string @fast", getdel).doc("string", "Returns the string value of a key after deleting the key."),
-    Command::new("getset", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", getset).doc("string", "Returns the previous string value of a key after setting it to a new value."),
-    Command::new("mget", -2, "readonly fast", (1, -1, 1), "@read @string @fast", mget).doc("string", "Atomically returns the string values of one or more keys."),
-    Command::new("mset", -3, "write denyoom", (1, -1, 2), RW, mset).doc("string", "Atomically creates or modifies the string values of one or more keys."),
-    Command::new("msetnx", -3, "write denyoom", (1, -1, 2), RW, msetnx).doc("string", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    Command::new("append", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", append).doc("string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    Command::new("strlen", 2, "readonly fast", (1, 1, 1), "@read @string @fast", strlen).doc("string", "Returns the length of a string value."),
-    Command::new("getrange", 4, "readonly", (1, 1, 1), "@read @string @slow", getrange).doc("string", "Returns a substring of the string stored at a key."),
-    Command::new("substr", 4, "readonly", (1, 1, 1), "@read @string @slow", getrange).doc("string", "Returns a substring from a string value."),
-    Command::new("setrange", 4, "write denyoom", (1, 1, 1), RW, setrange).doc("string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    Command::new("incr", 2, "write denyoom fast", (1, 1, 1), "@write @string @fast", incr).doc("string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    Command::new("decr", 2, "write denyoom fast", (1, 1, 1), "@write @string @fast", decr).doc("string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    Command::new("incrby", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", incrby).doc("string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    Command::new("decrby", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", decrby).doc("string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    Command::new("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), "@write @string @fast", incrbyfloat).doc("string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    Command::new("lcs", -3, "readonly", (1, 2, 1), "@read @string @slow", lcs).doc("string", "Finds the longest common substring."),
+    Command::new(
+        "get",
+        2,
+        "readonly fast",
+        (1, 1, 1),
+        "@read @string @fast",
+        get,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new("set", -3, "write denyoom", (1, 1, 1), RW, set).keys(&[ks(
+        "RW access update variable_flags",
+        1,
+        0,
+        1,
+    )
+    .notes("RW and ACCESS due to the optional `GET` argument")]),
+    Command::new(
+        "setnx",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        setnx,
+    )
+    .keys(&[ks("OW insert", 1, 0, 1)]),
+    Command::new("setex", 4, "write denyoom", (1, 1, 1), RW, setex).keys(&[ks(
+        "OW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("psetex", 4, "write denyoom", (1, 1, 1), RW, psetex).keys(&[ks(
+        "OW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "getex",
+        -2,
+        "write fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        getex,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1).notes("RW and UPDATE because it changes the TTL")]),
+    Command::new(
+        "getdel",
+        2,
+        "write fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        getdel,
+    )
+    .keys(&[ks("RW access delete", 1, 0, 1)]),
+    Command::new(
+        "getset",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        getset,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "mget",
+        -2,
+        "readonly fast",
+        (1, -1, 1),
+        "@read @string @fast",
+        mget,
+    )
+    .keys(&[ks("RO access", 1, -1, 1)])
+    .tips("request_policy:multi_shard"),
+    Command::new("mset", -3, "write denyoom", (1, -1, 2), RW, mset)
+        .keys(&[ks("OW update", 1, -1, 2)])
+        .tips("request_policy:multi_shard response_policy:all_succeeded"),
+    Command::new("msetnx", -3, "write denyoom", (1, -1, 2), RW, msetnx).keys(&[ks(
+        "OW insert",
+        1,
+        -1,
+        2,
+    )]),
+    Command::new(
+        "append",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        append,
+    )
+    .keys(&[ks("RW insert", 1, 0, 1)]),
+    Command::new(
+        "strlen",
+        2,
+        "readonly fast",
+        (1, 1, 1),
+        "@read @string @fast",
+        strlen,
+    )
+    .keys(&[ks("RO", 1, 0, 1)]),
+    Command::new(
+        "getrange",
+        4,
+        "readonly",
+        (1, 1, 1),
+        "@read @string @slow",
+        getrange,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new(
+        "substr",
+        4,
+        "readonly",
+        (1, 1, 1),
+        "@read @string @slow",
+        getrange,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new("setrange", 4, "write denyoom", (1, 1, 1), RW, setrange).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "incr",
+        2,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        incr,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "decr",
+        2,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        decr,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "incrby",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        incrby,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "decrby",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        decrby,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "incrbyfloat",
+        3,
+        "write denyoom fast",
+        (1, 1, 1),
+        "@write @string @fast",
+        incrbyfloat,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new("lcs", -3, "readonly", (1, 2, 1), "@read @string @slow", lcs).keys(&[ks(
+        "RO access",
+        1,
+        1,
+        1,
+    )]),
 ];
 
 /// How a SET/GETEX call wants the key's time to live changed.
@@ -79,7 +233,7 @@ fn parse_set_options(
             o.nx = true;
         } else if is_set && is(opt, "xx") && !o.nx && o.ifeq.is_none() {
             o.xx = true;
-        } else if is_set && is(opt, "ifeq") && has_next && !o.nx && !o.xx {
+        } else if is_set && is(opt, "ifeq") && has_next && !o.nx && !o.xx && o.ifeq.is_none() {
             o.ifeq = Some(j + 1);
             j += 1;
         } else if is_set && is(opt, "get") {

@@ -156,9 +156,10 @@ impl Db {
         Some(entry)
     }
 
+    /// Empties the database and releases its tables (FLUSHDB/FLUSHALL).
     pub fn clear(&mut self) {
-        self.dict.clear();
-        self.expires.clear();
+        self.dict = IndexMap::default();
+        self.expires = IndexSet::default();
     }
 
     /// A uniformly random live key (RANDOMKEY), expiring dead ones it meets.

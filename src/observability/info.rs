@@ -181,7 +181,7 @@ fn server(w: &mut String, srv: &Server, now_ms: i64) {
     let port = srv.config.port;
     let _ = write!(
         w,
-        "# Server\r\nredis_version:7.2.4\r\nserver_name:ferrokv\r\nvalkey_version:{compat}\r\nferrokv_version:{ver}\r\nvalkey_release_stage:ga\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nserver_mode:standalone\r\nos:{os}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{pid}\r\nprocess_supervised:no\r\nrun_id:{run_id}\r\ntcp_port:{port}\r\nserver_time_usec:{usec}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nclients_hz:{hz}\r\nexecutable:{exe}\r\nconfig_file:{conf}\r\nio_threads_active:0\r\n",
+        "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:{compat}\r\nferrokv_version:{ver}\r\nvalkey_release_stage:ga\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nserver_mode:standalone\r\nos:{os}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{pid}\r\nprocess_supervised:no\r\nrun_id:{run_id}\r\ntcp_port:{port}\r\nserver_time_usec:{usec}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nclients_hz:{hz}\r\nexecutable:{exe}\r\nconfig_file:{conf}\r\nio_threads_active:0\r\n",
         compat = crate::VALKEY_COMPAT_VERSION,
         ver = env!("CARGO_PKG_VERSION"),
         os = os_name(),

@@ -31,6 +31,9 @@ pub struct Session {
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
+    /// Connected over a Unix socket or from a loopback address.
+    pub is_local: bool,
+    pub is_unix: bool,
     pub created_ms: i64,
     pub last_interaction_ms: i64,
     /// The last command run, as an index in the command table.
@@ -64,6 +67,8 @@ impl Client {
             addr: conn.peer_addr(),
             laddr: conn.local_addr(),
             fd: conn.raw_fd(),
+            is_local: conn.is_local(),
+            is_unix: conn.kind() == ferrokv_transport::TransportKind::Unix,
             created_ms: now_ms,
             last_interaction_ms: now_ms,
             ..Default::default()
@@ -93,19 +98,28 @@ impl Client {
 impl Session {
     /// One CLIENT LIST / CLIENT INFO line, Valkey's fields in Valkey's order.
     /// `cmd_names` resolves `last_cmd` (the command table's full names).
-    pub fn info_line(&self, now_ms: i64, io: &IoSnapshot, cmd_names: &[String]) -> String {
-        let flags = if self.close_after_reply || self.close_asap {
-            "A"
-        } else {
-            "N"
-        };
-        let mut flags = flags.to_string();
+    /// CLIENT LIST's flags field.
+    pub fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.close_after_reply || self.close_asap {
+            flags.push('A');
+        }
         if self.no_evict {
             flags.push('e');
         }
         if self.no_touch {
             flags.push('T');
         }
+        if self.is_unix {
+            flags.push('U');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+
+    pub fn info_line(&self, now_ms: i64, io: &IoSnapshot, cmd_names: &[String]) -> String {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
@@ -115,7 +129,7 @@ impl Session {
             String::from_utf8_lossy(&self.name),
             (now_ms - self.created_ms) / 1000,
             (now_ms - self.last_interaction_ms) / 1000,
-            flags,
+            self.flags(),
             self.db,
             io.qbuf,
             io.qbuf_free,

@@ -9,15 +9,15 @@ use ferrokv_transport::ReplyWriter;
 use super::Server;
 use super::client::{IoSnapshot, ReplyMode, Session};
 use crate::commands::{Ctx, LookupError};
-use crate::error::CmdError;
+use crate::error::{CmdError, err};
 
 /// Longest part of a command name or its arguments quoted in an error.
 const ERR_QUOTE_MAX: usize = 128;
 
-fn lossy(bytes: &[u8]) -> String {
-    // As in C's %s, the text stops at a NUL byte.
+/// An argument as C's `%s` prints it: up to the first NUL byte.
+fn c_str(bytes: &[u8]) -> &[u8] {
     let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    &bytes[..end]
 }
 
 fn truncated(bytes: &[u8], max: usize) -> &[u8] {
@@ -25,18 +25,18 @@ fn truncated(bytes: &[u8], max: usize) -> &[u8] {
 }
 
 fn unknown_command(argv: &[&[u8]]) -> CmdError {
-    let mut args = String::new();
+    let mut args = Vec::new();
     for arg in &argv[1..] {
         if args.len() >= ERR_QUOTE_MAX {
             break;
         }
         let room = ERR_QUOTE_MAX - args.len();
-        args.push('\'');
-        args.push_str(&lossy(truncated(arg, room)));
-        args.push_str("' ");
+        args.push(b'\'');
+        args.extend_from_slice(truncated(c_str(arg), room));
+        args.extend_from_slice(b"' ");
     }
     CmdError::UnknownCommand {
-        name: lossy(truncated(argv[0], ERR_QUOTE_MAX)),
+        name: truncated(c_str(argv[0]), ERR_QUOTE_MAX).to_vec(),
         args,
     }
 }
@@ -100,8 +100,8 @@ fn run(
         Err(LookupError::Unknown) => return Err(unknown_command(argv)),
         Err(LookupError::UnknownSub) => {
             return Err(CmdError::UnknownSubcommand {
-                sub: lossy(truncated(argv[1], ERR_QUOTE_MAX)),
-                container: lossy(argv[0]).to_ascii_uppercase(),
+                sub: truncated(c_str(argv[1]), ERR_QUOTE_MAX).to_vec(),
+                container: String::from_utf8_lossy(argv[0]).to_ascii_uppercase(),
             });
         }
         Err(LookupError::ContainerArity(id)) => {
@@ -118,6 +118,19 @@ fn run(
     if !session.authenticated && !cmd.has_flag("no_auth") {
         srv.commands.stats[id].rejected += 1;
         return Err(CmdError::NoAuth);
+    }
+    if cmd.has_flag("protected") {
+        let allowed = match srv.config.enable_debug_command.as_str() {
+            "yes" => true,
+            "local" => session.is_local,
+            _ => false,
+        };
+        if !allowed {
+            srv.commands.stats[id].rejected += 1;
+            return Err(err(
+                "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            ));
+        }
     }
     let handler = cmd.handler.expect("leaf commands have handlers");
     session.last_cmd = Some(id);

@@ -254,19 +254,11 @@ impl EventLoop {
             let started = Instant::now();
             let hz = srv.config.hz.clamp(1, 500) as u32;
             let effort = srv.config.active_expire_effort as u32;
-            let mut dbs = std::mem::take(&mut srv.dbs);
-            let removed = crate::keyspace::expire::active_expire_cycle(
-                &mut dbs,
-                now_ms,
-                hz,
-                effort,
-                &mut srv.sampler(),
-            );
-            // Keys removed by the cycle count as expired, like lazy ones.
-            if let Some(db) = dbs.first_mut() {
-                db.stats.expired += removed as u64;
+            {
+                let (dbs, mut rng) = srv.dbs_and_sampler();
+                // Deleted keys are counted as expired by the databases themselves.
+                crate::keyspace::expire::active_expire_cycle(dbs, now_ms, hz, effort, &mut rng);
             }
-            srv.dbs = dbs;
             srv.stats.expire_cycle_us += started.elapsed().as_micros() as u64;
         }
         // Idle clients past `timeout`, and clients killed by CLIENT KILL.
@@ -329,16 +321,8 @@ fn refuse(srv: &Server, conn: &dyn Connection) -> Option<&'static str> {
     if srv.client_count as i64 >= srv.config.maxclients {
         return Some("-ERR max number of clients reached\r\n");
     }
-    if srv.config.protected_mode
-        && srv.config.requirepass.is_empty()
-        && conn.kind() == ferrokv_transport::TransportKind::Tcp
-    {
-        let peer = conn.peer_addr();
-        let ip = peer.rsplit_once(':').map_or(peer.as_str(), |(ip, _)| ip);
-        let loopback = ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            return Some(PROTECTED_MODE_DENIED);
-        }
+    if srv.config.protected_mode && srv.config.requirepass.is_empty() && !conn.is_local() {
+        return Some(PROTECTED_MODE_DENIED);
     }
     None
 }
@@ -382,7 +366,8 @@ fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
         c.session.net_in += n as u64;
         let mut clock = dispatch::BatchClock::start();
         c.session.last_interaction_ms = clock.now_ms;
-        run_requests(srv, c, &mut clock);
+        // Checked before running, as Valkey does: one argument larger than
+        // the limit closes the connection even if it arrived whole.
         if c.pending_input() as i64 > srv.config.client_query_buffer_limit {
             warning!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -393,6 +378,7 @@ fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
             srv.stats.query_buffer_limit_disconnections += 1;
             return false;
         }
+        run_requests(srv, c, &mut clock);
         if n < spare {
             // Drained: with edge-triggered readiness, data arriving after
             // this read raises a new event.
@@ -477,7 +463,7 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
                     c.session.id,
                     c.session.addr
                 );
-                srv.count_error(&text);
+                srv.count_error(text.as_bytes());
                 c.out.error(&text);
                 c.session.close_after_reply = true;
                 return;

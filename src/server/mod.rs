@@ -39,6 +39,16 @@ pub enum Shutdown {
     Command,
 }
 
+/// xorshift64*: fast, non-cryptographic.
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
 pub struct Server {
     pub config: Config,
     pub dbs: Vec<Db>,
@@ -83,33 +93,17 @@ impl Server {
         srv
     }
 
-    /// A fast non-cryptographic random number (xorshift64*), for sampling.
+    /// A fast non-cryptographic random number, for sampling.
     pub fn random_u64(&mut self) -> u64 {
-        let mut x = self.rng_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng_state = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        xorshift(&mut self.rng_state)
     }
 
-    /// A sampler over `0..n` for the keyspace.
-    pub fn sampler(&mut self) -> impl FnMut(usize) -> usize + '_ {
-        move |n| (self.random_u64() % n.max(1) as u64) as usize
-    }
-
-    /// Splits out a database and the random sampler (RANDOMKEY).
-    pub fn db_and_sampler(&mut self, db: usize) -> (&mut Db, impl FnMut(usize) -> usize + '_) {
+    /// The databases, and a sampler over `0..n` for picking random keys
+    /// (RANDOMKEY, the active expire cycle).
+    pub fn dbs_and_sampler(&mut self) -> (&mut [Db], impl FnMut(usize) -> usize + '_) {
         let state = &mut self.rng_state;
-        let rng = move |n: usize| {
-            let mut x = *state;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            *state = x;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
-        };
-        (&mut self.dbs[db], rng)
+        let rng = move |n: usize| (xorshift(state) % n.max(1) as u64) as usize;
+        (&mut self.dbs, rng)
     }
 
     /// Visits every connected client's session; `current` stands in for the
@@ -132,8 +126,9 @@ impl Server {
         }
     }
 
-    pub fn count_error(&mut self, text: &str) {
-        let code = text.split(' ').next().unwrap_or("ERR");
+    pub fn count_error(&mut self, text: &[u8]) {
+        let code = text.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+        let code = String::from_utf8_lossy(code);
         self.stats.error_replies += 1;
         *self
             .stats

@@ -32,6 +32,8 @@ pub trait Connection {
     fn peer_addr(&self) -> String;
     fn local_addr(&self) -> String;
     fn raw_fd(&self) -> RawFd;
+    /// A Unix socket, or TCP from a loopback address.
+    fn is_local(&self) -> bool;
 }
 
 /// A listening endpoint.
@@ -76,6 +78,9 @@ impl Connection for TcpConnection {
     }
     fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
+    }
+    fn is_local(&self) -> bool {
+        self.stream.peer_addr().is_ok_and(|a| a.ip().is_loopback())
     }
 }
 
@@ -157,6 +162,9 @@ impl Connection for UnixConnection {
     }
     fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
+    }
+    fn is_local(&self) -> bool {
+        true
     }
 }
 

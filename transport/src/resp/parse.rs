@@ -39,6 +39,7 @@ pub enum ParseError {
     ExpectedDollar(u8),
     InvalidBulkLength,
     UnauthenticatedBulkLength,
+    InvalidCrlf,
 }
 
 impl ParseError {
@@ -54,6 +55,7 @@ impl ParseError {
             Self::ExpectedDollar(c) => format!("expected '$', got '{}'", *c as char),
             Self::InvalidBulkLength => "invalid bulk length".to_string(),
             Self::UnauthenticatedBulkLength => "unauthenticated bulk length".to_string(),
+            Self::InvalidCrlf => "invalid CRLF in request".to_string(),
         };
         format!("Protocol error: {what}")
     }
@@ -212,9 +214,11 @@ impl RequestParser {
                     len as usize
                 }
             };
-            // Like Valkey, the two bytes after the data are skipped, not checked.
             if buf.len() - self.cursor < len + 2 {
                 return Parsed::Incomplete;
+            }
+            if &buf[self.cursor + len..self.cursor + len + 2] != b"\r\n" {
+                return Parsed::Error(ParseError::InvalidCrlf);
             }
             self.args.push((self.cursor, len));
             self.cursor += len + 2;
@@ -244,10 +248,11 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Splits an inline request line like Valkey's `sdssplitargs`: blanks separate
-/// arguments; "double quotes" understand \n \r \t \b \a \xHH escapes; 'single
-/// quotes' only \'; a closing quote must be followed by a blank or the end. As
-/// in C, a NUL byte ends the line.
+/// Splits an inline request line like Valkey 9's `sdssplitargs`: blanks
+/// separate arguments; quotes may open and close anywhere inside one, shell
+/// style ("a"b is `ab`); "double quotes" understand \n \r \t \b \a \xHH
+/// escapes, 'single quotes' only \'. An unclosed quote is an error. As in C,
+/// a NUL byte ends the line.
 fn split_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(usize, usize)>) -> Result<(), ()> {
     let line = match memchr(0, line) {
         Some(nul) => &line[..nul],
@@ -286,11 +291,7 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(usize, usize)>) ->
                         other => other,
                     });
                 } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
-                        return Err(());
-                    }
-                    p += 1;
-                    break;
+                    in_dq = false;
                 } else if c == 0 {
                     return Err(());
                 } else {
@@ -301,11 +302,7 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<(usize, usize)>) ->
                     p += 1;
                     out.push(b'\'');
                 } else if c == b'\'' {
-                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
-                        return Err(());
-                    }
-                    p += 1;
-                    break;
+                    in_sq = false;
                 } else if c == 0 {
                     return Err(());
                 } else {
@@ -392,8 +389,13 @@ mod tests {
             Err(ParseError::UnbalancedQuotes)
         );
         assert_eq!(
-            parse_all(b"set \"a\"b\r\n"),
+            parse_all(b"set 'abc\r\n"),
             Err(ParseError::UnbalancedQuotes)
+        );
+        // Valkey 9 joins quoted and unquoted parts of one argument, shell style.
+        assert_eq!(
+            parse_all(b"echo \"a\"b a\"b c\" 'x'\"y\"\r\n").unwrap(),
+            vec![v(&["echo", "ab", "ab c", "xy"])]
         );
     }
 
@@ -415,6 +417,11 @@ mod tests {
             parse_all(b"*1\r\n$-1\r\n"),
             Err(ParseError::InvalidBulkLength)
         );
+        assert_eq!(
+            parse_all(b"*1\r\n$4\r\nPINGXX"),
+            Err(ParseError::InvalidCrlf)
+        );
+        assert_eq!(parse_all(b"*1\r\n$4\r\nPING\r"), Ok(vec![]));
         assert_eq!(
             parse_all(b"*1\r\n$600000000\r\n"),
             Err(ParseError::InvalidBulkLength)

@@ -51,11 +51,12 @@ impl ReplyWriter {
 
     /// `-text`: `text` starts with the error code ("ERR ...", "WRONGTYPE ...").
     /// Newlines would break framing, so they become spaces, as in Valkey.
-    pub fn error(&mut self, text: &str) {
+    pub fn error(&mut self, text: impl AsRef<[u8]>) {
         self.buf.push(b'-');
         self.buf.extend(
-            text.bytes()
-                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+            text.as_ref()
+                .iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -1,0 +1,292 @@
+//! Start-up, configuration and shutdown of the real server binary: config
+//! files, command-line errors, optional bind addresses, pidfile, signals,
+//! SHUTDOWN, and the bookkeeping INFO reports.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Server, ferrokv_bin};
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrokv-life-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary expecting it to refuse to start; returns its output.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(ferrokv_bin())
+        .args(args)
+        .output()
+        .expect("run ferrokv-server");
+    assert!(!out.status.success(), "{args:?} should not start");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn bad_configuration_stops_startup_with_file_line_and_reason() {
+    let out = refused(&["--port", "70000"]);
+    assert!(out.contains("between 0 and 65535"), "{out}");
+    let out = refused(&["--no-such-directive", "1"]);
+    assert!(
+        out.contains("Bad directive or wrong number of arguments"),
+        "{out}"
+    );
+    let out = refused(&["--save", "60 1"]);
+    assert!(out.contains("not supported"), "{out}");
+
+    let dir = temp_dir("conf");
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "# comment\nport 7000\nmaxclients lots\n").unwrap();
+    let out = refused(&[conf.to_str().unwrap()]);
+    assert!(out.contains("at line 3"), "{out}");
+    assert!(out.contains(">>> 'maxclients lots'"), "{out}");
+    assert!(out.contains("couldn't be parsed into an integer"), "{out}");
+    std::fs::write(&conf, "requirepass \"unbalanced\n").unwrap();
+    let out = refused(&[conf.to_str().unwrap()]);
+    assert!(out.contains("Unbalanced quotes"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Starts the binary with `args` as given (a config file must come first,
+/// as with valkey-server), waits for `port`, and returns the child.
+fn start_raw(args: &[&str], port: u16) -> std::process::Child {
+    let child = Command::new(ferrokv_bin())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ferrokv-server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn config_file_with_include_then_command_line_overrides() {
+    let dir = temp_dir("include");
+    let inc = dir.join("extra.conf");
+    std::fs::write(&inc, "maxclients 123\ntimeout 77\n").unwrap();
+    let conf = dir.join("main.conf");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "bind 127.0.0.1\nport {port}\ninclude {}\nrequirepass \"p w\"\ntimeout 5\n",
+            inc.display()
+        ),
+    )
+    .unwrap();
+    let mut child = start_raw(&[conf.to_str().unwrap(), "--timeout", "9"], port);
+    let mut c = common::Conn::tcp(([127, 0, 0, 1], port).into());
+    assert_eq!(c.cmd(&["AUTH", "p w"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxclients"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$3\r\n123\r\n"
+    );
+    // The file's later line wins over the include, the command line over both.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        b"*2\r\n$7\r\ntimeout\r\n$1\r\n9\r\n"
+    );
+    let info = c.str(&["INFO", "server"]);
+    let abs = std::fs::canonicalize(&conf).unwrap();
+    assert!(
+        info.contains(&format!("config_file:{}", abs.display())),
+        "{info}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn optional_bind_address_is_skipped_when_unavailable() {
+    // 192.0.2.1 (TEST-NET-1) is not configured here: optional, so skipped.
+    let server = Server::start(&["--bind", "127.0.0.1", "-192.0.2.1"]);
+    assert_eq!(server.conn().cmd(&["PING"]), b"+PONG\r\n");
+    // Without the '-' the same address is fatal.
+    let out = refused(&["--port", "0", "--bind", "192.0.2.1", "--port", "6999"]);
+    assert!(out.contains("Failed listening"), "{out}");
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_removing_pidfile_and_socket() {
+    let dir = temp_dir("sigterm");
+    let pidfile = dir.join("ferrokv.pid");
+    let sock = common::unix_socket_path();
+    let mut server = Server::start(&[
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--unixsocket",
+        sock.to_str().unwrap(),
+    ]);
+    let pid = std::fs::read_to_string(&pidfile).expect("pidfile written");
+    assert_eq!(pid.trim(), server.pid().to_string());
+    assert!(sock.exists());
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after SIGTERM");
+    assert!(exit.success(), "exit status {exit}");
+    assert!(!pidfile.exists(), "pidfile removed");
+    assert!(!sock.exists(), "unix socket removed");
+    let log = server.log();
+    assert!(
+        log.contains("Received SIGTERM scheduling shutdown"),
+        "{log}"
+    );
+    assert!(log.contains("ready to exit, bye bye"), "{log}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shutdown_command_stops_the_server() {
+    let mut server = Server::start(&[]);
+    let mut c = server.conn();
+    assert_eq!(
+        c.cmd(&["SHUTDOWN", "ABORT"]),
+        b"-ERR No shutdown in progress.\r\n"
+    );
+    assert_eq!(c.cmd(&["SHUTDOWN", "BOGUS"]), b"-ERR syntax error\r\n");
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    c.expect_closed();
+    let exit = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after SHUTDOWN");
+    assert!(exit.success());
+}
+
+#[test]
+fn info_counts_commands_errors_and_connections() {
+    let server = Server::start(&[]);
+    let mut c = server.conn();
+    c.cmd(&["SET", "k", "v"]);
+    c.cmd(&["GET", "k"]);
+    c.cmd(&["GET", "missing"]);
+    c.cmd(&["INCR", "k"]);
+    c.cmd(&["NOSUCHCOMMAND"]);
+    c.cmd(&["GET"]);
+    let stats = c.str(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_get:calls=2,"), "{stats}");
+    assert!(
+        stats.contains("rejected_calls=1,failed_calls=0"),
+        "GET arity rejection: {stats}"
+    );
+    assert!(
+        stats.contains("cmdstat_incr:calls=1,") && stats.contains("failed_calls=1"),
+        "{stats}"
+    );
+    let errors = c.str(&["INFO", "errorstats"]);
+    assert!(errors.contains("errorstat_ERR:count=3"), "{errors}");
+    let info = c.str(&["INFO", "stats"]);
+    assert!(
+        info.contains("keyspace_hits:1\r\n") && info.contains("keyspace_misses:1\r\n"),
+        "{info}"
+    );
+    assert!(info.contains("total_error_replies:3\r\n"), "{info}");
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    let stats = c.str(&["INFO", "commandstats"]);
+    assert!(!stats.contains("cmdstat_get:"), "{stats}");
+    let keyspace = c.str(&["INFO", "keyspace"]);
+    assert!(keyspace.contains("db0:keys=1,expires=0"), "{keyspace}");
+    let memory = c.str(&["INFO", "memory"]);
+    let used: u64 = memory
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    assert!(used > 0, "{memory}");
+}
+
+#[test]
+fn used_memory_follows_the_data() {
+    let server = Server::start(&["--enable-debug-command", "local"]);
+    let mut c = server.conn();
+    let used = |c: &mut common::Conn| -> u64 {
+        let m = c.str(&["INFO", "memory"]);
+        m.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory")
+    };
+    let before = used(&mut c);
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "20000", "key", "200"]),
+        b"+OK\r\n"
+    );
+    let after = used(&mut c);
+    assert!(after > before + 20_000 * 200, "{before} -> {after}");
+    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    assert!(used(&mut c) <= after - 20_000 * 200, "memory released");
+}
+
+#[test]
+fn debug_requires_enable_debug_command() {
+    let server = Server::start(&[]);
+    let reply = server.conn().cmd(&["DEBUG", "SLEEP", "0"]);
+    assert!(
+        reply.starts_with(b"-ERR DEBUG command not allowed."),
+        "{}",
+        common::show(&reply)
+    );
+}
+
+#[test]
+fn client_help_lists_every_implemented_subcommand() {
+    let server = Server::start(&[]);
+    let mut c = server.conn();
+    let help = String::from_utf8_lossy(&c.cmd(&["CLIENT", "HELP"])).into_owned();
+    for sub in [
+        "GETNAME", "ID", "INFO", "KILL", "LIST", "NO-EVICT", "NO-TOUCH", "REPLY", "SETNAME",
+        "SETINFO", "HELP",
+    ] {
+        assert!(
+            help.contains(&format!("+{sub}")),
+            "CLIENT HELP lacks {sub}: {help}"
+        );
+        // ... and each one it lists runs (not an unknown subcommand).
+        let reply = c.cmd(&["CLIENT", sub, "x", "y", "z", "w"]);
+        assert!(
+            !reply.starts_with(b"-ERR unknown subcommand"),
+            "{sub}: {}",
+            common::show(&reply)
+        );
+    }
+}
+
+#[test]
+fn active_expiry_removes_keys_nobody_reads() {
+    let server = Server::start(&["--hz", "100"]);
+    let mut c = server.conn();
+    for i in 0..200 {
+        c.cmd(&["SET", &format!("k{i}"), "v", "PX", "50"]);
+    }
+    c.cmd(&["SET", "forever", "v"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while c.int(&["DBSIZE"]) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "active expiry stalled"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = c.str(&["INFO", "stats"]);
+    assert!(stats.contains("expired_keys:200\r\n"), "{stats}");
+}
