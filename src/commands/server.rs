@@ -255,6 +255,14 @@ fn config_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// A set of simple strings (flags, ACL categories).
+fn reply_words<'a>(out: &mut ReplyWriter, words: impl Iterator<Item = &'a str> + Clone) {
+    out.set(words.clone().count());
+    for w in words {
+        out.simple(w);
+    }
+}
+
 /// One COMMAND INFO entry.
 fn write_command_info(ctx: &mut Ctx, id: CmdId) {
     let t = &ctx.srv.commands;
@@ -264,24 +272,18 @@ fn write_command_info(ctx: &mut Ctx, id: CmdId) {
     out.bulk(t.full_names[id].as_bytes());
     out.int(i64::from(cmd.arity));
     // "protected" is ferrokv's internal marker for enable-debug-command.
-    let flags: Vec<&str> = cmd
-        .flags
-        .split(' ')
-        .filter(|f| !f.is_empty() && *f != "protected")
-        .collect();
-    out.set(flags.len());
-    for f in flags {
-        out.simple(f);
-    }
+    reply_words(
+        out,
+        cmd.flags
+            .split(' ')
+            .filter(|f| !f.is_empty() && *f != "protected"),
+    );
     out.int(i64::from(cmd.first_key));
     out.int(i64::from(cmd.last_key));
     out.int(i64::from(cmd.step));
     let mut cats: Vec<&str> = cmd.acl.split(' ').filter(|f| !f.is_empty()).collect();
     cats.sort_by_key(|c| super::ACL_CATEGORIES.iter().position(|k| k == c));
-    out.set(cats.len());
-    for c in cats {
-        out.simple(c);
-    }
+    reply_words(out, cats.into_iter());
     let tips: Vec<&str> = cmd.tips.split(' ').filter(|f| !f.is_empty()).collect();
     out.set(tips.len());
     for tip in tips {
@@ -295,11 +297,7 @@ fn write_command_info(ctx: &mut Ctx, id: CmdId) {
             out.bulk(notes.as_bytes());
         }
         out.bulk(b"flags");
-        let flags: Vec<&str> = spec.flags.split(' ').collect();
-        out.set(flags.len());
-        for f in flags {
-            out.simple(f);
-        }
+        reply_words(out, spec.flags.split(' '));
         out.bulk(b"begin_search");
         out.map(2);
         out.bulk(b"type");
@@ -512,11 +510,7 @@ fn command_getkeysandflags(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for (k, flags) in keys {
         ctx.out.array(2);
         ctx.out.bulk(k);
-        let flags: Vec<&str> = flags.split(' ').collect();
-        ctx.out.set(flags.len());
-        for f in flags {
-            ctx.out.simple(f);
-        }
+        reply_words(ctx.out, flags.split(' '));
     }
     Ok(())
 }

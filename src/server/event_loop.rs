@@ -184,7 +184,7 @@ impl EventLoop {
     }
 
     fn add_client(&mut self, srv: &mut Server, mut conn: Box<dyn Connection>) {
-        if let Some(reason) = refuse(srv, conn.as_ref()) {
+        if let Some(reason) = refuse(srv, conn.is_local()) {
             // Best effort: the socket is fresh, so a short write fits.
             let _ = conn.write(reason.as_bytes());
             srv.stats.rejected_connections += 1;
@@ -316,12 +316,13 @@ impl EventLoop {
     }
 }
 
-/// Why a new connection must be turned away, as the line to send it.
-fn refuse(srv: &Server, conn: &dyn Connection) -> Option<&'static str> {
+/// Why a new connection (from a local address or not) must be turned away,
+/// as the line to send it.
+fn refuse(srv: &Server, is_local: bool) -> Option<&'static str> {
     if srv.client_count as i64 >= srv.config.maxclients {
         return Some("-ERR max number of clients reached\r\n");
     }
-    if srv.config.protected_mode && srv.config.requirepass.is_empty() && !conn.is_local() {
+    if srv.config.protected_mode && srv.config.requirepass.is_empty() && !is_local {
         return Some(PROTECTED_MODE_DENIED);
     }
     None
@@ -497,4 +498,28 @@ fn flush(srv: &mut Server, c: &mut Client) -> bool {
         c.out.buf = Vec::new();
     }
     !c.session.close_after_reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn protected_mode_refuses_remote_clients_without_a_password() {
+        let mut srv = Server::new(Config::default());
+        assert_eq!(refuse(&srv, true), None);
+        assert_eq!(refuse(&srv, false), Some(PROTECTED_MODE_DENIED));
+        srv.config.requirepass = "secret".into();
+        assert_eq!(refuse(&srv, false), None);
+        srv.config.requirepass.clear();
+        srv.config.protected_mode = false;
+        assert_eq!(refuse(&srv, false), None);
+        srv.config.maxclients = 1;
+        srv.client_count = 1;
+        assert_eq!(
+            refuse(&srv, true),
+            Some("-ERR max number of clients reached\r\n")
+        );
+    }
 }

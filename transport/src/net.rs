@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::net::{TcpListener, TcpStream, UnixListener};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportKind {
@@ -53,11 +53,17 @@ fn format_addr(addr: io::Result<SocketAddr>) -> String {
     }
 }
 
-pub struct TcpConnection {
-    stream: TcpStream,
+/// A connection over a kernel socket (TCP or Unix). Addresses are read once,
+/// at accept time.
+pub struct SocketConnection<S> {
+    stream: S,
+    kind: TransportKind,
+    peer: String,
+    local: String,
+    is_local: bool,
 }
 
-impl Connection for TcpConnection {
+impl<S: Read + Write + Source + AsRawFd> Connection for SocketConnection<S> {
     fn source(&mut self) -> &mut dyn Source {
         &mut self.stream
     }
@@ -68,19 +74,19 @@ impl Connection for TcpConnection {
         self.stream.write(buf)
     }
     fn kind(&self) -> TransportKind {
-        TransportKind::Tcp
+        self.kind
     }
     fn peer_addr(&self) -> String {
-        format_addr(self.stream.peer_addr())
+        self.peer.clone()
     }
     fn local_addr(&self) -> String {
-        format_addr(self.stream.local_addr())
+        self.local.clone()
     }
     fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
     }
     fn is_local(&self) -> bool {
-        self.stream.peer_addr().is_ok_and(|a| a.ip().is_loopback())
+        self.is_local
     }
 }
 
@@ -129,42 +135,17 @@ impl Listener for TcpServer {
         if self.options.keepalive_secs > 0 {
             set_keepalive(&stream, self.options.keepalive_secs)?;
         }
-        Ok(Box::new(TcpConnection { stream }))
+        let peer = stream.peer_addr();
+        Ok(Box::new(SocketConnection {
+            is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
+            peer: format_addr(peer),
+            local: format_addr(stream.local_addr()),
+            kind: TransportKind::Tcp,
+            stream,
+        }))
     }
     fn describe(&self) -> String {
         format_addr(self.listener.local_addr())
-    }
-}
-
-pub struct UnixConnection {
-    stream: UnixStream,
-    path: String,
-}
-
-impl Connection for UnixConnection {
-    fn source(&mut self) -> &mut dyn Source {
-        &mut self.stream
-    }
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
-    }
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-    fn kind(&self) -> TransportKind {
-        TransportKind::Unix
-    }
-    fn peer_addr(&self) -> String {
-        format!("{}:0", self.path)
-    }
-    fn local_addr(&self) -> String {
-        format!("{}:0", self.path)
-    }
-    fn raw_fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
-    }
-    fn is_local(&self) -> bool {
-        true
     }
 }
 
@@ -202,9 +183,14 @@ impl Listener for UnixServer {
     }
     fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
         let (stream, _) = self.listener.accept()?;
-        Ok(Box::new(UnixConnection {
+        // Valkey shows a Unix client's address as "<socket path>:0".
+        let addr = format!("{}:0", self.path);
+        Ok(Box::new(SocketConnection {
             stream,
-            path: self.path.clone(),
+            kind: TransportKind::Unix,
+            peer: addr.clone(),
+            local: addr,
+            is_local: true,
         }))
     }
     fn describe(&self) -> String {
