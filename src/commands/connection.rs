@@ -545,9 +545,12 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let (now, me) = (ctx.now_ms, ctx.client.id);
     let mut killed = 0;
-    for c in ctx.srv.clients.iter_mut().flatten() {
-        if f.matches(&c.session, me, now) {
+    for (slot, c) in ctx.srv.clients.iter_mut().enumerate() {
+        if let Some(c) = c
+            && f.matches(&c.session, me, now)
+        {
             c.session.close_asap = true;
+            ctx.srv.kill_queue.push(slot);
             killed += 1;
         }
     }

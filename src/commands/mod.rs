@@ -175,6 +175,8 @@ impl Command {
         self
     }
 
+    /// Whether `flags` names `flag`. Dispatch reads the precomputed
+    /// [`CommandTable::no_auth`] / [`CommandTable::protected`] instead.
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.split(' ').any(|f| f == flag)
     }
@@ -205,6 +207,10 @@ pub struct CommandTable {
     pub full_names: Vec<String>,
     /// The container of each subcommand.
     pub parent: Vec<Option<CmdId>>,
+    /// Runs before AUTH (flag `no_auth`).
+    pub no_auth: Vec<bool>,
+    /// Gated by enable-debug-command (flag `protected`).
+    pub protected: Vec<bool>,
     pub stats: Vec<CmdStats>,
     /// Top-level names, for dispatch.
     by_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
@@ -227,6 +233,8 @@ impl CommandTable {
             entries: Vec::new(),
             full_names: Vec::new(),
             parent: Vec::new(),
+            no_auth: Vec::new(),
+            protected: Vec::new(),
             stats: Vec::new(),
             by_name: HashMap::default(),
             by_full_name: HashMap::default(),
@@ -251,6 +259,8 @@ impl CommandTable {
         self.by_full_name.insert(full.clone().into_bytes(), id);
         self.full_names.push(full);
         self.parent.push(parent);
+        self.no_auth.push(cmd.has_flag("no_auth"));
+        self.protected.push(cmd.has_flag("protected"));
         self.stats.push(CmdStats::default());
         id
     }
@@ -323,7 +333,7 @@ pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
 pub fn reply_str(out: &mut ReplyWriter, s: &StrValue) {
     match s {
         StrValue::Int(v) => out.bulk_i64(*v),
-        StrValue::Bytes { data, .. } => out.bulk(data),
+        StrValue::Bytes { data, .. } => out.bulk(data.as_slice()),
     }
 }
 

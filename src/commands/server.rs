@@ -585,7 +585,7 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if let Some(size) = size {
                 value.resize(size as usize, 0);
             }
-            db.insert(&key, Value::Str(StrValue::plain(value)), None, now);
+            db.insert(&key, Value::Str(StrValue::plain(&value)), None, now);
         }
         ctx.out.ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {

@@ -326,12 +326,14 @@ fn set_generic(
     }
     let now = ctx.now_ms;
     let db = &mut ctx.srv.dbs[ctx.client.db];
-    let existing = db.lookup_write(key, now);
-    let found = existing.is_some();
-    let old_expire = existing.as_ref().and_then(|e| e.expire_at);
-    let proceed = match (o.ifeq, &existing) {
+    let slot = db.locate(key, now);
+    let found = slot.is_some();
+    let old_expire = slot.and_then(|s| db.at(s).expire_at);
+    let proceed = match (o.ifeq, slot) {
         // With GET, a wrong type was already refused by the GET part.
-        (Some(i), Some(e)) => as_str(&e.value)?.to_vec() == argv[i],
+        (Some(i), Some(s)) => {
+            as_str(&db.at(s).value)?.as_bytes(&mut itoa::Buffer::new()) == argv[i]
+        }
         (Some(_), None) => false,
         (None, _) => !((o.nx && found) || (o.xx && !found)),
     };
@@ -349,7 +351,13 @@ fn set_generic(
         Ttl::Keep => old_expire,
         _ => expire_at,
     };
-    db.insert(key, Value::Str(StrValue::from_bytes(value)), expire_at, now);
+    db.put(
+        slot,
+        key,
+        Value::Str(StrValue::from_bytes(value)),
+        expire_at,
+        now,
+    );
     if !o.get {
         if abort_int {
             ctx.out.int(1)
@@ -593,7 +601,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let offset = offset as usize;
     if current_len.is_none() {
         ctx.db()
-            .insert(key, Value::Str(StrValue::raw(Vec::new())), None, now);
+            .insert(key, Value::Str(StrValue::raw(b"")), None, now);
     }
     let e = ctx.db().lookup_write(key, now).expect("present");
     let Value::Str(s) = &mut e.value;
@@ -610,7 +618,8 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now_ms;
     let db = &mut ctx.srv.dbs[ctx.client.db];
-    let (current, expire_at) = match db.lookup_write(key, now) {
+    let slot = db.locate(key, now);
+    let (current, expire_at) = match slot.map(|s| db.at(s)) {
         None => (0, None),
         Some(e) => (
             as_str(&e.value)?.as_i64().ok_or(CmdError::NotInteger)?,
@@ -618,7 +627,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         ),
     };
     let value = current.checked_add(by).ok_or(CmdError::Overflow)?;
-    db.insert(key, Value::Str(StrValue::Int(value)), expire_at, now);
+    db.put(slot, key, Value::Str(StrValue::Int(value)), expire_at, now);
     ctx.out.int(value);
     Ok(())
 }
@@ -648,7 +657,8 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
     let now = ctx.now_ms;
     let db = &mut ctx.srv.dbs[ctx.client.db];
-    let (current, expire_at) = match db.lookup_write(key, now) {
+    let slot = db.locate(key, now);
+    let (current, expire_at) = match slot.map(|s| db.at(s)) {
         None => (None, None),
         Some(e) => (Some(as_str(&e.value)?.to_vec()), e.expire_at),
     };
@@ -657,7 +667,13 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         IncrError::NanOrInfinity => err("ERR increment would produce NaN or Infinity"),
     })?;
     ctx.out.bulk(&text);
-    db.insert(key, Value::Str(StrValue::plain(text)), expire_at, now);
+    db.put(
+        slot,
+        key,
+        Value::Str(StrValue::plain(&text)),
+        expire_at,
+        now,
+    );
     Ok(())
 }
 

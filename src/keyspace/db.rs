@@ -7,6 +7,10 @@ use crate::types::Value;
 
 pub use super::key::Key;
 
+/// Where a live key sits: valid until the database is next modified.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot(usize);
+
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
@@ -96,23 +100,51 @@ impl Db {
     /// Stores `value` under `key` with the given expiry, replacing any
     /// previous entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<i64>, now_ms: i64) {
-        self.insert_entry(
-            key,
-            Entry {
-                value,
-                expire_at,
-                accessed_ms: now_ms,
-            },
-        );
+        let slot = self.dict.get_index_of(key).map(Slot);
+        self.put(slot, key, value, expire_at, now_ms);
     }
 
     /// Stores a whole entry (also RENAME, MOVE, COPY), replacing any
     /// previous one.
-    pub fn insert_entry(&mut self, key: &[u8], mut entry: Entry) {
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        let slot = self.dict.get_index_of(key).map(Slot);
+        self.put_entry(slot, key, entry);
+    }
+
+    /// Finds a live key for a read-modify-write: one hash lookup, whose
+    /// result [`Db::at`] and [`Db::put`] reuse.
+    pub fn locate(&mut self, key: &[u8], now_ms: i64) -> Option<Slot> {
+        self.find(key, now_ms).map(Slot)
+    }
+
+    /// The entry at a slot [`Db::locate`] just returned.
+    pub fn at(&mut self, slot: Slot) -> &mut Entry {
+        &mut self.dict[slot.0]
+    }
+
+    /// Stores `value` under `key`: in place at `slot` (from [`Db::locate`]
+    /// for this key, with nothing changed since), or as a new key if None.
+    pub fn put(
+        &mut self,
+        slot: Option<Slot>,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<i64>,
+        now_ms: i64,
+    ) {
+        let entry = Entry {
+            value,
+            expire_at,
+            accessed_ms: now_ms,
+        };
+        self.put_entry(slot, key, entry);
+    }
+
+    fn put_entry(&mut self, slot: Option<Slot>, key: &[u8], mut entry: Entry) {
         let Value::Str(s) = &mut entry.value;
         s.reembed(key.len(), entry.expire_at.is_some());
         let has_expire = entry.expire_at.is_some();
-        let had_expire = match self.dict.get_index_of(key) {
+        let had_expire = match slot.map(|s| s.0) {
             Some(i) => std::mem::replace(&mut self.dict[i], entry)
                 .expire_at
                 .is_some(),

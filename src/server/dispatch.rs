@@ -115,11 +115,11 @@ fn run(
         srv.commands.stats[id].rejected += 1;
         return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
     }
-    if !session.authenticated && !cmd.has_flag("no_auth") {
+    if !session.authenticated && !srv.commands.no_auth[id] {
         srv.commands.stats[id].rejected += 1;
         return Err(CmdError::NoAuth);
     }
-    if cmd.has_flag("protected") {
+    if srv.commands.protected[id] {
         let allowed = match srv.config.enable_debug_command.as_str() {
             "yes" => true,
             "local" => session.is_local,

@@ -155,6 +155,11 @@ impl EventLoop {
             for slot in std::mem::take(&mut self.revisit) {
                 self.serve(srv, slot, true);
             }
+            for slot in std::mem::take(&mut srv.kill_queue) {
+                if let Some(client) = srv.clients[slot].take_if(|c| c.session.close_asap) {
+                    self.close(srv, slot, client);
+                }
+            }
             if Instant::now() >= next_cron {
                 self.cron(srv);
                 let hz = srv.config.hz.clamp(1, 500) as u64;
@@ -261,21 +266,16 @@ impl EventLoop {
             }
             srv.stats.expire_cycle_us += started.elapsed().as_micros() as u64;
         }
-        // Idle clients past `timeout`, and clients killed by CLIENT KILL.
+        // Idle clients past `timeout`.
         let timeout_ms = srv.config.timeout * 1000;
-        for slot in 0..srv.clients.len() {
-            let kill = match &srv.clients[slot] {
-                Some(c) => {
-                    c.session.close_asap
-                        || (timeout_ms > 0 && now_ms - c.session.last_interaction_ms > timeout_ms)
-                }
-                None => false,
-            };
-            if kill && let Some(client) = srv.clients[slot].take() {
-                if !client.session.close_asap {
+        if timeout_ms > 0 {
+            for slot in 0..srv.clients.len() {
+                let idle =
+                    |c: &mut Box<Client>| now_ms - c.session.last_interaction_ms > timeout_ms;
+                if let Some(client) = srv.clients[slot].take_if(idle) {
                     verbose!("Closing idle client");
+                    self.close(srv, slot, client);
                 }
-                self.close(srv, slot, client);
             }
         }
         crate::observability::alloc::sample_peak();

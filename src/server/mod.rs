@@ -56,6 +56,8 @@ pub struct Server {
     /// while it does (see [`Server::for_each_client`]).
     pub clients: Vec<Option<Box<Client>>>,
     pub client_count: usize,
+    /// Slots of clients killed by CLIENT KILL, closed after this batch.
+    pub kill_queue: Vec<usize>,
     pub commands: CommandTable,
     pub stats: Stats,
     pub start_ms: i64,
@@ -77,6 +79,7 @@ impl Server {
             config,
             clients: Vec::new(),
             client_count: 0,
+            kill_queue: Vec::new(),
             commands: CommandTable::new(),
             stats: Stats::default(),
             start_ms,

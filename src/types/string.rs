@@ -4,13 +4,60 @@
 //! `embstr` while they would fit Valkey's single 128-byte allocation (object
 //! header, embedded key and value), else `raw`. Once raw, always raw, as in
 //! Valkey (APPEND and SETRANGE make a string raw at once).
+//!
+//! Independently of what OBJECT ENCODING reports, short byte strings are
+//! stored in place (no heap allocation, no pointer to chase on GET).
 
 use crate::util::parse_i64;
+
+/// Longest byte string stored in place.
+const INLINE_MAX: usize = 22;
+
+/// A byte string stored in place when short, on the heap otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bytes {
+    Inline { len: u8, buf: [u8; INLINE_MAX] },
+    Heap(Vec<u8>),
+}
+
+impl Bytes {
+    pub fn new(data: &[u8]) -> Self {
+        if data.len() <= INLINE_MAX {
+            let mut buf = [0; INLINE_MAX];
+            buf[..data.len()].copy_from_slice(data);
+            Bytes::Inline {
+                len: data.len() as u8,
+                buf,
+            }
+        } else {
+            Bytes::Heap(data.to_vec())
+        }
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, buf } => &buf[..*len as usize],
+            Bytes::Heap(v) => v,
+        }
+    }
+
+    /// The bytes as a growable vector (moved to the heap if needed).
+    pub fn make_mut(&mut self) -> &mut Vec<u8> {
+        if let Bytes::Inline { .. } = self {
+            *self = Bytes::Heap(self.as_slice().to_vec());
+        }
+        match self {
+            Bytes::Heap(v) => v,
+            Bytes::Inline { .. } => unreachable!("moved to the heap above"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrValue {
     Int(i64),
-    Bytes { data: Vec<u8>, raw: bool },
+    Bytes { data: Bytes, raw: bool },
 }
 
 /// Largest allocation Valkey embeds a string value in.
@@ -51,27 +98,30 @@ impl StrValue {
         {
             return StrValue::Int(v);
         }
-        StrValue::Bytes {
-            data: data.to_vec(),
-            raw: false,
-        }
+        StrValue::plain(data)
     }
 
     /// A value that keeps its bytes even if they look like an integer
     /// (results of APPEND, SETRANGE: raw from the start).
-    pub fn raw(data: Vec<u8>) -> Self {
-        StrValue::Bytes { data, raw: true }
+    pub fn raw(data: &[u8]) -> Self {
+        StrValue::Bytes {
+            data: Bytes::new(data),
+            raw: true,
+        }
     }
 
     /// A freshly created non-integer string (INCRBYFLOAT results, copies).
-    pub fn plain(data: Vec<u8>) -> Self {
-        StrValue::Bytes { data, raw: false }
+    pub fn plain(data: &[u8]) -> Self {
+        StrValue::Bytes {
+            data: Bytes::new(data),
+            raw: false,
+        }
     }
 
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(v) => itoa::Buffer::new().format(*v).len(),
-            StrValue::Bytes { data, .. } => data.len(),
+            StrValue::Bytes { data, .. } => data.as_slice().len(),
         }
     }
 
@@ -79,7 +129,7 @@ impl StrValue {
     pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
         match self {
             StrValue::Int(v) => scratch.format(*v).as_bytes(),
-            StrValue::Bytes { data, .. } => data,
+            StrValue::Bytes { data, .. } => data.as_slice(),
         }
     }
 
@@ -91,19 +141,19 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(v) => Some(*v),
-            StrValue::Bytes { data, .. } => parse_i64(data),
+            StrValue::Bytes { data, .. } => parse_i64(data.as_slice()),
         }
     }
 
     /// Makes the string's bytes mutable, turning it raw (APPEND, SETRANGE).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if let StrValue::Int(v) = *self {
-            *self = StrValue::raw(itoa::Buffer::new().format(v).as_bytes().to_vec());
+            *self = StrValue::raw(itoa::Buffer::new().format(v).as_bytes());
         }
         match self {
             StrValue::Bytes { data, raw } => {
                 *raw = true;
-                data
+                data.make_mut()
             }
             StrValue::Int(_) => unreachable!("converted above"),
         }
@@ -114,7 +164,7 @@ impl StrValue {
     pub fn reembed(&mut self, key_len: usize, has_expire: bool) {
         if let StrValue::Bytes { data, raw } = self
             && !*raw
-            && !fits_embedded(key_len, data.len(), has_expire)
+            && !fits_embedded(key_len, data.as_slice().len(), has_expire)
         {
             *raw = true;
         }
@@ -161,5 +211,18 @@ mod tests {
             StrValue::from_bytes(b"12345678901234567890").encoding_name(),
             "embstr"
         );
+    }
+
+    #[test]
+    fn inline_and_heap_bytes_behave_alike() {
+        for len in [0, 1, 22, 23, 300] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut b = Bytes::new(&data);
+            assert_eq!(b.as_slice(), &data[..]);
+            assert_eq!(matches!(b, Bytes::Inline { .. }), len <= INLINE_MAX);
+            b.make_mut().push(7);
+            assert_eq!(b.as_slice().len(), len + 1);
+            assert_eq!(b.as_slice()[len], 7);
+        }
     }
 }
