@@ -223,8 +223,6 @@ pub enum LookupError {
     Unknown,
     /// The container exists but not this subcommand.
     UnknownSub,
-    /// A container called without a subcommand.
-    ContainerArity(CmdId),
 }
 
 impl CommandTable {
@@ -273,11 +271,9 @@ impl CommandTable {
         if self.entries[id].subcommands.is_empty() {
             return Ok(id);
         }
+        // A container named alone: COMMAND runs, others fail their arity.
         let Some(sub) = argv.get(1) else {
-            return match self.entries[id].handler {
-                Some(_) => Ok(id),
-                None => Err(LookupError::ContainerArity(id)),
-            };
+            return Ok(id);
         };
         let mut full = Vec::with_capacity(name.len() + 1 + sub.len());
         full.extend_from_slice(name);

@@ -8,7 +8,7 @@ use ferrokv_transport::ReplyWriter;
 
 use super::Server;
 use super::client::{IoSnapshot, ReplyMode, Session};
-use crate::commands::{Ctx, LookupError};
+use crate::commands::{CmdId, Ctx, LookupError};
 use crate::error::{CmdError, err};
 
 /// Longest part of a command name or its arguments quoted in an error.
@@ -87,6 +87,31 @@ pub fn execute(
     }
 }
 
+/// The checks a known command passes before it runs, in Valkey's order:
+/// arity, authentication, then protected commands.
+fn admit(srv: &Server, session: &Session, id: CmdId, argc: usize) -> Result<(), CmdError> {
+    let cmd = srv.commands.entries[id];
+    let argc = argc as i32;
+    // A container named alone fails here too (its arity is -2).
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
+    }
+    if !session.authenticated && !srv.commands.no_auth[id] {
+        return Err(CmdError::NoAuth);
+    }
+    let debug_allowed = match srv.config.enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => session.is_local,
+        _ => false,
+    };
+    if srv.commands.protected[id] && !debug_allowed {
+        return Err(err(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    Ok(())
+}
+
 fn run(
     srv: &mut Server,
     session: &mut Session,
@@ -104,35 +129,14 @@ fn run(
                 container: String::from_utf8_lossy(argv[0]).to_ascii_uppercase(),
             });
         }
-        Err(LookupError::ContainerArity(id)) => {
-            srv.commands.stats[id].rejected += 1;
-            return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
-        }
     };
-    let cmd = srv.commands.entries[id];
-    let argc = argv.len() as i32;
-    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+    if let Err(e) = admit(srv, session, id, argv.len()) {
         srv.commands.stats[id].rejected += 1;
-        return Err(CmdError::WrongArity(srv.commands.full_names[id].clone()));
+        return Err(e);
     }
-    if !session.authenticated && !srv.commands.no_auth[id] {
-        srv.commands.stats[id].rejected += 1;
-        return Err(CmdError::NoAuth);
-    }
-    if srv.commands.protected[id] {
-        let allowed = match srv.config.enable_debug_command.as_str() {
-            "yes" => true,
-            "local" => session.is_local,
-            _ => false,
-        };
-        if !allowed {
-            srv.commands.stats[id].rejected += 1;
-            return Err(err(
-                "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-            ));
-        }
-    }
-    let handler = cmd.handler.expect("leaf commands have handlers");
+    let handler = srv.commands.entries[id]
+        .handler
+        .expect("admitted commands have handlers");
     session.last_cmd = Some(id);
     session.commands += 1;
 
