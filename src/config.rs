@@ -169,191 +169,130 @@ fn set_io_threads(c: &mut Config, args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Runtime-settable (CONFIG SET) or start-up only.
+const MUTABLE: bool = true;
+const FIXED: bool = false;
+const I32_MAX: i64 = i32::MAX as i64;
+
+const fn int(
+    name: &'static str,
+    mutable: bool,
+    min: i64,
+    max: i64,
+    field: Field<i64>,
+) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Int { min, max, field },
+    }
+}
+
+const fn memory(name: &'static str, mutable: bool, min: i64, field: Field<i64>) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Memory {
+            min,
+            max: i64::MAX,
+            field,
+        },
+    }
+}
+
+const fn string(name: &'static str, mutable: bool, field: Field<String>) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Str(field),
+    }
+}
+
+const fn choice(
+    name: &'static str,
+    mutable: bool,
+    values: &'static [&'static str],
+    field: Field<String>,
+) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Enum { values, field },
+    }
+}
+
+const fn special(
+    name: &'static str,
+    mutable: bool,
+    get: fn(&Config) -> String,
+    set: fn(&mut Config, &[String]) -> Result<(), String>,
+) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Special { get, set },
+    }
+}
+
 const DIRECTIVES: &[Directive] = &[
-    Directive {
-        name: "bind",
-        mutable: false,
-        kind: Kind::Special {
-            get: |c| c.bind.join(" "),
-            set: set_bind,
-        },
-    },
-    Directive {
-        name: "port",
-        mutable: false,
-        kind: Kind::Int {
-            min: 0,
-            max: 65535,
-            field: |c| &mut c.port,
-        },
-    },
-    Directive {
-        name: "tcp-backlog",
-        mutable: false,
-        kind: Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-            field: |c| &mut c.tcp_backlog,
-        },
-    },
-    Directive {
-        name: "tcp-keepalive",
-        mutable: true,
-        kind: Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-            field: |c| &mut c.tcp_keepalive,
-        },
-    },
-    Directive {
-        name: "timeout",
-        mutable: true,
-        kind: Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-            field: |c| &mut c.timeout,
-        },
-    },
-    Directive {
-        name: "maxclients",
-        mutable: true,
-        kind: Kind::Int {
-            min: 1,
-            max: u32::MAX as i64,
-            field: |c| &mut c.maxclients,
-        },
-    },
-    Directive {
-        name: "unixsocket",
-        mutable: false,
-        kind: Kind::Str(|c| &mut c.unixsocket),
-    },
-    Directive {
-        name: "unixsocketperm",
-        mutable: false,
-        kind: Kind::Special {
-            get: |c| format!("{:o}", c.unixsocketperm),
-            set: set_unixsocketperm,
-        },
-    },
-    Directive {
-        name: "databases",
-        mutable: false,
-        kind: Kind::Int {
-            min: 1,
-            max: i32::MAX as i64,
-            field: |c| &mut c.databases,
-        },
-    },
-    Directive {
-        name: "hz",
-        mutable: true,
-        kind: Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-            field: |c| &mut c.hz,
-        },
-    },
-    Directive {
-        name: "active-expire-effort",
-        mutable: true,
-        kind: Kind::Int {
-            min: 1,
-            max: 10,
-            field: |c| &mut c.active_expire_effort,
-        },
-    },
-    Directive {
-        name: "proto-max-bulk-len",
-        mutable: true,
-        kind: Kind::Memory {
-            min: 1024 * 1024,
-            max: i64::MAX,
-            field: |c| &mut c.proto_max_bulk_len,
-        },
-    },
-    Directive {
-        name: "client-query-buffer-limit",
-        mutable: true,
-        kind: Kind::Memory {
-            min: 1024 * 1024,
-            max: i64::MAX,
-            field: |c| &mut c.client_query_buffer_limit,
-        },
-    },
-    Directive {
-        name: "requirepass",
-        mutable: true,
-        kind: Kind::Str(|c| &mut c.requirepass),
-    },
+    special("bind", FIXED, |c| c.bind.join(" "), set_bind),
+    int("port", FIXED, 0, 65535, |c| &mut c.port),
+    int("tcp-backlog", FIXED, 0, I32_MAX, |c| &mut c.tcp_backlog),
+    int("tcp-keepalive", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.tcp_keepalive
+    }),
+    int("timeout", MUTABLE, 0, I32_MAX, |c| &mut c.timeout),
+    int("maxclients", MUTABLE, 1, u32::MAX as i64, |c| {
+        &mut c.maxclients
+    }),
+    string("unixsocket", FIXED, |c| &mut c.unixsocket),
+    special(
+        "unixsocketperm",
+        FIXED,
+        |c| format!("{:o}", c.unixsocketperm),
+        set_unixsocketperm,
+    ),
+    int("databases", FIXED, 1, I32_MAX, |c| &mut c.databases),
+    int("hz", MUTABLE, 0, I32_MAX, |c| &mut c.hz),
+    int("active-expire-effort", MUTABLE, 1, 10, |c| {
+        &mut c.active_expire_effort
+    }),
+    memory("proto-max-bulk-len", MUTABLE, 1024 * 1024, |c| {
+        &mut c.proto_max_bulk_len
+    }),
+    memory("client-query-buffer-limit", MUTABLE, 1024 * 1024, |c| {
+        &mut c.client_query_buffer_limit
+    }),
+    string("requirepass", MUTABLE, |c| &mut c.requirepass),
     Directive {
         name: "protected-mode",
-        mutable: true,
+        mutable: MUTABLE,
         kind: Kind::Bool(|c| &mut c.protected_mode),
     },
-    Directive {
-        name: "loglevel",
-        mutable: true,
-        kind: Kind::Enum {
-            values: LOGLEVELS,
-            field: |c| &mut c.loglevel,
-        },
-    },
-    Directive {
-        name: "logfile",
-        mutable: false,
-        kind: Kind::Str(|c| &mut c.logfile),
-    },
-    Directive {
-        name: "pidfile",
-        mutable: false,
-        kind: Kind::Str(|c| &mut c.pidfile),
-    },
-    Directive {
-        name: "daemonize",
-        mutable: false,
-        kind: Kind::Special {
-            get: |c| yes_no(c.daemonize),
-            set: set_daemonize,
-        },
-    },
-    Directive {
-        name: "dir",
-        mutable: true,
-        kind: Kind::Str(|c| &mut c.dir),
-    },
-    Directive {
-        name: "save",
-        mutable: true,
-        kind: Kind::Special {
-            get: |c| c.save.clone(),
-            set: set_save,
-        },
-    },
-    Directive {
-        name: "appendonly",
-        mutable: true,
-        kind: Kind::Special {
-            get: |c| yes_no(c.appendonly),
-            set: set_appendonly,
-        },
-    },
-    Directive {
-        name: "io-threads",
-        mutable: false,
-        kind: Kind::Special {
-            get: |c| c.io_threads.to_string(),
-            set: set_io_threads,
-        },
-    },
-    Directive {
-        name: "enable-debug-command",
-        mutable: false,
-        kind: Kind::Enum {
-            values: &["no", "yes", "local"],
-            field: |c| &mut c.enable_debug_command,
-        },
-    },
+    choice("loglevel", MUTABLE, LOGLEVELS, |c| &mut c.loglevel),
+    string("logfile", FIXED, |c| &mut c.logfile),
+    string("pidfile", FIXED, |c| &mut c.pidfile),
+    special("daemonize", FIXED, |c| yes_no(c.daemonize), set_daemonize),
+    string("dir", MUTABLE, |c| &mut c.dir),
+    special("save", MUTABLE, |c| c.save.clone(), set_save),
+    special(
+        "appendonly",
+        MUTABLE,
+        |c| yes_no(c.appendonly),
+        set_appendonly,
+    ),
+    special(
+        "io-threads",
+        FIXED,
+        |c| c.io_threads.to_string(),
+        set_io_threads,
+    ),
+    choice(
+        "enable-debug-command",
+        FIXED,
+        &["no", "yes", "local"],
+        |c| &mut c.enable_debug_command,
+    ),
 ];
 
 fn yes_no(b: bool) -> String {
