@@ -38,11 +38,11 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-/// Formats a double the way Valkey replies with one (`d2string`): integral
-/// values that fit a long long print as integers, "inf"/"-inf"/"nan" by name,
-/// everything else as the shortest text that reads back to the same double,
-/// laid out like C's `%.17g` (exponent form below 1e-4 and from 1e17 up, with
-/// a signed exponent of at least two digits).
+/// Formats a double the way Valkey replies with one (`d2string`): "nan",
+/// "inf", "-inf"; integral values within ±2^62 as integers; otherwise the
+/// shortest round-trip digits laid out by fpconv's rules: plain digits when
+/// the exponent is small, a decimal point when it fits, else `d.ddde±x`
+/// (the exponent without padding).
 pub fn format_double(v: f64) -> String {
     if v.is_nan() {
         return "nan".into();
@@ -50,61 +50,45 @@ pub fn format_double(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // Valkey's double2ll: exact integers within ±2^53... printed by ll2string.
-    if v.fract() == 0.0 && v.abs() < (1u64 << 53) as f64 {
+    let half_range = (i64::MAX / 2) as f64;
+    if (-half_range..=half_range).contains(&v) && v == (v as i64) as f64 {
         return (v as i64).to_string();
     }
-    // `{:e}` yields the shortest round-trip digits: "d.ddde±x".
-    let sci = format!("{:e}", v);
+    // `{:e}` gives the shortest round-trip digits as "d.ddde±x".
+    let sci = format!("{:e}", v.abs());
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("exponent is an integer");
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let n = digits.len() as i32;
+    // value = digits × 10^k
+    let k = exp.parse::<i32>().expect("exponent is an integer") - (n - 1);
+    let abs_exp = (k + n - 1).abs();
     let mut out = String::with_capacity(32);
-    if neg {
+    if v < 0.0 {
         out.push('-');
     }
-    if !(-4..17).contains(&exp) {
+    if k >= 0 && abs_exp < n + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || abs_exp < 4) {
+        let offset = n + k;
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-offset) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..offset as usize]);
+            out.push('.');
+            out.push_str(&digits[offset as usize..]);
+        }
+    } else {
         out.push_str(&digits[..1]);
-        if digits.len() > 1 {
+        if n > 1 {
             out.push('.');
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let e = exp.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-    } else if exp < 0 {
-        out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else {
-        let int_len = exp as usize + 1;
-        if digits.len() <= int_len {
-            out.push_str(&digits);
-            for _ in digits.len()..int_len {
-                out.push('0');
-            }
-        } else {
-            out.push_str(&digits[..int_len]);
-            out.push('.');
-            out.push_str(&digits[int_len..]);
-        }
+        out.push(if k + n - 1 < 0 { '-' } else { '+' });
+        out.push_str(&abs_exp.to_string());
     }
     out
 }
@@ -148,20 +132,39 @@ mod tests {
 
     #[test]
     fn doubles_like_valkey() {
-        for (v, s) in [
-            (0.1, "0.1"),
-            (1.5, "1.5"),
-            (-2.25, "-2.25"),
-            (3.0, "3"),
-            (1e20, "1e+20"),
-            (1.5e-7, "1.5e-07"),
-            (0.0001, "0.0001"),
-            (123456.789, "123456.789"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
-            (-0.0, "-0"),
+        // (input, ZSCORE reply) observed from valkey-server 9.1.
+        for (input, want) in [
+            ("0.1", "0.1"),
+            ("1.5", "1.5"),
+            ("-2.25", "-2.25"),
+            ("3", "3"),
+            ("1e20", "1e+20"),
+            ("1.5e-7", "1.5e-7"),
+            ("0.0001", "0.0001"),
+            ("0.00001", "0.00001"),
+            ("123456.789", "123456.789"),
+            ("1e16", "10000000000000000"),
+            ("1e17", "100000000000000000"),
+            ("1.2345678901234567e17", "123456789012345664"),
+            ("12345678901234567", "12345678901234568"),
+            ("-0", "0"),
+            ("1e-300", "1e-300"),
+            ("5e-324", "5e-324"),
+            ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            ("2.5e15", "2500000000000000"),
+            ("123456789012345680000", "123456789012345680000"),
+            ("1e21", "1e+21"),
+            ("1.0000000000000002", "1.0000000000000002"),
+            ("33.333333333333336", "33.333333333333336"),
+            ("-1e16", "-10000000000000000"),
+            ("123e-7", "1.23e-5"),
+            ("4503599627370496.5", "4503599627370496"),
         ] {
-            assert_eq!(format_double(v), s, "{v}");
+            let v: f64 = input.parse().unwrap();
+            assert_eq!(format_double(v), want, "{input}");
         }
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_double(f64::NAN), "nan");
     }
 }
