@@ -5,6 +5,7 @@
 //! [`Listener`], so TLS and RDMA plug in without touching the executor.
 
 pub mod net;
+pub mod rdma;
 pub mod resp;
 
 pub use net::{Connection, Listener, TransportKind};
