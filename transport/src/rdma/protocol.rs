@@ -273,7 +273,7 @@ impl SignalEvery {
     }
 
     /// Whether the next posted write must be signaled.
-    pub fn next(&mut self) -> bool {
+    pub fn should_signal(&mut self) -> bool {
         self.count += 1;
         if self.count >= self.every {
             self.count = 0;
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn signal_every_nth_write() {
         let mut s = SignalEvery::new(3);
-        let pattern: Vec<bool> = (0..7).map(|_| s.next()).collect();
+        let pattern: Vec<bool> = (0..7).map(|_| s.should_signal()).collect();
         assert_eq!(pattern, [false, false, true, false, false, true, false]);
     }
 }
