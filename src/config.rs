@@ -33,6 +33,12 @@ pub struct Config {
     pub io_threads: i64,
     /// "no", "yes" or "local": who may run DEBUG.
     pub enable_debug_command: String,
+    /// RDMA listener: addresses (empty: all), port (0: off), receive
+    /// buffer size per connection, completion vector (-1: default).
+    pub rdma_bind: Vec<String>,
+    pub rdma_port: i64,
+    pub rdma_rx_size: i64,
+    pub rdma_completion_vector: i64,
     /// The config file given on the command line, if any (INFO config_file).
     pub config_file: String,
 }
@@ -64,6 +70,10 @@ impl Default for Config {
             appendonly: false,
             io_threads: 1,
             enable_debug_command: "no".into(),
+            rdma_bind: Vec::new(),
+            rdma_port: 0,
+            rdma_rx_size: 1024 * 1024,
+            rdma_completion_vector: -1,
             config_file: String::new(),
         }
     }
@@ -108,6 +118,14 @@ fn set_bind(c: &mut Config, args: &[String]) -> Result<(), String> {
         return Err("Too many bind addresses specified.".into());
     }
     c.bind = args.to_vec();
+    Ok(())
+}
+
+fn set_rdma_bind(c: &mut Config, args: &[String]) -> Result<(), String> {
+    if args.len() > 16 {
+        return Err("Too many bind addresses specified.".into());
+    }
+    c.rdma_bind = args.iter().filter(|a| !a.is_empty()).cloned().collect();
     Ok(())
 }
 
@@ -293,6 +311,20 @@ const DIRECTIVES: &[Directive] = &[
         &["no", "yes", "local"],
         |c| &mut c.enable_debug_command,
     ),
+    special("rdma-bind", FIXED, |c| c.rdma_bind.join(" "), set_rdma_bind),
+    int("rdma-port", FIXED, 0, 65535, |c| &mut c.rdma_port),
+    Directive {
+        name: "rdma-rx-size",
+        mutable: FIXED,
+        kind: Kind::Memory {
+            min: 64 * 1024,
+            max: 16 * 1024 * 1024,
+            field: |c| &mut c.rdma_rx_size,
+        },
+    },
+    int("rdma-completion-vector", FIXED, -1, 1024, |c| {
+        &mut c.rdma_completion_vector
+    }),
 ];
 
 fn yes_no(b: bool) -> String {
@@ -315,7 +347,7 @@ pub enum ConfigError {
 
 impl Directive {
     fn takes_many(&self) -> bool {
-        matches!(self.name, "bind" | "save")
+        matches!(self.name, "bind" | "save" | "rdma-bind")
     }
 
     fn apply(&self, c: &mut Config, args: &[String]) -> Result<(), String> {

@@ -290,3 +290,34 @@ fn active_expiry_removes_keys_nobody_reads() {
     let stats = c.str(&["INFO", "stats"]);
     assert!(stats.contains("expired_keys:200\r\n"), "{stats}");
 }
+
+#[test]
+fn rdma_directives_are_validated_and_an_unusable_rdma_port_stops_startup() {
+    // This host has no RDMA device (or no rdma-core): asking for an RDMA
+    // listener must fail clearly at start-up, never crash or run without it.
+    let out = refused(&[
+        "--port",
+        "0",
+        "--unixsocket",
+        "/tmp/ferrokv-rdma-refused.sock",
+        "--rdma-port",
+        "6390",
+    ]);
+    assert!(out.contains("RDMA"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    let out = refused(&["--rdma-rx-size", "1k"]);
+    assert!(out.contains("between 65536 and 16777216"), "{out}");
+    let out = refused(&["--rdma-port", "70000"]);
+    assert!(out.contains("between 0 and 65535"), "{out}");
+    // Without rdma-port the directives are accepted and reported.
+    let server = Server::start(&["--rdma-bind", "127.0.0.1", "--rdma-rx-size", "64kb"]);
+    let mut c = server.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "rdma-rx-size"]),
+        b"*2\r\n$12\r\nrdma-rx-size\r\n$5\r\n65536\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "rdma-port"]),
+        b"*2\r\n$9\r\nrdma-port\r\n$1\r\n0\r\n"
+    );
+}

@@ -98,6 +98,15 @@ fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
         })?;
         out.push(Box::new(l));
     }
+    if c.rdma_port != 0 {
+        // The verbs listener is not built yet: refuse rather than run
+        // without the transport the configuration asked for.
+        ferrokv_transport::rdma::probe().map_err(|e| io::Error::new(ErrorKind::Unsupported, e))?;
+        return Err(io::Error::new(
+            ErrorKind::Unsupported,
+            "RDMA devices found, but ferrokv's RDMA listener is not implemented yet",
+        ));
+    }
     if out.is_empty() {
         return Err(io::Error::new(
             ErrorKind::InvalidInput,
