@@ -136,7 +136,7 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
                     srv.start_ms / 1000
                 );
             }
-            "stats" => stats(w, srv, now_ms),
+            "stats" => stats(w, srv),
             "replication" => {
                 let _ = write!(
                     w,
@@ -245,7 +245,7 @@ fn memory(w: &mut String) {
     );
 }
 
-fn stats(w: &mut String, srv: &Server, now_ms: i64) {
+fn stats(w: &mut String, srv: &Server) {
     let s = &srv.stats;
     let (hits, misses, expired) = srv.dbs.iter().fold((0, 0, 0), |(h, m, e), db| {
         (h + db.stats.hits, m + db.stats.misses, e + db.stats.expired)
@@ -254,7 +254,6 @@ fn stats(w: &mut String, srv: &Server, now_ms: i64) {
         (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0) as u64,
         _ => 0,
     };
-    let _ = now_ms;
     let _ = write!(
         w,
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops_per_sec}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:0\r\n",
