@@ -10,4 +10,5 @@ pub mod resp;
 
 pub use net::{Connection, Listener, TransportKind};
 pub use resp::parse::{Frame, Limits, ParseError, Parsed, RequestParser};
+pub use resp::reply::{Reply, ReplyError, ReplyLimits, ReplyParser, parse_reply};
 pub use resp::write::{Protocol, ReplyWriter};

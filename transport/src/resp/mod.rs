@@ -3,4 +3,5 @@
 
 pub mod num;
 pub mod parse;
+pub mod reply;
 pub mod write;
