@@ -880,88 +880,29 @@ pub fn canonical_unordered(buf: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses a line the way redis-cli does (sdssplitargs): whitespace separated,
-/// "double quotes" with \n \r \t \b \a \\ \" \xHH escapes, 'single quotes'
-/// with only \' escaped. A closing quote must be followed by a space or the end.
+/// Splits a script line into arguments with the same splitter Valkey uses
+/// for inline commands (ferrokv's inline parser): whitespace separated,
+/// "double quotes" with \n \r \t \b \a \xHH escapes, 'single quotes' with
+/// only \' escaped.
 pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let b = line.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    loop {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= b.len() {
-            return Ok(out);
-        }
-        let mut cur = Vec::new();
-        let mut inq = false; // "..."
-        let mut insq = false; // '...'
-        loop {
-            if inq {
-                if i >= b.len() {
-                    return Err("unbalanced double quotes".into());
-                }
-                if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' {
-                    let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap_or("");
-                    if let Ok(v) = u8::from_str_radix(hex, 16) {
-                        cur.push(v);
-                        i += 4;
-                        continue;
-                    }
-                }
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    let c = match b[i + 1] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        c => c,
-                    };
-                    cur.push(c);
-                    i += 2;
-                    continue;
-                }
-                if b[i] == b'"' {
-                    if i + 1 < b.len() && !b[i + 1].is_ascii_whitespace() {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(b[i]);
-                i += 1;
-            } else if insq {
-                if i >= b.len() {
-                    return Err("unbalanced single quotes".into());
-                }
-                if b[i] == b'\\' && i + 1 < b.len() && b[i + 1] == b'\'' {
-                    cur.push(b'\'');
-                    i += 2;
-                    continue;
-                }
-                if b[i] == b'\'' {
-                    if i + 1 < b.len() && !b[i + 1].is_ascii_whitespace() {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(b[i]);
-                i += 1;
-            } else {
-                if i >= b.len() || b[i].is_ascii_whitespace() {
-                    break;
-                }
-                match b[i] {
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => cur.push(c),
-                }
-                i += 1;
-            }
-        }
-        out.push(cur);
+    use ferrokv_transport::{Frame, Limits, Parsed, RequestParser};
+    let mut parser = RequestParser::new();
+    let mut input = line.as_bytes().to_vec();
+    input.extend_from_slice(b"\r\n");
+    let limits = Limits {
+        max_bulk_len: u64::MAX,
+        unauthenticated: false,
+    };
+    match parser.parse(&input, &limits) {
+        Parsed::Command {
+            frame: Frame::Inline,
+            ..
+        } => Ok(parser
+            .args
+            .iter()
+            .map(|&(s, l)| parser.inline_buf[s..s + l].to_vec())
+            .collect()),
+        Parsed::Empty { .. } => Ok(Vec::new()),
+        other => Err(format!("cannot split {line:?}: {other:?}")),
     }
 }
