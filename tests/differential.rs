@@ -94,18 +94,8 @@ impl Side {
 
     /// Waits for the server to close `conn`.
     fn closed(&mut self, conn: &str) -> Reply {
-        let c = self.conn(conn);
-        c.set_timeout(Duration::from_secs(2));
-        let r = match c.read_reply() {
-            Ok(b) => Reply::Data(b),
-            Err(e)
-                if e.kind() == io::ErrorKind::UnexpectedEof
-                    || e.kind() == io::ErrorKind::ConnectionReset =>
-            {
-                Reply::Closed
-            }
-            Err(e) => Reply::Failed(e.to_string()),
-        };
+        self.conn(conn).set_timeout(Duration::from_secs(2));
+        let r = self.read(conn);
         self.conns.remove(conn);
         r
     }
