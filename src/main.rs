@@ -78,8 +78,8 @@ fn main() -> ExitCode {
         }
     };
     notice!("Server initialized");
-    for l in &srv.listeners_info {
-        notice!("Ready to accept connections on {l}");
+    for (kind, l) in &srv.listeners_info {
+        notice!("Ready to accept connections {} on {l}", kind.name());
     }
     match event_loop.run(&mut srv) {
         Ok(()) => ExitCode::SUCCESS,

@@ -443,11 +443,10 @@ fn clients_disconnecting_mid_command() {
         std::thread::sleep(Duration::from_millis(5));
         drop(c);
     }
-    // half-closed after a partial command
-    let c = server.conn();
-    let mut s = match c.stream {
-        common::Stream::Tcp(s) => s,
-        common::Stream::Unix(_) => unreachable!(),
+    // half-closed after a partial command (TCP only: RDMA has no half-close)
+    let c = server.tcp_conn();
+    let common::Stream::Tcp(mut s) = c.stream else {
+        unreachable!("tcp_conn gives TCP")
     };
     s.write_all(&full[..10]).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();

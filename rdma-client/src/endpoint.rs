@@ -29,8 +29,9 @@ pub enum Endpoint {
     Tcp(String),
     /// A Unix domain socket at this path.
     Unix(PathBuf),
-    /// RDMA (Valkey's RDMA wire protocol) to `host:port`. Not implemented
-    /// yet: connecting returns [`Error::Unsupported`].
+    /// RDMA (Valkey's RDMA wire protocol) to `host:port`, the server's
+    /// `rdma-port`. On a host without RDMA connecting returns
+    /// [`Error::Unavailable`].
     Rdma(String),
 }
 

@@ -42,8 +42,9 @@ pub enum Error {
         /// What the server sent.
         got: Box<Reply>,
     },
-    /// The feature asked for is not available (for now: the RDMA transport).
-    Unsupported(&'static str),
+    /// The transport asked for cannot be used on this host: RDMA without
+    /// rdma-core or without a device. The text says why ("RDMA unavailable: ...").
+    Unavailable(String),
     /// An endpoint string that could not be understood.
     InvalidEndpoint(String),
     /// An earlier connection error left this connection unusable; the text
@@ -98,7 +99,7 @@ impl fmt::Display for Error {
             Error::UnexpectedReply { expected, got } => {
                 write!(f, "unexpected reply: expected {expected}, got {got:?}")
             }
-            Error::Unsupported(what) => f.write_str(what),
+            Error::Unavailable(why) => f.write_str(why),
             Error::InvalidEndpoint(why) => write!(f, "invalid endpoint: {why}"),
             Error::Broken(why) => write!(
                 f,
@@ -144,6 +145,6 @@ mod tests {
         assert!(matches!(e, Error::Io(_)));
         assert!(e.is_connection_error());
         assert!(!Error::Server("ERR x".into()).is_connection_error());
-        assert!(!Error::Unsupported("x").is_connection_error());
+        assert!(!Error::Unavailable("x".into()).is_connection_error());
     }
 }

@@ -1,5 +1,5 @@
-//! A blocking client for ferrokv (and Valkey): RESP2 and RESP3 over TCP or
-//! Unix sockets, with RDMA to come on the same API.
+//! A blocking client for ferrokv (and Valkey): RESP2 and RESP3 over TCP,
+//! Unix sockets or RDMA (Valkey's RDMA wire protocol), one API for all.
 //!
 //! ```no_run
 //! use ferrokv_rdma_client::{Client, Endpoint, Options, Reply};
@@ -33,9 +33,8 @@
 //! Structure: [`Client`] owns a [`Transport`] (send bytes, receive bytes),
 //! encodes requests with `ferrokv-transport`'s RESP writer and decodes
 //! replies with its [`ReplyParser`](ferrokv_transport::resp::reply::ReplyParser).
-//! [`Endpoint::Rdma`] is accepted but connecting fails with
-//! [`Error::Unsupported`] until the RDMA transport lands; it will be one more
-//! [`Transport`].
+//! [`Endpoint::Rdma`] (`rdma://host:port`) connects over RDMA: the same
+//! client over one more [`Transport`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

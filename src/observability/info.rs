@@ -195,15 +195,26 @@ fn server(w: &mut String, srv: &Server, now_ms: i64) {
             .unwrap_or_default(),
         conf = srv.config.config_file,
     );
-    for (i, l) in srv.listeners_info.iter().enumerate() {
-        match l.rsplit_once(':') {
-            Some((host, port)) if !l.starts_with('/') => {
-                let _ = write!(w, "listener{i}:name=tcp,bind={host},port={port}\r\n");
-            }
-            _ => {
-                let _ = write!(w, "listener{i}:name=unix,bind={l}\r\n");
-            }
-        }
+    // One line per transport, with the configured addresses (Valkey's layout).
+    let c = &srv.config;
+    let binds =
+        |specs: &[String]| -> String { specs.iter().map(|b| format!("bind={b},")).collect() };
+    let mut lines = Vec::new();
+    if c.port != 0 {
+        lines.push(format!("name=tcp,{}port={}", binds(&c.bind), c.port));
+    }
+    if !c.unixsocket.is_empty() {
+        lines.push(format!("name=unix,bind={}", c.unixsocket));
+    }
+    if c.rdma_port != 0 {
+        lines.push(format!(
+            "name=rdma,{}port={}",
+            binds(&c.rdma_bind),
+            c.rdma_port
+        ));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let _ = write!(w, "listener{i}:{l}\r\n");
     }
 }
 

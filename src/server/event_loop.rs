@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrokv_transport::net::{TcpOptions, TcpServer, UnixServer};
+use ferrokv_transport::rdma::{RdmaListener, RdmaOptions};
 use ferrokv_transport::{Connection, Frame, Limits, Listener, Parsed};
 use mio::{Events, Interest, Poll, Token};
 
@@ -44,6 +45,74 @@ pub struct EventLoop {
     signal: Arc<AtomicUsize>,
 }
 
+/// A `bind` entry: whether it is optional ('-' prefix) and its address.
+fn parse_bind(spec: &str) -> io::Result<(bool, IpAddr)> {
+    let (optional, host) = match spec.strip_prefix('-') {
+        Some(h) => (true, h),
+        None => (false, spec),
+    };
+    let ip = match host {
+        "*" => IpAddr::from([0u8; 4]),
+        "::*" => IpAddr::from([0u16; 8]),
+        h => h.parse().map_err(|_| {
+            io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("Invalid bind address '{h}'"),
+            )
+        })?,
+    };
+    Ok((optional, ip))
+}
+
+fn unavailable_address(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT | libc::ENODEV)
+    )
+}
+
+/// The RDMA listeners (`rdma-bind`; empty: `* -::*` as Valkey). Without a
+/// usable device this fails with "RDMA unavailable: ...".
+fn bind_rdma(c: &crate::config::Config) -> io::Result<Vec<Box<dyn Listener>>> {
+    ferrokv_transport::rdma::probe().map_err(|e| io::Error::new(ErrorKind::Unsupported, e))?;
+    if c.proto_max_bulk_len > 512 * 1024 * 1024 {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "proto-max-bulk-len must not exceed 512mb when RDMA listens",
+        ));
+    }
+    let options = RdmaOptions {
+        rx_size: c.rdma_rx_size as u32,
+        completion_vector: c.rdma_completion_vector as i32,
+        backlog: c.tcp_backlog as i32,
+    };
+    let specs = if c.rdma_bind.is_empty() {
+        vec!["*".to_string(), "-::*".to_string()]
+    } else {
+        c.rdma_bind.clone()
+    };
+    let mut out: Vec<Box<dyn Listener>> = Vec::new();
+    for spec in &specs {
+        let (optional, ip) = parse_bind(spec)?;
+        match RdmaListener::bind(SocketAddr::new(ip, c.rdma_port as u16), options) {
+            Ok(l) => out.push(Box::new(l)),
+            Err(e) if optional && unavailable_address(&e) => {
+                verbose!("Skipping optional RDMA bind address {spec}: {e}");
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "Failed listening on port {} (rdma), aborting: {e}",
+                        c.rdma_port
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Opens every configured listener. Addresses prefixed with '-' are
 /// optional: skipped if the address is not available on this host.
 fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
@@ -55,30 +124,11 @@ fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
             keepalive_secs: c.tcp_keepalive as u32,
         };
         for spec in &c.bind {
-            let (optional, host) = match spec.strip_prefix('-') {
-                Some(h) => (true, h),
-                None => (false, spec.as_str()),
-            };
-            let ip: IpAddr = match host {
-                "*" => "0.0.0.0".parse().expect("literal"),
-                "::*" => "::".parse().expect("literal"),
-                h => h.parse().map_err(|_| {
-                    io::Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("Invalid bind address '{h}'"),
-                    )
-                })?,
-            };
+            let (optional, ip) = parse_bind(spec)?;
             match TcpServer::bind(SocketAddr::new(ip, c.port as u16), options) {
                 Ok(l) => out.push(Box::new(l)),
-                Err(e)
-                    if optional
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
-                        ) =>
-                {
-                    verbose!("Skipping optional bind address {host}: {e}");
+                Err(e) if optional && unavailable_address(&e) => {
+                    verbose!("Skipping optional bind address {spec}: {e}");
                 }
                 Err(e) => {
                     return Err(io::Error::new(
@@ -99,13 +149,7 @@ fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
         out.push(Box::new(l));
     }
     if c.rdma_port != 0 {
-        // The verbs listener is not built yet: refuse rather than run
-        // without the transport the configuration asked for.
-        ferrokv_transport::rdma::probe().map_err(|e| io::Error::new(ErrorKind::Unsupported, e))?;
-        return Err(io::Error::new(
-            ErrorKind::Unsupported,
-            "RDMA devices found, but ferrokv's RDMA listener is not implemented yet",
-        ));
+        out.extend(bind_rdma(c)?);
     }
     if out.is_empty() {
         return Err(io::Error::new(
@@ -123,7 +167,7 @@ impl EventLoop {
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry()
                 .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)?;
-            srv.listeners_info.push(l.describe());
+            srv.listeners_info.push((l.kind(), l.describe()));
         }
         let signal = Arc::new(AtomicUsize::new(0));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -187,6 +231,11 @@ impl EventLoop {
                 Ok(c) => c,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {
+                    // One request failed (e.g. RDMA resources); others may wait.
+                    warning!("Accepting client connection: {e}");
+                    continue;
+                }
                 Err(e) => {
                     warning!("Accepting client connection: {e}");
                     return;
@@ -244,6 +293,10 @@ impl EventLoop {
         if open && client.session.close_asap {
             open = false;
         }
+        if open && !client.read_paused && client.conn.has_buffered_input() {
+            // Input arrived while writing (RDMA): no event will announce it.
+            self.revisit.push(slot);
+        }
         if open {
             srv.clients[slot] = Some(client);
         } else {
@@ -285,6 +338,13 @@ impl EventLoop {
                     verbose!("Closing idle client");
                     self.close(srv, slot, client);
                 }
+            }
+        }
+        let now = Instant::now();
+        for slot in 0..srv.clients.len() {
+            let failed = |c: &mut Box<Client>| c.conn.tick(now).is_err();
+            if let Some(client) = srv.clients[slot].take_if(failed) {
+                self.close(srv, slot, client);
             }
         }
         crate::observability::alloc::sample_peak();

@@ -65,7 +65,8 @@ pub struct Server {
     pub next_client_id: u64,
     pub shutdown: Option<Shutdown>,
     pub active_expire_enabled: bool,
-    pub listeners_info: Vec<String>,
+    /// What each open listener is bound to, for the start-up log.
+    pub listeners_info: Vec<(ferrokv_transport::TransportKind, String)>,
     rng_state: u64,
 }
 

@@ -7,6 +7,12 @@
 //!   Cargo built for this package (`CARGO_BIN_EXE_ferrokv-server`).
 //! * reference: `VALKEY_SERVER_BIN` if set, else the path stored in
 //!   `.venv/valkey-server-path` by `ci/setup`.
+//!
+//! Transport: with `FERROKV_TEST_TRANSPORT=rdma` (inside the soft-RoCE
+//! guest, see ci/rdma-vm) ferrokv also listens on RDMA at
+//! `FERROKV_RDMA_ADDR` and [`Server::conn`] connects over RDMA, so a
+//! suite written for TCP runs unchanged over RDMA. The reference server
+//! stays on TCP.
 
 #![allow(dead_code)]
 
@@ -18,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use ferrokv_rdma_client::{Error as RdmaError, Transport};
 
 /// How long a server may take to start accepting connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,6 +102,8 @@ fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The RDMA listener, when the server has one.
+    pub rdma: Option<SocketAddr>,
     /// `--unixsocket` path, when one was given.
     pub unixsocket: Option<PathBuf>,
     /// Working directory of the process (removed on drop).
@@ -105,8 +115,29 @@ pub struct Server {
 impl Server {
     /// Starts ferrokv with `--port P --bind 127.0.0.1 --save "" --appendonly no`
     /// followed by `extra`.
+    /// Over RDMA too when `FERROKV_TEST_TRANSPORT=rdma`.
     pub fn start(extra: &[&str]) -> Server {
-        Server::spawn(&ferrokv_bin(), extra)
+        if rdma_mode() {
+            Server::start_rdma(extra)
+        } else {
+            Server::spawn(&ferrokv_bin(), extra)
+        }
+    }
+
+    /// Starts ferrokv listening on RDMA as well (at `FERROKV_RDMA_ADDR`);
+    /// [`Server::conn`] then connects over RDMA.
+    pub fn start_rdma(extra: &[&str]) -> Server {
+        let addr: std::net::IpAddr = std::env::var("FERROKV_RDMA_ADDR")
+            .expect("FERROKV_RDMA_ADDR (set by ci/rdma-vm/run)")
+            .parse()
+            .expect("FERROKV_RDMA_ADDR is an IP address");
+        let port = free_port().to_string();
+        let ip = addr.to_string();
+        let mut args = vec!["--rdma-port", &port, "--rdma-bind", &ip];
+        args.extend_from_slice(extra);
+        let mut s = Server::spawn(&ferrokv_bin(), &args);
+        s.rdma = Some(SocketAddr::new(addr, port.parse().unwrap()));
+        s
     }
 
     /// Starts the reference valkey-server with the same base arguments.
@@ -164,6 +195,7 @@ impl Server {
         let mut server = Server {
             child,
             port,
+            rdma: None,
             unixsocket,
             dir,
             bin: bin.to_path_buf(),
@@ -232,8 +264,16 @@ impl Server {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
-    /// A new raw TCP connection.
+    /// A new raw connection: RDMA when the server listens on RDMA, else TCP.
     pub fn conn(&self) -> Conn {
+        match self.rdma {
+            Some(addr) => Conn::rdma(addr),
+            None => Conn::tcp(self.addr()),
+        }
+    }
+
+    /// A new raw TCP connection, whatever else the server listens on.
+    pub fn tcp_conn(&self) -> Conn {
         Conn::tcp(self.addr())
     }
 
@@ -286,29 +326,47 @@ impl Drop for Server {
     }
 }
 
-/// TCP or unix stream.
+/// Whether the suites run over RDMA (`FERROKV_TEST_TRANSPORT=rdma`).
+pub fn rdma_mode() -> bool {
+    std::env::var("FERROKV_TEST_TRANSPORT").is_ok_and(|t| t == "rdma")
+}
+
+/// TCP, unix or RDMA stream (RDMA through the client library's transport).
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Rdma(Box<dyn Transport>),
+}
+
+/// The client library's errors as the io::Error a socket would give.
+fn rdma_io(e: RdmaError) -> io::Error {
+    match e {
+        RdmaError::Timeout { .. } => io::ErrorKind::WouldBlock.into(),
+        RdmaError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
 }
 
 impl Stream {
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+    pub fn set_read_timeout(&mut self, d: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(d),
             Stream::Unix(s) => s.set_read_timeout(d),
+            Stream::Rdma(t) => t.set_read_timeout(d).map_err(rdma_io),
         }
     }
-    fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+    fn set_write_timeout(&mut self, d: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(d),
             Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Rdma(t) => t.set_write_timeout(d).map_err(rdma_io),
         }
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
+            Stream::Rdma(_) => Err(io::Error::other("RDMA has no half-close")),
         }
     }
 }
@@ -318,6 +376,11 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Rdma(t) => match t.recv(buf) {
+                Ok(n) => Ok(n),
+                Err(RdmaError::Disconnected) => Ok(0),
+                Err(e) => Err(rdma_io(e)),
+            },
         }
     }
 }
@@ -327,12 +390,14 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Rdma(t) => t.send(buf).map(|()| buf.len()).map_err(rdma_io),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
+            Stream::Rdma(_) => Ok(()),
         }
     }
 }
@@ -370,8 +435,20 @@ impl Conn {
         Conn::from_stream(Stream::Unix(s))
     }
 
+    /// Connects over RDMA (the client library's transport, 1 MiB receive
+    /// buffer).
+    pub fn rdma(addr: SocketAddr) -> Conn {
+        let t = ferrokv_rdma_client::transport::connect_rdma(
+            &addr.to_string(),
+            ferrokv_transport::rdma::protocol::RX_SIZE_DEFAULT,
+            Some(Duration::from_secs(10)),
+        )
+        .unwrap_or_else(|e| panic!("RDMA connect {addr}: {e}"));
+        Conn::from_stream(Stream::Rdma(t))
+    }
+
     pub fn from_stream(stream: Stream) -> Conn {
-        let c = Conn {
+        let mut c = Conn {
             stream,
             buf: Vec::new(),
             timeout: READ_TIMEOUT,
@@ -388,6 +465,7 @@ impl Conn {
         match &self.stream {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone().expect("clone socket")),
             Stream::Unix(s) => Stream::Unix(s.try_clone().expect("clone socket")),
+            Stream::Rdma(_) => panic!("an RDMA connection has one handle"),
         }
     }
 

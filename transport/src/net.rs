@@ -15,6 +15,18 @@ use mio::net::{TcpListener, TcpStream, UnixListener};
 pub enum TransportKind {
     Tcp,
     Unix,
+    Rdma,
+}
+
+impl TransportKind {
+    /// The name INFO's listener lines use.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::Tcp => "tcp",
+            TransportKind::Unix => "unix",
+            TransportKind::Rdma => "rdma",
+        }
+    }
 }
 
 /// One client connection, whatever carries it.
@@ -34,6 +46,16 @@ pub trait Connection {
     fn raw_fd(&self) -> RawFd;
     /// A Unix socket, or TCP from a loopback address.
     fn is_local(&self) -> bool;
+    /// Periodic work a transport needs (RDMA keepalives), from the cron; an
+    /// error means the connection is finished.
+    fn tick(&mut self, _now: std::time::Instant) -> io::Result<()> {
+        Ok(())
+    }
+    /// Whether received bytes wait that no readiness event will announce
+    /// (RDMA completions taken while writing): read again without one.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
 }
 
 /// A listening endpoint.
@@ -41,11 +63,12 @@ pub trait Listener {
     fn source(&mut self) -> &mut dyn Source;
     /// Accepts one pending connection; `WouldBlock` when none is waiting.
     fn accept(&mut self) -> io::Result<Box<dyn Connection>>;
+    fn kind(&self) -> TransportKind;
     /// What the listener is bound to, for logs.
     fn describe(&self) -> String;
 }
 
-fn format_addr(addr: io::Result<SocketAddr>) -> String {
+pub(crate) fn format_addr(addr: io::Result<SocketAddr>) -> String {
     match addr {
         Ok(SocketAddr::V4(a)) => format!("{}:{}", a.ip(), a.port()),
         Ok(SocketAddr::V6(a)) => format!("{}:{}", a.ip(), a.port()),
@@ -144,6 +167,10 @@ impl Listener for TcpServer {
             stream,
         }))
     }
+    fn kind(&self) -> TransportKind {
+        TransportKind::Tcp
+    }
+
     fn describe(&self) -> String {
         format_addr(self.listener.local_addr())
     }
@@ -193,6 +220,10 @@ impl Listener for UnixServer {
             is_local: true,
         }))
     }
+    fn kind(&self) -> TransportKind {
+        TransportKind::Unix
+    }
+
     fn describe(&self) -> String {
         self.path.clone()
     }

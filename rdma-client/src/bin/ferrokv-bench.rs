@@ -26,7 +26,7 @@ ferrokv-bench: request latency of a ferrokv / Valkey server
 USAGE: ferrokv-bench [OPTIONS]
 
 Target:
-  --transport tcp|unix|rdma  transport (default tcp; rdma is not implemented yet)
+  --transport tcp|unix|rdma  transport (default tcp)
   --host HOST                server host for tcp and rdma (default 127.0.0.1)
   --port PORT                server port for tcp and rdma (default 6379)
   --socket PATH              Unix socket path (--transport unix)

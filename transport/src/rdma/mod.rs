@@ -1,20 +1,28 @@
-//! The RDMA transport (Valkey's RDMA wire protocol). `protocol` is the pure
-//! part: message formats and buffer offset bookkeeping, tested without a
-//! device. The verbs layer (rdma_cm listener, queue pairs, registered
-//! buffers, completion channels in the event loop) builds on it.
+//! The RDMA transport: Valkey's RDMA wire protocol over verbs.
+//!
+//! * `protocol`: message formats and buffer/queue bookkeeping, plain safe
+//!   Rust, tested without a device;
+//! * `verbs`: the FFI edge (rdma-core loaded at run time), all of the
+//!   transport's unsafe code;
+//! * `conn`: one connection's protocol engine, shared by server and client;
+//! * `server`: the rdma_cm listener and accepted connections behind the
+//!   executor's transport traits.
 
+mod conn;
 pub mod protocol;
+mod server;
+mod verbs;
+
+pub use conn::{RdmaConn, Role};
+pub use server::{RdmaConnection, RdmaListener, RdmaOptions};
+pub use verbs::wait_readable;
 
 /// Checks that this host can do RDMA: libibverbs loads and lists at least
 /// one device. The error says why not, for a clear start-up failure.
 pub fn probe() -> Result<usize, String> {
-    use std::error::Error;
-    let devices = sideway::ibverbs::device::DeviceList::new().map_err(|e| {
-        let cause = e.source().map(|s| format!(" ({s})")).unwrap_or_default();
-        format!("RDMA unavailable: {e}{cause}")
-    })?;
-    match devices.len() {
-        0 => Err("RDMA unavailable: no RDMA devices found".to_string()),
-        n => Ok(n),
+    match verbs::device_count() {
+        Err(e) => Err(format!("RDMA unavailable: {e}")),
+        Ok(0) => Err("RDMA unavailable: no RDMA devices found".to_string()),
+        Ok(n) => Ok(n),
     }
 }

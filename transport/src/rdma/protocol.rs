@@ -234,7 +234,8 @@ impl TxState {
 
     /// Room left in the peer's buffer before it must re-advertise.
     pub fn room(&self) -> u32 {
-        self.target.map_or(0, |(_, len, _)| len - self.offset)
+        self.target
+            .map_or(0, |(_, len, _)| len.saturating_sub(self.offset))
     }
 
     /// Plans a write of up to `want` bytes; None if there is no room. The
@@ -246,7 +247,8 @@ impl TxState {
         (len > 0).then_some(WritePlan {
             offset: self.offset,
             len,
-            remote_addr: addr + u64::from(self.offset),
+            // wrapping: a bogus address from the peer fails at its device, not here.
+            remote_addr: addr.wrapping_add(u64::from(self.offset)),
             rkey,
         })
     }
@@ -280,6 +282,106 @@ impl SignalEvery {
             true
         } else {
             false
+        }
+    }
+}
+
+/// The send queue's bookkeeping: free control-message slots, how many work
+/// requests are outstanding, and the `wr_id` that carries both back in a
+/// completion. Completions on an RC send queue arrive in posting order, so
+/// a signaled completion also retires every unsignaled request before it.
+#[derive(Debug)]
+pub struct SendQueue {
+    depth: u64,
+    posted: u64,
+    completed: u64,
+    free_slots: Vec<u16>,
+    signal: SignalEvery,
+}
+
+/// What a send completion was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// A control message from this send slot (free again now).
+    Control(u16),
+    Data,
+}
+
+const DATA_TAG: u64 = 0xffff;
+
+impl SendQueue {
+    /// `depth` work requests at most in flight; control slots
+    /// `0..slots`; a data write is signaled every `signal_every` (which
+    /// must be below `depth`, so a full queue always has one signaled
+    /// request outstanding whose completion frees it).
+    pub fn new(depth: u32, slots: u16, signal_every: u32) -> Self {
+        debug_assert!(signal_every < depth);
+        Self {
+            depth: u64::from(depth),
+            posted: 0,
+            completed: 0,
+            free_slots: (0..slots).rev().collect(),
+            signal: SignalEvery::new(signal_every),
+        }
+    }
+
+    /// Whether one more request fits in the send queue.
+    pub fn has_room(&self) -> bool {
+        self.posted - self.completed < self.depth
+    }
+
+    /// Requests posted and not yet known complete.
+    pub fn outstanding(&self) -> u64 {
+        self.posted - self.completed
+    }
+
+    /// A free control slot, if any (give it to [`SendQueue::post_control`]).
+    pub fn take_slot(&mut self) -> Option<u16> {
+        self.free_slots.pop()
+    }
+
+    /// Gives back a slot that was not posted after all.
+    pub fn return_slot(&mut self, slot: u16) {
+        self.free_slots.push(slot);
+    }
+
+    /// Accounts for a posted control send (always signaled); its `wr_id`.
+    pub fn post_control(&mut self, slot: u16) -> u64 {
+        self.posted += 1;
+        self.posted << 16 | u64::from(slot)
+    }
+
+    /// Accounts for a posted data write; its `wr_id` and whether to signal it.
+    pub fn post_data(&mut self) -> (u64, bool) {
+        self.posted += 1;
+        (self.posted << 16 | DATA_TAG, self.signal.should_signal())
+    }
+
+    /// Accounts for a posted, signaled marker write (an empty write whose
+    /// completion shows that everything before it completed).
+    pub fn post_marker(&mut self) -> u64 {
+        self.posted += 1;
+        self.posted << 16 | DATA_TAG
+    }
+
+    /// Undoes the last post_* when posting failed.
+    pub fn unpost(&mut self) {
+        self.posted -= 1;
+    }
+
+    /// Accounts for a send completion. None if `wr_id` is not one of ours.
+    pub fn on_complete(&mut self, wr_id: u64) -> Option<Sent> {
+        let seq = wr_id >> 16;
+        if seq <= self.completed || seq > self.posted {
+            return None;
+        }
+        self.completed = seq;
+        match wr_id & 0xffff {
+            DATA_TAG => Some(Sent::Data),
+            slot => {
+                self.free_slots.push(slot as u16);
+                Some(Sent::Control(slot as u16))
+            }
         }
     }
 }
@@ -452,5 +554,32 @@ mod tests {
         let mut s = SignalEvery::new(3);
         let pattern: Vec<bool> = (0..7).map(|_| s.should_signal()).collect();
         assert_eq!(pattern, [false, false, true, false, false, true, false]);
+    }
+
+    #[test]
+    fn send_queue_frees_slots_and_retires_in_order() {
+        let mut q = SendQueue::new(4, 2, 3);
+        let a = q.take_slot().unwrap();
+        let b = q.take_slot().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(q.take_slot(), None, "two slots only");
+        let wa = q.post_control(a);
+        let (w1, s1) = q.post_data();
+        let (w2, s2) = q.post_data();
+        let wb = q.post_control(b);
+        assert!(!s1 && !s2);
+        assert_eq!(q.outstanding(), 4);
+        assert!(!q.has_room());
+        assert_eq!(q.on_complete(wa), Some(Sent::Control(a)));
+        assert_eq!(q.outstanding(), 3);
+        // The control send after two unsignaled writes retires them too.
+        assert_eq!(q.on_complete(wb), Some(Sent::Control(b)));
+        assert_eq!(q.outstanding(), 0);
+        assert_eq!(q.on_complete(w1), None, "already retired");
+        assert_eq!(q.on_complete(w2), None);
+        assert_eq!(q.on_complete(u64::MAX), None, "never posted");
+        let (_, s3) = q.post_data();
+        assert!(s3, "every third data write is signaled");
+        assert!(q.take_slot().is_some() && q.take_slot().is_some());
     }
 }
