@@ -73,6 +73,38 @@ fn closed_loop_get_over_tcp() {
 }
 
 #[test]
+fn pipelined_set_over_rdma() {
+    let s = Server::start();
+    let Some(addr) = &s.rdma else {
+        eprintln!("skipped: needs the soft-RoCE guest (ci/rdma-vm/run)");
+        return;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let v = bench_json(&[
+        "--transport",
+        "rdma",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--command",
+        "set",
+        "--value-size",
+        "4096",
+        "--connections",
+        "2",
+        "--pipeline",
+        "16",
+        "--requests",
+        "4000",
+    ]);
+    assert_eq!(v["transport"], "rdma");
+    assert_eq!(v["requests"], 4000);
+    assert_eq!(v["errors"], 0);
+    check_latencies(&v);
+}
+
+#[test]
 fn open_loop_set_over_unix() {
     let s = Server::start();
     let socket = s.socket.to_str().unwrap();
@@ -171,7 +203,8 @@ fn text_output_and_progress() {
 fn rdma_and_usage_errors() {
     // Nothing listens on RDMA port 1: on a host without RDMA that is
     // "RDMA unavailable", in the soft-RoCE guest a refused connection.
-    let out = bench(&["--transport", "rdma", "--port", "1"]);
+    let host = std::env::var("FERROKV_RDMA_ADDR").unwrap_or("127.0.0.1".into());
+    let out = bench(&["--transport", "rdma", "--host", &host, "--port", "1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -204,16 +237,42 @@ fn server_dying_mid_run_is_reported() {
             "--quiet",
             "--timeout",
             "5",
+            "--keyspace",
+            "100",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Kill the server once the rig is well into its run, past the 100-key
+    // prefill (start-up is slow under emulation: wait for its traffic, not
+    // a fixed time).
+    let mut c = ferrokv_rdma_client::Client::connect(ferrokv_rdma_client::Endpoint::tcp(
+        "127.0.0.1",
+        s.port,
+    ))
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match c.cmd(&["INFO", "stats"]).unwrap() {
+            ferrokv_rdma_client::Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("INFO: {other:?}"),
+        };
+        let done: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        if done > 2000 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     s.kill();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let failures = v["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{v}");
     assert!(

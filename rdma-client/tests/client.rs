@@ -1,4 +1,5 @@
-//! The client against the real ferrokv-server, over TCP and a Unix socket.
+//! The client against the real ferrokv-server, over TCP and a Unix socket,
+//! and over RDMA as well inside the soft-RoCE guest (ci/rdma-test).
 
 mod common;
 
@@ -7,11 +8,15 @@ use std::time::Duration;
 use common::Server;
 use ferrokv_rdma_client::{Client, Endpoint, Error, Options, Protocol, Reply};
 
-fn endpoints(s: &Server) -> [Endpoint; 2] {
-    [
+fn endpoints(s: &Server) -> Vec<Endpoint> {
+    let mut all = vec![
         Endpoint::tcp("127.0.0.1", s.port),
         Endpoint::unix(&s.socket),
-    ]
+    ];
+    if let Some(addr) = &s.rdma {
+        all.push(Endpoint::Rdma(addr.clone()));
+    }
+    all
 }
 
 fn connect(e: &Endpoint) -> Client {

@@ -118,6 +118,11 @@ fn bind_rdma(c: &crate::config::Config) -> io::Result<Vec<Box<dyn Listener>>> {
 fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
     let c = &srv.config;
     let mut out: Vec<Box<dyn Listener>> = Vec::new();
+    // RDMA first: once TCP accepts, every listener is up (tests and
+    // scripts wait for the TCP port).
+    if c.rdma_port != 0 {
+        out.extend(bind_rdma(c)?);
+    }
     if c.port != 0 {
         let options = TcpOptions {
             backlog: c.tcp_backlog as i32,
@@ -147,9 +152,6 @@ fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
             )
         })?;
         out.push(Box::new(l));
-    }
-    if c.rdma_port != 0 {
-        out.extend(bind_rdma(c)?);
     }
     if out.is_empty() {
         return Err(io::Error::new(
@@ -342,8 +344,12 @@ impl EventLoop {
         }
         let now = Instant::now();
         for slot in 0..srv.clients.len() {
-            let failed = |c: &mut Box<Client>| c.conn.tick(now).is_err();
-            if let Some(client) = srv.clients[slot].take_if(failed) {
+            let Some(client) = srv.clients[slot].as_mut() else {
+                continue;
+            };
+            if let Err(e) = client.conn.tick(now) {
+                log_io_error(client, "Keeping alive", &e);
+                let client = srv.clients[slot].take().expect("checked above");
                 self.close(srv, slot, client);
             }
         }
@@ -425,7 +431,7 @@ fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
                 ErrorKind::WouldBlock => return true,
                 ErrorKind::Interrupted => continue,
                 _ => {
-                    verbose!("Reading from client: {e}");
+                    log_io_error(c, "Reading from", &e);
                     return false;
                 }
             },
@@ -542,6 +548,21 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
     }
 }
 
+/// Logs why a connection failed: a transport that ended it (an RDMA
+/// protocol violation or work-completion error) at warning level, the
+/// usual resets and broken pipes only when verbose.
+fn log_io_error(c: &Client, doing: &str, e: &io::Error) {
+    if e.kind() == ErrorKind::ConnectionAborted {
+        warning!(
+            "{doing} client id={} addr={}: {e}",
+            c.session.id,
+            c.session.addr
+        );
+    } else {
+        verbose!("{doing} client: {e}");
+    }
+}
+
 /// Writes pending output. Returns false when the connection is finished.
 fn flush(srv: &mut Server, c: &mut Client) -> bool {
     while c.out_pos < c.out.buf.len() {
@@ -556,7 +577,7 @@ fn flush(srv: &mut Server, c: &mut Client) -> bool {
             Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
-                verbose!("Error writing to client: {e}");
+                log_io_error(c, "Writing to", &e);
                 return false;
             }
         }

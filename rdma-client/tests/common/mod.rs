@@ -40,10 +40,14 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A running ferrokv-server, on 127.0.0.1 and a Unix socket; killed on drop.
+/// A running ferrokv-server, on 127.0.0.1 and a Unix socket (and, inside
+/// the soft-RoCE guest that `ci/rdma-vm/run` boots, on RDMA at
+/// `FERROKV_RDMA_ADDR` too); killed on drop.
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// `host:port` of the RDMA listener, inside the guest.
+    pub rdma: Option<String>,
     pub socket: PathBuf,
     dir: PathBuf,
 }
@@ -73,7 +77,21 @@ impl Server {
         let _ = std::fs::remove_file(&socket);
         let port = free_port();
         let log = std::fs::File::create(dir.join("server.log")).expect("create log");
+        let rdma = std::env::var("FERROKV_RDMA_ADDR")
+            .ok()
+            .filter(|_| std::env::var_os("FERROKV_RDMA_VM").is_some())
+            .map(|ip| format!("{ip}:{}", free_port()));
+        let rdma_args: Vec<String> = match &rdma {
+            Some(a) => {
+                let (ip, port) = a.rsplit_once(':').unwrap();
+                ["--rdma-bind", ip, "--rdma-port", port]
+                    .map(String::from)
+                    .to_vec()
+            }
+            None => Vec::new(),
+        };
         let child = Command::new(&bin)
+            .args(&rdma_args)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--unixsocket")
@@ -88,6 +106,7 @@ impl Server {
         let mut server = Server {
             child,
             port,
+            rdma,
             socket,
             dir,
         };

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::protocol::{
-    CMD_LEN, ControlMsg, KEEPALIVE_SECS, RECV_DEPTH, RX_SIZE_MAX, RxState, SendQueue, Sent, TxState,
+    CMD_LEN, ControlMsg, DEAD_PEER_SECS, KEEPALIVE_SECS, RECV_DEPTH, RX_SIZE_MAX, RxState,
+    SendQueue, Sent, TxState,
 };
 use super::verbs::{
     Access, CmEvent, CmId, Completion, EventChannel, QueuePair, QueueSizes, cm_event, wc_opcode,
@@ -51,8 +52,19 @@ enum State {
     Closed(Option<String>),
 }
 
+/// Control messages received on a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlStats {
+    pub keepalives: u64,
+    /// RegisterXferMemory messages (the first, then one per buffer lap).
+    pub advertisements: u64,
+    /// The last GetServerFeature received: (select, features).
+    pub last_feature: Option<(u16, u64)>,
+}
+
 pub struct RdmaConn {
     qp: QueuePair,
+    stats: ControlStats,
     role: Role,
     state: State,
     rx: RxState,
@@ -60,7 +72,11 @@ pub struct RdmaConn {
     sq: SendQueue,
     /// Control messages to send once a slot and send-queue room free up.
     owed: Vec<ControlMsg>,
+    /// Test hook: the immediate the next write announces.
+    imm_override: Option<u32>,
     last_keepalive: Instant,
+    /// The oldest keepalive not yet acknowledged: its wr_id and when it left.
+    unacked_keepalive: Option<(u64, Instant)>,
     scratch: Vec<Completion>,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
@@ -96,13 +112,16 @@ impl RdmaConn {
         let peer = qp.id().peer_addr();
         Ok(Self {
             qp,
+            stats: ControlStats::default(),
             role,
             state: State::Connecting,
             rx: RxState::new(rx_size),
             tx: TxState::default(),
             sq: SendQueue::new(SEND_DEPTH, RECV_DEPTH as u16, SIGNAL_EVERY),
             owed: Vec::new(),
+            imm_override: None,
             last_keepalive: Instant::now(),
+            unacked_keepalive: None,
             scratch: Vec::with_capacity(64),
             local,
             peer,
@@ -341,9 +360,15 @@ impl RdmaConn {
             .map_err(|e| format!("ibv_post_recv: {e}"))
     }
 
+    /// Control messages received so far.
+    pub fn control_stats(&self) -> ControlStats {
+        self.stats
+    }
+
     fn on_control(&mut self, msg: ControlMsg) -> Result<(), String> {
         match msg {
             ControlMsg::RegisterXferMemory { addr, length, rkey } => {
+                self.stats.advertisements += 1;
                 if length == 0 || length > RX_SIZE_MAX {
                     return Err(format!(
                         "peer advertised a {length}-byte receive buffer (1..={RX_SIZE_MAX})"
@@ -353,7 +378,8 @@ impl RdmaConn {
                 self.tx.on_register(addr, length, rkey);
                 Ok(())
             }
-            ControlMsg::GetServerFeature { select, .. } => {
+            ControlMsg::GetServerFeature { select, features } => {
+                self.stats.last_feature = Some((select, features));
                 if self.role == Role::Server {
                     // No features are defined: answer "none" for any selector.
                     self.owe(ControlMsg::GetServerFeature {
@@ -367,7 +393,10 @@ impl RdmaConn {
                 (Role::Server, 0) => Ok(()),
                 _ => Err(format!("unsupported client features {features:#x}")),
             },
-            ControlMsg::Keepalive => Ok(()),
+            ControlMsg::Keepalive => {
+                self.stats.keepalives += 1;
+                Ok(())
+            }
         }
     }
 
@@ -411,6 +440,9 @@ impl RdmaConn {
                 self.sq.unpost();
                 self.sq.return_slot(slot);
                 return self.fail(format!("ibv_post_send (control): {e}"));
+            }
+            if msg == ControlMsg::Keepalive && self.unacked_keepalive.is_none() {
+                self.unacked_keepalive = Some((wr_id, Instant::now()));
             }
         }
     }
@@ -479,11 +511,12 @@ impl RdmaConn {
         let offset = plan.offset as usize;
         self.qp.region(TX).write(offset, &buf[..len]);
         let (wr_id, signaled) = self.sq.post_data();
+        let imm = self.imm_override.unwrap_or(plan.len);
         if let Err(e) = self.qp.post_write_imm(
             wr_id,
             TX,
             offset,
-            plan.len,
+            (plan.len, imm),
             (plan.remote_addr, plan.rkey),
             signaled,
         ) {
@@ -499,6 +532,18 @@ impl RdmaConn {
     /// Sends a keepalive when one is due (every 3 s): a peer that died
     /// then surfaces as a failed send completion.
     pub fn keepalive(&mut self, now: Instant) -> io::Result<()> {
+        if let Some((wr_id, sent)) = self.unacked_keepalive {
+            if self.sq.is_complete(wr_id) {
+                self.unacked_keepalive = None;
+            } else if now.duration_since(sent) >= Duration::from_secs(DEAD_PEER_SECS) {
+                self.progress();
+                if !self.sq.is_complete(wr_id) {
+                    self.fail(format!(
+                        "peer unresponsive: keepalive not acknowledged in {DEAD_PEER_SECS} s"
+                    ));
+                }
+            }
+        }
         if self.is_established()
             && now.duration_since(self.last_keepalive) >= Duration::from_secs(KEEPALIVE_SECS)
         {
@@ -514,18 +559,45 @@ impl RdmaConn {
         }
     }
 
-    /// Sends a raw 32-byte control message as is (tests of a misbehaving
-    /// peer use this).
+    /// Sends a well-formed control message now (GetServerFeature,
+    /// SetClientFeature; the connection sends the others itself).
+    pub fn send_control(&mut self, msg: ControlMsg) -> io::Result<()> {
+        self.send_raw_control(&msg.encode())
+    }
+
+    /// Sends up to 32 raw bytes as a control message, valid or not: for
+    /// tests of how a peer treats a misbehaving one.
     #[doc(hidden)]
-    pub fn send_raw_control(&mut self, msg: [u8; CMD_LEN]) -> io::Result<()> {
+    pub fn send_raw_control(&mut self, msg: &[u8]) -> io::Result<()> {
+        if msg.len() > CMD_LEN {
+            return Err(io::Error::other("a control slot holds 32 bytes"));
+        }
+        if !self.is_established() || !self.sq.has_room() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
         let slot = self
             .sq
             .take_slot()
             .ok_or_else(|| io::Error::other("no free control slot"))?;
         let offset = (RECV_DEPTH + slot as usize) * CMD_LEN;
-        self.qp.region(CTRL).write(offset, &msg);
+        self.qp.region(CTRL).write(offset, msg);
         let wr_id = self.sq.post_control(slot);
-        self.qp.post_send(wr_id, CTRL, offset, CMD_LEN as u32)
+        let r = self.qp.post_send(wr_id, CTRL, offset, msg.len() as u32);
+        if r.is_err() {
+            self.sq.unpost();
+            self.sq.return_slot(slot);
+        }
+        r
+    }
+
+    /// Writes `buf` like [`RdmaConn::write`] but announces `claimed` bytes
+    /// in the immediate: for tests of a peer that lies about lengths.
+    #[doc(hidden)]
+    pub fn write_claiming(&mut self, buf: &[u8], claimed: u32) -> io::Result<()> {
+        self.imm_override = Some(claimed);
+        let r = self.write(buf).map(|_| ());
+        self.imm_override = None;
+        r
     }
 }
 

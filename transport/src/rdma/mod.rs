@@ -13,7 +13,7 @@ pub mod protocol;
 mod server;
 mod verbs;
 
-pub use conn::{RdmaConn, Role};
+pub use conn::{ControlStats, RdmaConn, Role};
 pub use server::{RdmaConnection, RdmaListener, RdmaOptions};
 pub use verbs::wait_readable;
 

@@ -18,8 +18,12 @@ pub const RECV_DEPTH: usize = 1024;
 pub const RX_SIZE_DEFAULT: u32 = 1024 * 1024;
 pub const RX_SIZE_MIN: u32 = 64 * 1024;
 pub const RX_SIZE_MAX: u32 = 16 * 1024 * 1024;
-/// Seconds between keepalives on an idle connection.
+/// Seconds between keepalives.
 pub const KEEPALIVE_SECS: u64 = 3;
+/// A keepalive still unacknowledged after this many seconds means the peer
+/// is gone. (The device's own retry limit should say so sooner, but
+/// soft-RoCE keeps retransmitting to a vanished queue pair forever.)
+pub const DEAD_PEER_SECS: u64 = 10;
 
 const OP_GET_SERVER_FEATURE: u16 = 0;
 const OP_SET_CLIENT_FEATURE: u16 = 1;
@@ -362,6 +366,11 @@ impl SendQueue {
     pub fn post_marker(&mut self) -> u64 {
         self.posted += 1;
         self.posted << 16 | DATA_TAG
+    }
+
+    /// Whether the request `wr_id` is known to have completed.
+    pub fn is_complete(&self, wr_id: u64) -> bool {
+        wr_id >> 16 <= self.completed
     }
 
     /// Undoes the last post_* when posting failed.

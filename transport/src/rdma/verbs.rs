@@ -22,6 +22,11 @@ pub use sys::rdma_cm_event_type as cm_event;
 /// rdma_cma.h (anonymous enums the bindings leave out).
 const RDMA_OPTION_ID: c_int = 0;
 const RDMA_OPTION_ID_AFONLY: c_int = 2;
+const RDMA_OPTION_ID_ACK_TIMEOUT: c_int = 3;
+/// Local ACK timeout exponent: 4.096 µs × 2^16 ≈ 268 ms per try. Without
+/// it soft-RoCE retransmits never time out, so a send to a dead peer
+/// (our keepalive) would hang instead of failing after the retries.
+const ACK_TIMEOUT: u8 = 16;
 /// Retries forever on "receiver not ready" (the peer has not re-posted a
 /// receive yet): a slow peer is not an error.
 const RNR_RETRY_INFINITE: u8 = 7;
@@ -312,6 +317,21 @@ impl CmId {
         )
     }
 
+    fn set_ack_timeout(&self) -> io::Result<()> {
+        let mut t: u8 = ACK_TIMEOUT;
+        // SAFETY: the option value is a u8 that outlives the call.
+        let ret = unsafe {
+            sys::rdma_set_option(
+                self.raw(),
+                RDMA_OPTION_ID,
+                RDMA_OPTION_ID_ACK_TIMEOUT,
+                ptr::addr_of_mut!(t).cast(),
+                1,
+            )
+        };
+        check(ret, "rdma_set_option(ACK_TIMEOUT)")
+    }
+
     fn conn_param(retry_count: u8) -> sys::rdma_conn_param {
         sys::rdma_conn_param {
             private_data: ptr::null(),
@@ -328,6 +348,7 @@ impl CmId {
 
     /// Accepts a connection request (server side; Valkey: retry count 5).
     pub fn accept(&self) -> io::Result<()> {
+        self.set_ack_timeout()?;
         let mut param = Self::conn_param(5);
         // SAFETY: a live id from a CONNECT_REQUEST with its QP created.
         check(
@@ -343,6 +364,7 @@ impl CmId {
 
     /// Connects (client side; Valkey: retry count 7).
     pub fn connect(&self) -> io::Result<()> {
+        self.set_ack_timeout()?;
         let mut param = Self::conn_param(7);
         // SAFETY: a live id with a resolved route and its QP created.
         check(
@@ -699,19 +721,19 @@ impl QueuePair {
         self.post(wr_id, index, offset, len, None, true)
     }
 
-    /// Posts an RDMA WRITE WITH IMM (immediate = `len`, big-endian on the
-    /// wire) of `len` bytes from region `index` at `offset` to the peer's
-    /// `remote_addr`/`rkey`.
+    /// Posts an RDMA WRITE WITH IMM of `len` bytes from region `index` at
+    /// `offset` to the peer's `remote_addr`/`rkey`; the immediate (big-endian
+    /// on the wire) is `imm`, which the protocol sets to `len`.
     pub fn post_write_imm(
         &self,
         wr_id: u64,
         index: usize,
         offset: usize,
-        len: u32,
+        (len, imm): (u32, u32),
         remote: (u64, u32),
         signaled: bool,
     ) -> io::Result<()> {
-        self.post(wr_id, index, offset, len, Some(remote), signaled)
+        self.post(wr_id, index, offset, len, Some((remote, imm)), signaled)
     }
 
     /// Posts a signaled RDMA WRITE of no bytes: it touches no memory on
@@ -738,7 +760,7 @@ impl QueuePair {
         index: usize,
         offset: usize,
         len: u32,
-        remote: Option<(u64, u32)>,
+        remote: Option<((u64, u32), u32)>,
         signaled: bool,
     ) -> io::Result<()> {
         let r = &self.regions[index];
@@ -758,9 +780,9 @@ impl QueuePair {
         }
         match remote {
             None => wr.opcode = sys::ibv_wr_opcode::IBV_WR_SEND,
-            Some((addr, rkey)) => {
+            Some(((addr, rkey), imm)) => {
                 wr.opcode = sys::ibv_wr_opcode::IBV_WR_RDMA_WRITE_WITH_IMM;
-                wr.imm_data_invalidated_rkey_union.imm_data = len.to_be();
+                wr.imm_data_invalidated_rkey_union.imm_data = imm.to_be();
                 wr.wr.rdma = sys::rdma_t {
                     remote_addr: addr,
                     rkey,
