@@ -1,31 +1,20 @@
 //! The blocking client: one connection, commands in, replies out in order.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use ferrokv_transport::resp::reply::{Reply, ReplyLimits, ReplyParser};
-use ferrokv_transport::resp::write::{Protocol, encode_command};
+use ferrokv_transport::resp::reply::{Reply, ReplyLimits};
+use ferrokv_transport::resp::write::Protocol;
 
+use crate::codec::{self, Codec, Commands};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::transport::{self, Transport};
 
-/// Size of the receive buffer at rest; it grows for large replies and shrinks
-/// back once they are consumed.
-const READ_BUF: usize = 64 * 1024;
-/// Receive buffers larger than this are released once empty.
-const READ_BUF_KEEP: usize = 1024 * 1024;
-/// Pipelines are written in batches of about this many bytes, with at most
-/// one batch whose replies are still unread while the next is written. The
-/// server can stop reading a client whose replies pile up (ferrokv does at
-/// 16 MiB of pending output); this keeps a deep pipeline from deadlocking
-/// against it, at no cost when the server keeps up.
-const PIPELINE_BATCH: usize = 64 * 1024;
-
-/// Connection settings.
+/// Connection settings, for [`Client`] and the async client alike.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Longest wait to establish a TCP connection (default 5 s). A Unix
+    /// Longest wait to establish a connection (default 5 s): per address
+    /// tried for TCP, for the whole set-up for RDMA (`None`: 10 s). A Unix
     /// socket connects at once or fails.
     pub connect_timeout: Option<Duration>,
     /// Longest wait for reply bytes, per read (default: none). A command
@@ -59,6 +48,9 @@ impl Default for Options {
 /// every later call fails with [`Error::Broken`]; connect again. Server error
 /// replies and unexpected reply types leave the connection usable.
 ///
+/// [`Error::is_connection_error`]: crate::Error::is_connection_error
+/// [`Error::Broken`]: crate::Error::Broken
+///
 /// ```no_run
 /// use ferrokv_rdma_client::{Client, Endpoint};
 ///
@@ -69,24 +61,15 @@ impl Default for Options {
 /// ```
 pub struct Client {
     transport: Box<dyn Transport>,
-    parser: ReplyParser,
-    /// Received bytes: `rbuf[rstart..rend]` are not parsed yet.
-    rbuf: Vec<u8>,
-    rstart: usize,
-    rend: usize,
-    /// Encoding scratch for single commands.
-    wbuf: Vec<u8>,
-    protocol: Protocol,
-    pushes: VecDeque<Reply>,
-    broken: Option<String>,
+    codec: Codec,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("transport", &self.transport.kind())
-            .field("protocol", &self.protocol)
-            .field("broken", &self.broken)
+            .field("protocol", &self.codec.protocol())
+            .field("broken", &self.codec.broken())
             .finish_non_exhaustive()
     }
 }
@@ -109,20 +92,13 @@ impl Client {
         transport.set_write_timeout(options.write_timeout)?;
         Ok(Client {
             transport,
-            parser: ReplyParser::with_limits(options.limits),
-            rbuf: Vec::new(),
-            rstart: 0,
-            rend: 0,
-            wbuf: Vec::new(),
-            protocol: Protocol::Resp2,
-            pushes: VecDeque::new(),
-            broken: None,
+            codec: Codec::new(options.limits),
         })
     }
 
     /// The protocol the connection speaks (RESP2 until [`hello`](Client::hello)).
     pub fn protocol(&self) -> Protocol {
-        self.protocol
+        self.codec.protocol()
     }
 
     /// The transport's name: `"tcp"`, `"unix"` ...
@@ -132,7 +108,7 @@ impl Client {
 
     /// True once a connection error made this client unusable.
     pub fn is_broken(&self) -> bool {
-        self.broken.is_some()
+        self.codec.is_broken()
     }
 
     /// Changes the read timeout (`None`: wait forever).
@@ -147,7 +123,7 @@ impl Client {
 
     /// RESP3 push messages received so far, oldest first.
     pub fn take_pushes(&mut self) -> Vec<Reply> {
-        self.pushes.drain(..).collect()
+        self.codec.take_pushes()
     }
 
     /// Sends one command and returns its reply as sent: a server error is
@@ -163,13 +139,9 @@ impl Client {
     /// ```
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
         self.guard(|c| {
-            let mut buf = std::mem::take(&mut c.wbuf);
-            buf.clear();
-            encode_command(&mut buf, args.iter().map(AsRef::as_ref));
+            let buf = c.codec.encode(args);
             let sent = c.transport.send(&buf);
-            if buf.capacity() <= READ_BUF {
-                c.wbuf = buf;
-            }
+            c.codec.recycle(buf);
             sent?;
             c.read_reply()
         })
@@ -187,190 +159,85 @@ impl Client {
     pub fn pipeline(&mut self) -> Pipeline<'_> {
         Pipeline {
             client: self,
-            buf: Vec::new(),
-            ends: Vec::new(),
+            commands: Commands::default(),
         }
     }
 
     /// `PING`: succeeds on `PONG`.
     pub fn ping(&mut self) -> Result<()> {
-        match self.typed(&["PING"])? {
-            Reply::Simple(s) if s == b"PONG" => Ok(()),
-            got => unexpected("PONG", got),
-        }
+        codec::expect_pong(self.cmd(&["PING"])?)
     }
 
     /// `GET key`: the value, or `None` when the key does not exist.
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        match self.typed(&[b"GET", key.as_ref()])? {
-            Reply::Bulk(v) => Ok(v),
-            Reply::Null => Ok(None),
-            got => unexpected("bulk string or nil", got),
-        }
+        codec::expect_bulk_or_nil(self.cmd(&[b"GET", key.as_ref()])?)
     }
 
     /// `SET key value`.
     pub fn set(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        match self.typed(&[b"SET", key.as_ref(), value.as_ref()])? {
-            Reply::Simple(s) if s == b"OK" => Ok(()),
-            got => unexpected("OK", got),
-        }
+        codec::expect_ok(self.cmd(&[b"SET", key.as_ref(), value.as_ref()])?)
     }
 
     /// `DEL key [key ...]`: how many keys were removed.
     pub fn del<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64> {
-        let mut args: Vec<&[u8]> = Vec::with_capacity(keys.len() + 1);
-        args.push(b"DEL");
-        args.extend(keys.iter().map(AsRef::as_ref));
-        match self.typed(&args)? {
-            Reply::Int(n) => Ok(n),
-            got => unexpected("integer", got),
-        }
+        codec::expect_int(self.cmd(&codec::del_args(keys))?)
     }
 
     /// `INCR key`: the new value.
     pub fn incr(&mut self, key: impl AsRef<[u8]>) -> Result<i64> {
-        match self.typed(&[b"INCR", key.as_ref()])? {
-            Reply::Int(n) => Ok(n),
-            got => unexpected("integer", got),
-        }
+        codec::expect_int(self.cmd(&[b"INCR", key.as_ref()])?)
     }
 
     /// `HELLO protover`: switches the connection to RESP2 or RESP3 and
     /// returns the server's description of itself (a map in RESP3, a flat
     /// array in RESP2).
     pub fn hello(&mut self, protover: u8) -> Result<Reply> {
-        let version = protover.to_string();
-        let reply = self.typed(&["HELLO", version.as_str()])?;
-        match (&reply, protover) {
-            (Reply::Map(_), 3) => self.protocol = Protocol::Resp3,
-            (Reply::Array(Some(_)), 2) => self.protocol = Protocol::Resp2,
-            _ => return unexpected("HELLO's server description", reply),
-        }
-        Ok(reply)
-    }
-
-    /// A command whose error reply becomes [`Error::Server`].
-    fn typed<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
-        match self.cmd(args)? {
-            Reply::Error(msg) => Err(Error::Server(String::from_utf8_lossy(&msg).into_owned())),
-            Reply::Attribute { reply, .. } => match *reply {
-                Reply::Error(msg) => Err(Error::Server(String::from_utf8_lossy(&msg).into_owned())),
-                other => Ok(other),
-            },
-            other => Ok(other),
-        }
+        let reply = self.cmd(&["HELLO", protover.to_string().as_str()])?;
+        self.codec.on_hello(protover, reply)
     }
 
     /// Runs `f`, refusing to when the connection is broken, and marking it
     /// broken when `f` fails with a connection error.
     fn guard<T>(&mut self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        if let Some(why) = &self.broken {
-            return Err(Error::Broken(why.clone()));
-        }
+        self.codec.begin()?;
         let result = f(self);
-        if let Err(e) = &result
-            && e.is_connection_error()
-        {
-            self.broken = Some(e.to_string());
-        }
-        result
+        self.codec.finish(result)
     }
 
     /// Reads the next reply, setting RESP3 pushes aside.
     fn read_reply(&mut self) -> Result<Reply> {
         loop {
-            let (consumed, reply) = self.parser.parse(&self.rbuf[self.rstart..self.rend])?;
-            self.rstart += consumed;
-            match reply {
-                Some(push @ Reply::Push(_)) => self.pushes.push_back(push),
-                Some(reply) => {
-                    let left = self.rend - self.rstart;
-                    if left == 0 {
-                        self.rstart = 0;
-                        self.rend = 0;
-                    }
-                    if self.rbuf.len() > READ_BUF_KEEP && left <= READ_BUF {
-                        // A large reply is done: go back to a small buffer.
-                        let mut small = vec![0; READ_BUF];
-                        small[..left].copy_from_slice(&self.rbuf[self.rstart..self.rend]);
-                        self.rbuf = small;
-                        self.rstart = 0;
-                        self.rend = left;
-                    }
-                    return Ok(reply);
-                }
-                None => self.fill()?,
+            if let Some(reply) = self.codec.next_reply()? {
+                return Ok(reply);
             }
+            let n = self.transport.recv(self.codec.spare_capacity())?;
+            self.codec.advance(n);
         }
     }
 
-    /// Reads more bytes from the transport into the receive buffer.
-    fn fill(&mut self) -> Result<()> {
-        if self.rstart > 0 {
-            self.rbuf.copy_within(self.rstart..self.rend, 0);
-            self.rend -= self.rstart;
-            self.rstart = 0;
-        }
-        // Keep at least half of max(READ_BUF, unparsed bytes) free: a large
-        // reply doubles the buffer, so it costs few reads and copies.
-        let want = READ_BUF.max(self.rend);
-        if self.rbuf.len() - self.rend < want / 2 {
-            self.rbuf.resize(self.rend + want, 0);
-        }
-        let n = self.transport.recv(&mut self.rbuf[self.rend..])?;
-        self.rend += n;
-        Ok(())
-    }
-
-    /// Sends pre-encoded commands (`ends[i]` is where command `i` ends in
-    /// `buf`) in batches, and hands each reply to `each` in order.
+    /// Sends the commands in batches (see [`Commands::batches`]) and hands
+    /// each reply to `each` in order.
     fn run_pipeline(
         &mut self,
-        buf: &[u8],
-        ends: &[usize],
+        commands: &Commands,
         mut each: impl FnMut(usize, Reply),
     ) -> Result<()> {
         self.guard(|c| {
-            let n = ends.len();
             let mut read = 0;
-            let mut prev_batch = 0; // first command of the batch written last
-            let mut i = 0;
-            while i < n {
-                let start = if i == 0 { 0 } else { ends[i - 1] };
-                let mut j = i + 1;
-                while j < n && ends[j] - start <= PIPELINE_BATCH {
-                    j += 1;
-                }
-                // While writing, at most one earlier batch may have unread
-                // replies; none before a single oversized command.
-                let read_to = if ends[j - 1] - start > PIPELINE_BATCH {
-                    i
-                } else {
-                    prev_batch
-                };
-                while read < read_to {
+            for batch in commands.batches() {
+                while read < batch.read_to {
                     each(read, c.read_reply()?);
                     read += 1;
                 }
-                c.transport.send(&buf[start..ends[j - 1]])?;
-                prev_batch = i;
-                i = j;
+                c.transport.send(&commands.bytes()[batch.bytes])?;
             }
-            while read < n {
+            while read < commands.len() {
                 each(read, c.read_reply()?);
                 read += 1;
             }
             Ok(())
         })
     }
-}
-
-fn unexpected<T>(expected: &'static str, got: Reply) -> Result<T> {
-    Err(Error::UnexpectedReply {
-        expected,
-        got: Box::new(got),
-    })
 }
 
 /// Commands queued for one round trip. Made by [`Client::pipeline`].
@@ -380,37 +247,34 @@ fn unexpected<T>(expected: &'static str, got: Reply) -> Result<T> {
 /// can be reused after [`send`](Pipeline::send): it is emptied.
 pub struct Pipeline<'a> {
     client: &'a mut Client,
-    buf: Vec<u8>,
-    ends: Vec<usize>,
+    commands: Commands,
 }
 
 impl Pipeline<'_> {
     /// Queues a command.
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> &mut Self {
-        encode_command(&mut self.buf, args.iter().map(AsRef::as_ref));
-        self.ends.push(self.buf.len());
+        self.commands.push(args);
         self
     }
 
     /// Commands queued.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.commands.len()
     }
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.commands.is_empty()
     }
 
     /// Drops the queued commands.
     pub fn clear(&mut self) {
-        self.buf.clear();
-        self.ends.clear();
+        self.commands.clear();
     }
 
     /// Sends the queued commands and returns their replies, in order.
     pub fn send(&mut self) -> Result<Vec<Reply>> {
-        let mut out = Vec::with_capacity(self.ends.len());
+        let mut out = Vec::with_capacity(self.len());
         self.send_each(|_, reply| out.push(reply))?;
         Ok(out)
     }
@@ -418,7 +282,7 @@ impl Pipeline<'_> {
     /// Sends the queued commands and calls `each(index, reply)` as each
     /// reply arrives, in order (for timing replies, or to avoid collecting).
     pub fn send_each(&mut self, each: impl FnMut(usize, Reply)) -> Result<()> {
-        let result = self.client.run_pipeline(&self.buf, &self.ends, each);
+        let result = self.client.run_pipeline(&self.commands, each);
         self.clear();
         result
     }
@@ -427,6 +291,8 @@ impl Pipeline<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{PIPELINE_BATCH, READ_BUF_KEEP};
+    use crate::error::Error;
     use std::sync::{Arc, Mutex};
 
     /// An in-memory server: records what is sent, answers from a script,
@@ -590,7 +456,7 @@ mod tests {
         script.extend_from_slice(b"\r\n+PONG\r\n");
         let (mut c, _) = mock(&script, 100_000);
         assert_eq!(c.get("big").unwrap(), Some(value));
-        assert!(c.rbuf.len() <= READ_BUF_KEEP);
+        assert!(c.codec.buffer_len() <= READ_BUF_KEEP);
         c.ping().unwrap();
     }
 }

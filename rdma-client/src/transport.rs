@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferrokv_transport::rdma::{RdmaConn, protocol::RX_SIZE_DEFAULT, wait_readable};
+use ferrokv_transport::rdma::{NUDGE_AFTER, RdmaConn, protocol::RX_SIZE_DEFAULT, wait_readable};
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
@@ -124,9 +124,7 @@ impl<S: Stream> Transport for SocketTransport<S> {
 /// Connects over TCP to `addr` (`host:port`), trying each resolved address
 /// in turn, each within `timeout`. Sets TCP_NODELAY.
 pub fn connect_tcp(addr: &str, timeout: Option<Duration>) -> Result<Box<dyn Transport>> {
-    let addrs = addr
-        .to_socket_addrs()
-        .map_err(|e| Error::InvalidEndpoint(format!("cannot resolve {addr:?}: {e}")))?;
+    let addrs = addr.to_socket_addrs().map_err(|e| unresolvable(addr, e))?;
     let mut last = None;
     for a in addrs {
         let attempt = match timeout {
@@ -143,8 +141,18 @@ pub fn connect_tcp(addr: &str, timeout: Option<Duration>) -> Result<Box<dyn Tran
     }
     Err(match last {
         Some(e) => Error::from_io(e, "connect", timeout),
-        None => Error::InvalidEndpoint(format!("{addr:?} resolves to no address")),
+        None => no_address(addr),
     })
+}
+
+/// The error for a `host:port` that does not resolve.
+pub(crate) fn unresolvable(addr: &str, e: io::Error) -> Error {
+    Error::InvalidEndpoint(format!("cannot resolve {addr:?}: {e}"))
+}
+
+/// The error for a `host:port` that resolves to no address.
+pub(crate) fn no_address(addr: &str) -> Error {
+    Error::InvalidEndpoint(format!("{addr:?} resolves to no address"))
 }
 
 /// Connects to the Unix domain socket at `path`.
@@ -155,12 +163,11 @@ pub fn connect_unix(path: &Path) -> Result<Box<dyn Transport>> {
 
 /// An RDMA connection (Valkey's protocol). Waiting is `poll(2)` on the
 /// connection's two fds; while a send waits for room in the server's
-/// receive buffer, incoming replies are taken into `inbox`, so the server
-/// is never stuck writing to us while we are stuck writing to it.
+/// receive buffer, incoming replies are taken into the [`Inbox`], so the
+/// server is never stuck writing to us while we are stuck writing to it.
 struct RdmaTransport {
     conn: RdmaConn,
-    inbox: Vec<u8>,
-    inbox_pos: usize,
+    inbox: Inbox,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -169,30 +176,69 @@ struct RdmaTransport {
 const RDMA_CONNECT_DEFAULT: Duration = Duration::from_secs(10);
 
 impl RdmaTransport {
-    /// Waits for an event until `deadline`; false when it passed.
-    fn wait(&self, deadline: Option<Instant>) -> Result<bool> {
-        let left = match deadline {
+    /// Waits for an event until `deadline`; false when it passed. If the
+    /// first [`NUDGE_AFTER`] bring nothing, nudges the device once (see
+    /// [`RdmaConn::nudge`]: soft-RoCE can leave our request unsent).
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<bool> {
+        let left = |deadline: Option<Instant>| match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left),
-                _ => return Ok(false),
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(()),
             },
-            None => None,
+            None => Ok(None),
         };
-        wait_readable(&self.conn.fds(), left).map_err(Error::Io)?;
+        let Ok(rest) = left(deadline) else {
+            return Ok(false);
+        };
+        let first = rest.map_or(NUDGE_AFTER, |r| r.min(NUDGE_AFTER));
+        if wait_readable(&self.conn.fds(), Some(first)).map_err(Error::Io)? {
+            return Ok(true);
+        }
+        self.conn.nudge();
+        let Ok(rest) = left(deadline) else {
+            return Ok(false);
+        };
+        wait_readable(&self.conn.fds(), rest).map_err(Error::Io)?;
         Ok(true)
     }
+}
 
-    /// Moves everything received so far into the inbox.
-    fn stash(&mut self) -> Result<()> {
+/// Bytes an RDMA connection received while its owner was sending: read
+/// from the connection to let the server go on writing (our receive buffer
+/// is where it writes, and it re-opens only as we read), and handed out
+/// before anything newer by the next receive.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl Inbox {
+    /// Moves everything `conn` received so far into the inbox. Like
+    /// [`RdmaConn::read`] returning `WouldBlock`, a successful return means
+    /// the connection's fds were drained and re-armed.
+    pub(crate) fn stash(&mut self, conn: &mut RdmaConn) -> io::Result<()> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self.conn.read(&mut chunk) {
+            match conn.read(&mut chunk) {
                 Ok(0) => return Ok(()),
-                Ok(n) => self.inbox.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.bytes.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(Error::from_io(e, "read", self.read_timeout)),
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Moves up to `buf.len()` stashed bytes into `buf`; 0 when there are none.
+    pub(crate) fn take(&mut self, buf: &mut [u8]) -> usize {
+        let n = (self.bytes.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        if self.pos == self.bytes.len() {
+            self.bytes.clear();
+            self.pos = 0;
+        }
+        n
     }
 }
 
@@ -207,7 +253,9 @@ impl Transport for RdmaTransport {
                     deadline = self.write_timeout.map(|t| Instant::now() + t);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stash()?;
+                    self.inbox
+                        .stash(&mut self.conn)
+                        .map_err(|e| Error::from_io(e, "read", self.read_timeout))?;
                     if !self.wait(deadline)? {
                         return Err(Error::Timeout {
                             op: "write",
@@ -222,14 +270,8 @@ impl Transport for RdmaTransport {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.inbox_pos < self.inbox.len() {
-            let n = (self.inbox.len() - self.inbox_pos).min(buf.len());
-            buf[..n].copy_from_slice(&self.inbox[self.inbox_pos..self.inbox_pos + n]);
-            self.inbox_pos += n;
-            if self.inbox_pos == self.inbox.len() {
-                self.inbox.clear();
-                self.inbox_pos = 0;
-            }
+        let n = self.inbox.take(buf);
+        if n > 0 {
             return Ok(n);
         }
         let deadline = self.read_timeout.map(|t| Instant::now() + t);
@@ -275,27 +317,32 @@ pub fn connect_rdma(
     rx_size: u32,
     timeout: Option<Duration>,
 ) -> Result<Box<dyn Transport>> {
+    Ok(Box::new(RdmaTransport {
+        conn: rdma_conn(addr, rx_size, timeout)?,
+        inbox: Inbox::default(),
+        read_timeout: None,
+        write_timeout: None,
+    }))
+}
+
+/// Sets up an RDMA connection as [`connect_rdma`] describes, blocking
+/// until it is established (the async client runs this on a blocking
+/// thread).
+pub(crate) fn rdma_conn(addr: &str, rx_size: u32, timeout: Option<Duration>) -> Result<RdmaConn> {
     ferrokv_transport::rdma::probe().map_err(Error::Unavailable)?;
     let target = addr
         .to_socket_addrs()
-        .map_err(|e| Error::InvalidEndpoint(format!("cannot resolve {addr:?}: {e}")))?
+        .map_err(|e| unresolvable(addr, e))?
         .next()
-        .ok_or_else(|| Error::InvalidEndpoint(format!("{addr:?} resolves to no address")))?;
+        .ok_or_else(|| no_address(addr))?;
     let timeout = timeout.unwrap_or(RDMA_CONNECT_DEFAULT);
-    let conn = RdmaConn::connect(target, rx_size, timeout).map_err(|e| match e.kind() {
+    RdmaConn::connect(target, rx_size, timeout).map_err(|e| match e.kind() {
         io::ErrorKind::TimedOut => Error::Timeout {
             op: "connect",
             after: timeout,
         },
         _ => Error::Io(e),
-    })?;
-    Ok(Box::new(RdmaTransport {
-        conn,
-        inbox: Vec::new(),
-        inbox_pos: 0,
-        read_timeout: None,
-        write_timeout: None,
-    }))
+    })
 }
 
 /// Connects to `endpoint` with the given connect timeout (RDMA with the

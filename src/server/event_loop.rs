@@ -81,6 +81,17 @@ fn bind_rdma(c: &crate::config::Config) -> io::Result<Vec<Box<dyn Listener>>> {
             "proto-max-bulk-len must not exceed 512mb when RDMA listens",
         ));
     }
+    // Registered buffers are pinned memory: per connection the control
+    // slots (64 KiB), our receive buffer and a staging copy of the peer's.
+    match ferrokv_transport::rdma::raise_memlock_limit() {
+        Ok(Some(limit)) if limit < 64 << 20 => warning!(
+            "RDMA: the locked-memory limit is {} KiB; each RDMA connection pins about 64 KiB + 2 x rdma-rx-size ({} KiB), so few can connect. Raise it (ulimit -l, LimitMEMLOCK= in systemd) or run with CAP_IPC_LOCK.",
+            limit / 1024,
+            (64 * 1024 + 2 * c.rdma_rx_size) / 1024
+        ),
+        Ok(_) => {}
+        Err(e) => warning!("RDMA: {e}"),
+    }
     let options = RdmaOptions {
         rx_size: c.rdma_rx_size as u32,
         completion_vector: c.rdma_completion_vector as i32,

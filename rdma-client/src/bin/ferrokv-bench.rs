@@ -1,5 +1,5 @@
 //! `ferrokv-bench`: a latency rig for ferrokv and Valkey over TCP, Unix
-//! sockets and (once it exists) RDMA. Run `ferrokv-bench --help`.
+//! sockets and RDMA. Run `ferrokv-bench --help`.
 //!
 //! One thread per connection. Closed loop: each connection sends a batch of
 //! `--pipeline` commands, waits for every reply, and sends the next. Open

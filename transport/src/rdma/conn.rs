@@ -78,6 +78,10 @@ pub struct RdmaConn {
     /// The oldest keepalive not yet acknowledged: its wr_id and when it left.
     unacked_keepalive: Option<(u64, Instant)>,
     scratch: Vec<Completion>,
+    /// Completions handled so far, and the count at the last keepalive
+    /// tick: a tick that saw none may nudge the device.
+    completions: u64,
+    completions_at_tick: u64,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
 }
@@ -123,6 +127,8 @@ impl RdmaConn {
             last_keepalive: Instant::now(),
             unacked_keepalive: None,
             scratch: Vec::with_capacity(64),
+            completions: 0,
+            completions_at_tick: 0,
             local,
             peer,
         })
@@ -193,6 +199,15 @@ impl RdmaConn {
     /// both for readability.
     pub fn fds(&self) -> [std::os::fd::RawFd; 2] {
         [self.qp.cm_fd(), self.qp.comp_fd()]
+    }
+
+    /// Owned duplicates of [`fds`](Self::fds), for an event loop that takes
+    /// ownership of what it watches (Tokio's `AsyncFd`): each is readable
+    /// exactly when its original is, and closing one leaves the original
+    /// open. As with `fds`, `read` and `write` drain and re-arm both before
+    /// returning `WouldBlock`, so waiting for the next edge after one is safe.
+    pub fn wait_fds(&self) -> io::Result<[std::os::fd::OwnedFd; 2]> {
+        self.qp.dup_fds()
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -299,6 +314,7 @@ impl RdmaConn {
                     break;
                 }
             };
+            self.completions += n as u64;
             for wc in &batch {
                 if let Err(why) = self.on_completion(wc) {
                     self.fail(why);
@@ -529,9 +545,37 @@ impl RdmaConn {
         Ok(len)
     }
 
-    /// Sends a keepalive when one is due (every 3 s): a peer that died
-    /// then surfaces as a failed send completion.
+    /// Posts an empty, signaled write when requests may be outstanding;
+    /// returns whether it did. Its completion retires everything before it,
+    /// and posting it rings the device's doorbell again: soft-RoCE (rdma_rxe
+    /// in Linux 6.1) sometimes leaves posted requests unsent until the next
+    /// doorbell or incoming packet, so a peer waiting on us calls this when
+    /// it has heard nothing for a while. Harmless on hardware.
+    pub fn nudge(&mut self) -> bool {
+        if !self.is_established() || self.sq.outstanding() == 0 || !self.sq.has_room() {
+            return false;
+        }
+        // An empty write still names a valid target (some devices check).
+        let Some(target) = self.tx.target() else {
+            return false;
+        };
+        let wr_id = self.sq.post_marker();
+        if self.qp.post_marker(wr_id, CTRL, target).is_err() {
+            self.sq.unpost();
+            return false;
+        }
+        true
+    }
+
+    /// The periodic work (call it a few times a second): sends a keepalive
+    /// when one is due (every 3 s), so a peer that died surfaces as a
+    /// failed or unacknowledged send; nudges the device when nothing
+    /// completed since the last call.
     pub fn keepalive(&mut self, now: Instant) -> io::Result<()> {
+        if self.completions == self.completions_at_tick {
+            self.nudge();
+        }
+        self.completions_at_tick = self.completions;
         if let Some((wr_id, sent)) = self.unacked_keepalive {
             if self.sq.is_complete(wr_id) {
                 self.unacked_keepalive = None;
@@ -601,6 +645,11 @@ impl RdmaConn {
     }
 }
 
+/// How long a peer waiting for us should hear nothing before it calls
+/// [`RdmaConn::nudge`] (a round trip takes microseconds on hardware and
+/// well under a millisecond on soft-RoCE).
+pub const NUDGE_AFTER: Duration = Duration::from_millis(5);
+
 /// Longest wait, when closing, for our last writes to reach the peer.
 const LINGER: Duration = Duration::from_millis(200);
 
@@ -618,12 +667,7 @@ impl RdmaConn {
     /// written just before closing (QUIT) would be lost: post a signaled
     /// empty write and wait (briefly) for it, and so for all before it.
     fn linger(&mut self) {
-        if !self.is_established() || self.sq.outstanding() == 0 || !self.sq.has_room() {
-            return;
-        }
-        let wr_id = self.sq.post_marker();
-        if self.qp.post_marker(wr_id).is_err() {
-            self.sq.unpost();
+        if !self.nudge() {
             return;
         }
         let deadline = Instant::now() + LINGER;

@@ -13,9 +13,9 @@ pub mod protocol;
 mod server;
 mod verbs;
 
-pub use conn::{ControlStats, RdmaConn, Role};
+pub use conn::{ControlStats, NUDGE_AFTER, RdmaConn, Role};
 pub use server::{RdmaConnection, RdmaListener, RdmaOptions};
-pub use verbs::wait_readable;
+pub use verbs::{raise_memlock_limit, wait_readable};
 
 /// Checks that this host can do RDMA: libibverbs loads and lists at least
 /// one device. The error says why not, for a clear start-up failure.

@@ -231,6 +231,11 @@ impl TxState {
         self.offset = 0;
     }
 
+    /// The peer's buffer (address, rkey), once advertised.
+    pub fn target(&self) -> Option<(u64, u32)> {
+        self.target.map(|(addr, _, rkey)| (addr, rkey))
+    }
+
     /// Whether the peer has told us where to write yet.
     pub fn ready(&self) -> bool {
         self.target.is_some()

@@ -8,7 +8,7 @@
 use std::ffi::{CStr, c_int, c_void};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
@@ -69,6 +69,34 @@ pub fn device_count() -> io::Result<usize> {
     // SAFETY: `list` came from ibv_get_device_list and is freed once.
     unsafe { sys::ibv_free_device_list(list) };
     Ok(n.max(0) as usize)
+}
+
+/// Raises the soft locked-memory limit (RLIMIT_MEMLOCK) to the hard one:
+/// every registered region is pinned and counts against it. Returns the
+/// limit now in force in bytes (None: unlimited, or running as root, whose
+/// CAP_IPC_LOCK lifts the limit).
+pub fn raise_memlock_limit() -> io::Result<Option<u64>> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(None);
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write/read the struct we pass, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 {
+            return Err(os_error("getrlimit(RLIMIT_MEMLOCK)"));
+        }
+        if lim.rlim_cur != lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) != 0 {
+                return Err(os_error("setrlimit(RLIMIT_MEMLOCK)"));
+            }
+        }
+    }
+    Ok((lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur))
 }
 
 /// Text of a work-completion status ("transport retry counter exceeded").
@@ -542,6 +570,15 @@ pub struct Completion {
     pub imm: u32,
 }
 
+/// What a posted send request does.
+enum Op {
+    Send,
+    /// RDMA WRITE to the peer's (address, rkey).
+    Write((u64, u32)),
+    /// RDMA WRITE WITH IMM: target and immediate.
+    WriteImm((u64, u32), u32),
+}
+
 /// Sizes of one connection's queues and buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct QueueSizes {
@@ -658,6 +695,19 @@ impl QueuePair {
         unsafe { self.comp.0.as_ref().fd }
     }
 
+    /// Duplicates (close-on-exec) of [`cm_fd`](Self::cm_fd) and
+    /// [`comp_fd`](Self::comp_fd), for event loops that take ownership of
+    /// the fds they watch. A duplicate shares the open file description, so
+    /// it is readable exactly when the original is.
+    pub fn dup_fds(&self) -> io::Result<[OwnedFd; 2]> {
+        let dup = |fd: RawFd| {
+            // SAFETY: `fd` belongs to a channel that `self` owns, so it stays
+            // open while borrowed here; the duplicate is a new fd of our own.
+            unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()
+        };
+        Ok([dup(self.cm_fd())?, dup(self.comp_fd())?])
+    }
+
     /// Registers a new region of `len` bytes; returns its index.
     pub fn register(&mut self, len: usize, access: Access) -> io::Result<usize> {
         let flags = match access {
@@ -718,7 +768,7 @@ impl QueuePair {
 
     /// Posts a SEND of `len` bytes from region `index` at `offset`.
     pub fn post_send(&self, wr_id: u64, index: usize, offset: usize, len: u32) -> io::Result<()> {
-        self.post(wr_id, index, offset, len, None, true)
+        self.post(wr_id, (index, offset, len), Op::Send, true)
     }
 
     /// Posts an RDMA WRITE WITH IMM of `len` bytes from region `index` at
@@ -733,34 +783,27 @@ impl QueuePair {
         remote: (u64, u32),
         signaled: bool,
     ) -> io::Result<()> {
-        self.post(wr_id, index, offset, len, Some((remote, imm)), signaled)
+        self.post(
+            wr_id,
+            (index, offset, len),
+            Op::WriteImm(remote, imm),
+            signaled,
+        )
     }
 
-    /// Posts a signaled RDMA WRITE of no bytes: it touches no memory on
-    /// either side, and completes after every request posted before it.
-    pub fn post_marker(&self, wr_id: u64) -> io::Result<()> {
-        // SAFETY: an all-zero ibv_send_wr is valid: no SGEs, no next.
-        let mut wr: sys::ibv_send_wr = unsafe { std::mem::zeroed() };
-        wr.wr_id = wr_id;
-        wr.opcode = sys::ibv_wr_opcode::IBV_WR_RDMA_WRITE;
-        wr.send_flags = sys::ibv_send_flags::IBV_SEND_SIGNALED.0;
-        let mut bad = ptr::null_mut();
-        // SAFETY: the request references no memory; the call copies it.
-        let ret = unsafe { sys::ibv_post_send(self.id.0.as_ref().qp, &mut wr, &mut bad) };
-        if ret == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(ret))
-        }
+    /// Posts a signaled RDMA WRITE of no bytes (from region `index`, to the
+    /// peer's advertised `remote` buffer, which it leaves unchanged; no
+    /// immediate, so the peer sees nothing): it completes after every
+    /// request posted before it.
+    pub fn post_marker(&self, wr_id: u64, index: usize, remote: (u64, u32)) -> io::Result<()> {
+        self.post(wr_id, (index, 0, 0), Op::Write(remote), true)
     }
 
     fn post(
         &self,
         wr_id: u64,
-        index: usize,
-        offset: usize,
-        len: u32,
-        remote: Option<((u64, u32), u32)>,
+        (index, offset, len): (usize, usize, u32),
+        op: Op,
         signaled: bool,
     ) -> io::Result<()> {
         let r = &self.regions[index];
@@ -778,15 +821,17 @@ impl QueuePair {
         if signaled {
             wr.send_flags = sys::ibv_send_flags::IBV_SEND_SIGNALED.0;
         }
-        match remote {
-            None => wr.opcode = sys::ibv_wr_opcode::IBV_WR_SEND,
-            Some(((addr, rkey), imm)) => {
+        let rdma = |(remote_addr, rkey): (u64, u32)| sys::rdma_t { remote_addr, rkey };
+        match op {
+            Op::Send => wr.opcode = sys::ibv_wr_opcode::IBV_WR_SEND,
+            Op::Write(remote) => {
+                wr.opcode = sys::ibv_wr_opcode::IBV_WR_RDMA_WRITE;
+                wr.wr.rdma = rdma(remote);
+            }
+            Op::WriteImm(remote, imm) => {
                 wr.opcode = sys::ibv_wr_opcode::IBV_WR_RDMA_WRITE_WITH_IMM;
                 wr.imm_data_invalidated_rkey_union.imm_data = imm.to_be();
-                wr.wr.rdma = sys::rdma_t {
-                    remote_addr: addr,
-                    rkey,
-                };
+                wr.wr.rdma = rdma(remote);
             }
         }
         let mut bad = ptr::null_mut();
