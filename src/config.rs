@@ -253,8 +253,8 @@ const fn special(
 }
 
 const DIRECTIVES: &[Directive] = &[
-    special("bind", FIXED, |c| c.bind.join(" "), set_bind),
-    int("port", FIXED, 0, 65535, |c| &mut c.port),
+    special("bind", MUTABLE, |c| c.bind.join(" "), set_bind),
+    int("port", MUTABLE, 0, 65535, |c| &mut c.port),
     int("tcp-backlog", FIXED, 0, I32_MAX, |c| &mut c.tcp_backlog),
     int("tcp-keepalive", MUTABLE, 0, I32_MAX, |c| {
         &mut c.tcp_keepalive
@@ -311,8 +311,13 @@ const DIRECTIVES: &[Directive] = &[
         &["no", "yes", "local"],
         |c| &mut c.enable_debug_command,
     ),
-    special("rdma-bind", FIXED, |c| c.rdma_bind.join(" "), set_rdma_bind),
-    int("rdma-port", FIXED, 0, 65535, |c| &mut c.rdma_port),
+    special(
+        "rdma-bind",
+        MUTABLE,
+        |c| c.rdma_bind.join(" "),
+        set_rdma_bind,
+    ),
+    int("rdma-port", MUTABLE, 0, 65535, |c| &mut c.rdma_port),
     Directive {
         name: "rdma-rx-size",
         mutable: FIXED,
@@ -690,7 +695,7 @@ mod tests {
     #[test]
     fn runtime_get_set() {
         let mut c = Config::default();
-        assert_eq!(c.set_runtime("port", "1"), Err(ConfigError::Immutable));
+        assert_eq!(c.set_runtime("databases", "1"), Err(ConfigError::Immutable));
         assert_eq!(c.set_runtime("nosuch", "1"), Err(ConfigError::Unknown));
         c.set_runtime("MAXCLIENTS", "10").unwrap();
         c.set_runtime("proto-max-bulk-len", "2mb").unwrap();

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
         }
     };
     notice!("Server initialized");
-    for (kind, l) in &srv.listeners_info {
+    for (kind, l) in srv.listeners.describe() {
         notice!("Ready to accept connections {} on {l}", kind.name());
     }
     match event_loop.run(&mut srv) {

@@ -321,3 +321,56 @@ fn rdma_directives_are_validated_and_an_unusable_rdma_port_stops_startup() {
         b"*2\r\n$9\r\nrdma-port\r\n$1\r\n0\r\n"
     );
 }
+
+#[test]
+fn config_set_port_and_bind_move_the_tcp_listener() {
+    let server = Server::start(&[]);
+    let mut c = server.conn();
+    let new_port = free_port();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "port", &new_port.to_string()]),
+        b"+OK\r\n"
+    );
+    // The connection that asked survives; new ones go to the new port only.
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    assert!(std::net::TcpStream::connect(server.addr()).is_err());
+    let moved: std::net::SocketAddr = ([127, 0, 0, 1], new_port).into();
+    let mut c2 = common::Conn::tcp(moved);
+    let info = c2.str(&["INFO", "server"]);
+    assert!(
+        info.contains(&format!(
+            "listener0:name=tcp,bind=127.0.0.1,port={new_port}\r\n"
+        )),
+        "{info}"
+    );
+    // A port someone else holds: refused with Valkey's error, nothing moves.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap().port().to_string();
+    assert_eq!(
+        common::show(&c2.cmd(&["CONFIG", "SET", "port", &taken])),
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\\r\\n"
+    );
+    let p = new_port.to_string();
+    assert_eq!(
+        c2.cmd(&["CONFIG", "GET", "port"]),
+        format!("*2\r\n$4\r\nport\r\n${}\r\n{p}\r\n", p.len()).as_bytes()
+    );
+    assert_eq!(common::Conn::tcp(moved).cmd(&["PING"]), b"+PONG\r\n");
+    // bind: an address this host lacks is refused; a valid list is taken.
+    assert_eq!(
+        common::show(&c2.cmd(&["CONFIG", "SET", "bind", "192.0.2.1"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\\r\\n"
+    );
+    assert_eq!(
+        c2.cmd(&["CONFIG", "SET", "bind", "127.0.0.1 -::1"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(common::Conn::tcp(moved).cmd(&["PING"]), b"+PONG\r\n");
+    let info = c2.str(&["INFO", "server"]);
+    assert!(
+        info.contains(&format!(
+            "listener0:name=tcp,bind=127.0.0.1,bind=-::1,port={new_port}\r\n"
+        )),
+        "{info}"
+    );
+}

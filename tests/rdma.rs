@@ -159,6 +159,21 @@ fn commands_run_over_rdma_and_the_listener_is_reported() {
         "{}",
         show(&cfg)
     );
+    // CONFIG SET rdma-port moves the RDMA listener; connections stay.
+    let moved = SocketAddr::new(addr.ip(), common::free_port());
+    let set = c.cmd(&["CONFIG", "SET", "rdma-port", &moved.port().to_string()]);
+    assert_eq!(set, b"+OK\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(Conn::rdma(moved).cmd(&["PING"]), b"+PONG\r\n");
+    let info = c.str(&["INFO", "server"]);
+    assert!(
+        info.contains(&format!(
+            "name=rdma,bind={},port={}\r\n",
+            addr.ip(),
+            moved.port()
+        )),
+        "{info}"
+    );
     // A protected-mode server accepts RDMA peers on its own host, as Valkey.
     drop(c);
     let protected = Server::start_rdma(&["--protected-mode", "yes"]);

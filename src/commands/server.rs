@@ -209,6 +209,11 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory: {e}"
         )));
     }
+    if let Err((name, why)) = ctx.srv.listeners.rebind(&ctx.srv.config, &next) {
+        return Err(err(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        )));
+    }
     if next.loglevel != ctx.srv.config.loglevel {
         crate::server::log::set_level(&next.loglevel);
     }

@@ -5,23 +5,19 @@
 //! stats) runs `hz` times a second between events.
 
 use std::io::{self, ErrorKind};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ferrokv_transport::net::{TcpOptions, TcpServer, UnixServer};
-use ferrokv_transport::rdma::{RdmaListener, RdmaOptions};
-use ferrokv_transport::{Connection, Frame, Limits, Listener, Parsed};
+use ferrokv_transport::{Connection, Frame, Limits, Parsed};
 use mio::{Events, Interest, Poll, Token};
 
 use super::client::{Client, IoSnapshot};
+use super::listeners::{self, LISTENER_BASE};
 use super::{Server, Shutdown, dispatch};
 use crate::util::time::unix_ms;
 use crate::{notice, verbose, warning};
 
-/// Listener tokens live above every client slot.
-const LISTENER_BASE: usize = usize::MAX / 2;
 /// Bytes read per call while no large bulk is pending (Valkey: 16 KiB).
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest single read while a big bulk argument is arriving.
@@ -37,7 +33,6 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Running in protected mode because p
 
 pub struct EventLoop {
     poll: Poll,
-    listeners: Vec<Box<dyn Listener>>,
     /// Client slots to revisit without a new readiness event (reading was
     /// paused, or input is left over).
     revisit: Vec<usize>,
@@ -45,150 +40,18 @@ pub struct EventLoop {
     signal: Arc<AtomicUsize>,
 }
 
-/// A `bind` entry: whether it is optional ('-' prefix) and its address.
-fn parse_bind(spec: &str) -> io::Result<(bool, IpAddr)> {
-    let (optional, host) = match spec.strip_prefix('-') {
-        Some(h) => (true, h),
-        None => (false, spec),
-    };
-    let ip = match host {
-        "*" => IpAddr::from([0u8; 4]),
-        "::*" => IpAddr::from([0u16; 8]),
-        h => h.parse().map_err(|_| {
-            io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("Invalid bind address '{h}'"),
-            )
-        })?,
-    };
-    Ok((optional, ip))
-}
-
-fn unavailable_address(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT | libc::ENODEV)
-    )
-}
-
-/// The RDMA listeners (`rdma-bind`; empty: `* -::*` as Valkey). Without a
-/// usable device this fails with "RDMA unavailable: ...".
-fn bind_rdma(c: &crate::config::Config) -> io::Result<Vec<Box<dyn Listener>>> {
-    ferrokv_transport::rdma::probe().map_err(|e| io::Error::new(ErrorKind::Unsupported, e))?;
-    if c.proto_max_bulk_len > 512 * 1024 * 1024 {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "proto-max-bulk-len must not exceed 512mb when RDMA listens",
-        ));
-    }
-    // Registered buffers are pinned memory: per connection the control
-    // slots (64 KiB), our receive buffer and a staging copy of the peer's.
-    match ferrokv_transport::rdma::raise_memlock_limit() {
-        Ok(Some(limit)) if limit < 64 << 20 => warning!(
-            "RDMA: the locked-memory limit is {} KiB; each RDMA connection pins about 64 KiB + 2 x rdma-rx-size ({} KiB), so few can connect. Raise it (ulimit -l, LimitMEMLOCK= in systemd) or run with CAP_IPC_LOCK.",
-            limit / 1024,
-            (64 * 1024 + 2 * c.rdma_rx_size) / 1024
-        ),
-        Ok(_) => {}
-        Err(e) => warning!("RDMA: {e}"),
-    }
-    let options = RdmaOptions {
-        rx_size: c.rdma_rx_size as u32,
-        completion_vector: c.rdma_completion_vector as i32,
-        backlog: c.tcp_backlog as i32,
-    };
-    let specs = if c.rdma_bind.is_empty() {
-        vec!["*".to_string(), "-::*".to_string()]
-    } else {
-        c.rdma_bind.clone()
-    };
-    let mut out: Vec<Box<dyn Listener>> = Vec::new();
-    for spec in &specs {
-        let (optional, ip) = parse_bind(spec)?;
-        match RdmaListener::bind(SocketAddr::new(ip, c.rdma_port as u16), options) {
-            Ok(l) => out.push(Box::new(l)),
-            Err(e) if optional && unavailable_address(&e) => {
-                verbose!("Skipping optional RDMA bind address {spec}: {e}");
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!(
-                        "Failed listening on port {} (rdma), aborting: {e}",
-                        c.rdma_port
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Opens every configured listener. Addresses prefixed with '-' are
-/// optional: skipped if the address is not available on this host.
-fn bind_all(srv: &Server) -> io::Result<Vec<Box<dyn Listener>>> {
-    let c = &srv.config;
-    let mut out: Vec<Box<dyn Listener>> = Vec::new();
-    // RDMA first: once TCP accepts, every listener is up (tests and
-    // scripts wait for the TCP port).
-    if c.rdma_port != 0 {
-        out.extend(bind_rdma(c)?);
-    }
-    if c.port != 0 {
-        let options = TcpOptions {
-            backlog: c.tcp_backlog as i32,
-            keepalive_secs: c.tcp_keepalive as u32,
-        };
-        for spec in &c.bind {
-            let (optional, ip) = parse_bind(spec)?;
-            match TcpServer::bind(SocketAddr::new(ip, c.port as u16), options) {
-                Ok(l) => out.push(Box::new(l)),
-                Err(e) if optional && unavailable_address(&e) => {
-                    verbose!("Skipping optional bind address {spec}: {e}");
-                }
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("Failed listening on port {} (tcp), aborting: {e}", c.port),
-                    ));
-                }
-            }
-        }
-    }
-    if !c.unixsocket.is_empty() {
-        let l = UnixServer::bind(&c.unixsocket, c.unixsocketperm).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("Failed opening Unix socket {}: {e}", c.unixsocket),
-            )
-        })?;
-        out.push(Box::new(l));
-    }
-    if out.is_empty() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "Configured to not listen anywhere, exiting.",
-        ));
-    }
-    Ok(out)
-}
-
 impl EventLoop {
     pub fn new(srv: &mut Server) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut listeners = bind_all(srv)?;
-        for (i, l) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)?;
-            srv.listeners_info.push((l.kind(), l.describe()));
-        }
+        let initial = listeners::bind_all(&srv.config)?;
+        srv.listeners
+            .attach(poll.registry().try_clone()?, initial)?;
         let signal = Arc::new(AtomicUsize::new(0));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
         }
         Ok(Self {
             poll,
-            listeners,
             revisit: Vec::new(),
             free_slots: Vec::new(),
             signal,
@@ -240,7 +103,10 @@ impl EventLoop {
 
     fn accept(&mut self, srv: &mut Server, index: usize) {
         loop {
-            let conn = match self.listeners[index].accept() {
+            let Some(listener) = srv.listeners.get_mut(index) else {
+                return; // closed by CONFIG SET
+            };
+            let conn = match listener.accept() {
                 Ok(c) => c,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -397,7 +263,7 @@ impl EventLoop {
         if !srv.config.unixsocket.is_empty() {
             notice!("Removing the unix socket file.");
         }
-        self.listeners.clear();
+        srv.listeners.close_all();
         notice!("ferrokv is now ready to exit, bye bye...");
     }
 }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod dispatch;
 pub mod event_loop;
+pub mod listeners;
 pub mod log;
 
 use std::collections::BTreeMap;
@@ -65,8 +66,7 @@ pub struct Server {
     pub next_client_id: u64,
     pub shutdown: Option<Shutdown>,
     pub active_expire_enabled: bool,
-    /// What each open listener is bound to, for the start-up log.
-    pub listeners_info: Vec<(ferrokv_transport::TransportKind, String)>,
+    pub listeners: listeners::Listeners,
     rng_state: u64,
 }
 
@@ -88,7 +88,7 @@ impl Server {
             next_client_id: 1,
             shutdown: None,
             active_expire_enabled: true,
-            listeners_info: Vec::new(),
+            listeners: listeners::Listeners::default(),
             rng_state: seed,
         };
         srv.run_id = (0..5)

@@ -93,7 +93,7 @@ pub fn unix_socket_path() -> PathBuf {
     PathBuf::from(format!("/tmp/ferrokv-t{}-{n}.sock", std::process::id()))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
