@@ -25,6 +25,8 @@ const READ_CHUNK_MAX: usize = 64 * 1024 * 1024;
 /// Stop reading a client's requests while this much output waits for it:
 /// a slow reader with a deep pipeline is paused, not buffered without end.
 const OUTPUT_HIGH_WATER: usize = 16 * 1024 * 1024;
+/// How long a closed connection may keep its last output in flight.
+const LINGER: Duration = Duration::from_millis(200);
 /// Buffers larger than this are released once empty.
 const BUFFER_KEEP: usize = 1024 * 1024;
 
@@ -33,6 +35,8 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Running in protected mode because p
 
 pub struct EventLoop {
     poll: Poll,
+    /// Closed connections kept until their last output is delivered.
+    lingering: Vec<(Instant, Box<dyn Connection>)>,
     /// Client slots to revisit without a new readiness event (reading was
     /// paused, or input is left over).
     revisit: Vec<usize>,
@@ -52,6 +56,7 @@ impl EventLoop {
         }
         Ok(Self {
             poll,
+            lingering: Vec::new(),
             revisit: Vec::new(),
             free_slots: Vec::new(),
             signal,
@@ -172,7 +177,12 @@ impl EventLoop {
         if open && client.session.close_asap {
             open = false;
         }
-        if open && !client.read_paused && client.conn.has_buffered_input() {
+        if open
+            && !client.read_paused
+            && !client.session.close_after_reply
+            && !client.session.close_asap
+            && client.conn.has_buffered_input()
+        {
             // Input arrived while writing (RDMA): no event will announce it.
             self.revisit.push(slot);
         }
@@ -185,6 +195,9 @@ impl EventLoop {
 
     fn close(&mut self, srv: &mut Server, slot: usize, mut client: Box<Client>) {
         let _ = self.poll.registry().deregister(client.conn.source());
+        if client.conn.linger() {
+            self.lingering.push((Instant::now() + LINGER, client.conn));
+        }
         verbose!(
             "Client closed connection id={} addr={}",
             client.session.id,
@@ -228,8 +241,15 @@ impl EventLoop {
                 log_io_error(client, "Keeping alive", &e);
                 let client = srv.clients[slot].take().expect("checked above");
                 self.close(srv, slot, client);
+            } else if client.conn.has_buffered_input() || client.pending_output() > 0 {
+                // The tick may have taken events (RDMA) that carried input
+                // or room for pending output: serve it without a new event.
+                self.revisit.push(slot);
             }
         }
+        // Closed connections whose last output is still in flight.
+        self.lingering
+            .retain_mut(|(until, conn)| now < *until && conn.linger());
         crate::observability::alloc::sample_peak();
         let samples = &mut srv.stats.ops_samples;
         samples.push((now_ms, srv.stats.commands_processed));

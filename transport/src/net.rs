@@ -56,6 +56,13 @@ pub trait Connection {
     fn has_buffered_input(&self) -> bool {
         false
     }
+    /// Called once the connection is to be closed, and again until it
+    /// returns false: true while output already handed over is still in
+    /// flight and would be lost by closing now (RDMA). Sockets say false:
+    /// the kernel delivers what was written.
+    fn linger(&mut self) -> bool {
+        false
+    }
 }
 
 /// A listening endpoint.

@@ -17,8 +17,8 @@ use super::protocol::{
     SendQueue, Sent, TxState,
 };
 use super::verbs::{
-    Access, CmEvent, CmId, Completion, EventChannel, QueuePair, QueueSizes, cm_event, wc_opcode,
-    wc_status,
+    Access, CmEndpoint, CmEvent, CmId, Completion, EventChannel, QueuePair, QueueSizes, cm_event,
+    wc_opcode, wc_status,
 };
 
 /// Completion queue entries: every receive and every send can be in flight.
@@ -74,6 +74,11 @@ pub struct RdmaConn {
     owed: Vec<ControlMsg>,
     /// Test hook: the immediate the next write announces.
     imm_override: Option<u32>,
+    /// Closing: [`RdmaConn::linger_step`] has started.
+    lingering: bool,
+    /// Messages sent (each consumes one of the peer's posted receives)
+    /// since the peer last sent us anything.
+    unheard: u32,
     last_keepalive: Instant,
     /// The oldest keepalive not yet acknowledged: its wr_id and when it left.
     unacked_keepalive: Option<(u64, Instant)>,
@@ -98,14 +103,8 @@ fn sizes(comp_vector: i32) -> QueueSizes {
 impl RdmaConn {
     /// Sets up the queues and buffers on `id` and posts every receive, so
     /// nothing the peer sends after connecting can find us unready.
-    fn with_queues(
-        id: CmId,
-        channel: EventChannel,
-        role: Role,
-        rx_size: u32,
-        comp_vector: i32,
-    ) -> io::Result<Self> {
-        let mut qp = QueuePair::new(id, channel, sizes(comp_vector))?;
+    fn with_queues(ep: CmEndpoint, role: Role, rx_size: u32, comp_vector: i32) -> io::Result<Self> {
+        let mut qp = QueuePair::new(ep, sizes(comp_vector))?;
         let ctrl = qp.register(CTRL_SLOTS * CMD_LEN, Access::Local)?;
         let rx = qp.register(rx_size as usize, Access::RemoteWrite)?;
         debug_assert!(ctrl == CTRL && rx == RX);
@@ -124,6 +123,8 @@ impl RdmaConn {
             sq: SendQueue::new(SEND_DEPTH, RECV_DEPTH as u16, SIGNAL_EVERY),
             owed: Vec::new(),
             imm_override: None,
+            lingering: false,
+            unheard: 0,
             last_keepalive: Instant::now(),
             unacked_keepalive: None,
             scratch: Vec::with_capacity(64),
@@ -137,13 +138,10 @@ impl RdmaConn {
     /// Server side: takes the id of a CONNECT_REQUEST (already
     /// acknowledged), moves its events to a channel of its own, sets up the
     /// connection and accepts it. On failure the request is rejected.
-    pub fn accept(request: &CmEvent, rx_size: u32, comp_vector: i32) -> io::Result<Self> {
-        let id =
-            CmId::from_request(request).ok_or_else(|| io::Error::other("not a connect request"))?;
+    pub fn accept(request: CmEvent, rx_size: u32, comp_vector: i32) -> io::Result<Self> {
         // On an error before accepting, dropping the id rejects the request.
-        let channel = EventChannel::new()?;
-        id.migrate(&channel)?;
-        let conn = Self::with_queues(id, channel, Role::Server, rx_size, comp_vector)?;
+        let ep = CmEndpoint::from_request(request)?;
+        let conn = Self::with_queues(ep, Role::Server, rx_size, comp_vector)?;
         if let Err(e) = conn.qp.id().accept() {
             conn.qp.id().reject();
             return Err(e);
@@ -156,8 +154,8 @@ impl RdmaConn {
     /// `ConnectionRefused`.
     pub fn connect(addr: SocketAddr, rx_size: u32, timeout: Duration) -> io::Result<Self> {
         let deadline = Instant::now() + timeout;
-        let channel = EventChannel::new()?;
-        let id = CmId::new(&channel)?;
+        let ep = CmEndpoint::new()?;
+        let (id, channel) = (&ep.id, &ep.channel);
         // Valkey's client allows 100 ms for each resolution step; under
         // software RoCE in a VM that is tight, so use the caller's budget.
         let step_ms = |deadline: Instant| {
@@ -167,20 +165,15 @@ impl RdmaConn {
                 .clamp(1, i32::MAX as u128) as i32
         };
         id.resolve_addr(addr, step_ms(deadline))?;
-        expect_event(
-            &channel,
-            &id,
-            cm_event::RDMA_CM_EVENT_ADDR_RESOLVED,
-            deadline,
-        )?;
+        expect_event(channel, id, cm_event::RDMA_CM_EVENT_ADDR_RESOLVED, deadline)?;
         id.resolve_route(step_ms(deadline))?;
         expect_event(
-            &channel,
-            &id,
+            channel,
+            id,
             cm_event::RDMA_CM_EVENT_ROUTE_RESOLVED,
             deadline,
         )?;
-        let mut conn = Self::with_queues(id, channel, Role::Client, rx_size, -1)?;
+        let mut conn = Self::with_queues(ep, Role::Client, rx_size, -1)?;
         conn.qp.id().connect()?;
         let ev = expect_event(
             conn.qp.cm_channel(),
@@ -342,6 +335,7 @@ impl RdmaConn {
         }
         match wc.opcode {
             wc_opcode::IBV_WC_RECV => {
+                self.unheard = 0;
                 let slot = recv_slot(wc.wr_id)?;
                 if wc.byte_len as usize != CMD_LEN {
                     return Err(format!(
@@ -356,6 +350,7 @@ impl RdmaConn {
                 self.on_control(msg)
             }
             wc_opcode::IBV_WC_RECV_RDMA_WITH_IMM => {
+                self.unheard = 0;
                 let slot = recv_slot(wc.wr_id)?;
                 self.rx.on_write(wc.imm).map_err(|e| e.to_string())?;
                 self.repost(slot)
@@ -457,6 +452,7 @@ impl RdmaConn {
                 self.sq.return_slot(slot);
                 return self.fail(format!("ibv_post_send (control): {e}"));
             }
+            self.unheard = self.unheard.saturating_add(1);
             if msg == ControlMsg::Keepalive && self.unacked_keepalive.is_none() {
                 self.unacked_keepalive = Some((wr_id, Instant::now()));
             }
@@ -542,6 +538,7 @@ impl RdmaConn {
             return Err(self.closed_error());
         }
         self.tx.commit(&plan);
+        self.unheard = self.unheard.saturating_add(1);
         Ok(len)
     }
 
@@ -592,13 +589,17 @@ impl RdmaConn {
             && now.duration_since(self.last_keepalive) >= Duration::from_secs(KEEPALIVE_SECS)
         {
             self.last_keepalive = now;
-            if self.owed.is_empty() {
+            // A peer that is alive but not polling (an idle pooled client)
+            // re-posts no receives; every keepalive takes one. Stop while
+            // half of its 1024 are used, or the keepalive itself would wait
+            // forever for a receive and the peer would be taken for dead.
+            if self.owed.is_empty() && self.unheard < KEEPALIVE_BUDGET {
                 self.owe(ControlMsg::Keepalive);
             }
             self.send_owed();
         }
         match self.state {
-            State::Closed(Some(_)) => Err(self.closed_error()),
+            State::Closed(_) => Err(self.closed_error()),
             _ => Ok(()),
         }
     }
@@ -650,13 +651,19 @@ impl RdmaConn {
 /// well under a millisecond on soft-RoCE).
 pub const NUDGE_AFTER: Duration = Duration::from_millis(5);
 
+/// Messages sent to a silent peer after which keepalives pause (half of
+/// the receives it keeps posted).
+const KEEPALIVE_BUDGET: u32 = (RECV_DEPTH / 2) as u32;
+
 /// Longest wait, when closing, for our last writes to reach the peer.
 const LINGER: Duration = Duration::from_millis(200);
 
 impl Drop for RdmaConn {
     fn drop(&mut self) {
         if !matches!(self.state, State::Closed(_)) {
-            self.linger();
+            if !self.lingering {
+                self.linger();
+            }
             self.qp.id().disconnect();
         }
     }
@@ -664,8 +671,24 @@ impl Drop for RdmaConn {
 
 impl RdmaConn {
     /// Disconnecting flushes work requests not yet executed, so a reply
-    /// written just before closing (QUIT) would be lost: post a signaled
-    /// empty write and wait (briefly) for it, and so for all before it.
+    /// written just before closing (QUIT) would be lost. The first call
+    /// posts a signaled empty write; each call then reports whether it (and
+    /// so everything before it) is still in flight. An event loop calls this
+    /// until false (or its patience ends) before dropping the connection,
+    /// which then does not wait itself.
+    pub fn linger_step(&mut self) -> bool {
+        if !self.lingering {
+            self.lingering = true;
+            if !self.nudge() {
+                return false;
+            }
+        }
+        self.progress();
+        self.sq.outstanding() > 0 && self.is_established()
+    }
+
+    /// The blocking form of [`RdmaConn::linger_step`], for owners that just
+    /// drop the connection: waits up to [`LINGER`].
     fn linger(&mut self) {
         if !self.nudge() {
             return;

@@ -13,7 +13,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::conn::RdmaConn;
-use super::verbs::{ListenerId, cm_event};
+use super::verbs::{CmEndpoint, cm_event};
 use crate::net::{Connection, Listener, TransportKind, format_addr};
 
 /// Several fds polled as one source (readable interest only: RDMA has no
@@ -22,8 +22,13 @@ pub struct FdSet(Vec<RawFd>);
 
 impl Source for FdSet {
     fn register(&mut self, registry: &Registry, token: Token, _: Interest) -> io::Result<()> {
-        for fd in &self.0 {
-            SourceFd(fd).register(registry, token, Interest::READABLE)?;
+        for (i, fd) in self.0.iter().enumerate() {
+            if let Err(e) = SourceFd(fd).register(registry, token, Interest::READABLE) {
+                for done in &self.0[..i] {
+                    let _ = SourceFd(done).deregister(registry);
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -53,20 +58,20 @@ pub struct RdmaOptions {
 }
 
 pub struct RdmaListener {
-    id: ListenerId,
+    ep: CmEndpoint,
     fds: FdSet,
     options: RdmaOptions,
 }
 
 impl RdmaListener {
     pub fn bind(addr: SocketAddr, options: RdmaOptions) -> io::Result<Self> {
-        let id = ListenerId::bind(addr, options.backlog)?;
-        let fds = FdSet(vec![id.fd()]);
-        Ok(Self { id, fds, options })
+        let ep = CmEndpoint::listen(addr, options.backlog)?;
+        let fds = FdSet(vec![ep.channel.fd()]);
+        Ok(Self { ep, fds, options })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.id.local_addr()
+        self.ep.id.local_addr()
     }
 }
 
@@ -80,7 +85,7 @@ impl Listener for RdmaListener {
     /// cannot be set up is rejected and reported as `ConnectionAborted`.
     fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
         loop {
-            let Some(ev) = self.id.next_event()? else {
+            let Some(ev) = self.ep.channel.next_event()? else {
                 return Err(ErrorKind::WouldBlock.into());
             };
             if ev.kind != cm_event::RDMA_CM_EVENT_CONNECT_REQUEST {
@@ -88,7 +93,7 @@ impl Listener for RdmaListener {
                 // else here is about the listener itself (e.g. device removal).
                 continue;
             }
-            return match RdmaConn::accept(&ev, self.options.rx_size, self.options.completion_vector)
+            return match RdmaConn::accept(ev, self.options.rx_size, self.options.completion_vector)
             {
                 Ok(conn) => Ok(Box::new(RdmaConnection::new(conn))),
                 Err(e) => Err(io::Error::new(
@@ -172,5 +177,9 @@ impl Connection for RdmaConnection {
 
     fn has_buffered_input(&self) -> bool {
         self.conn.buffered() > 0
+    }
+
+    fn linger(&mut self) -> bool {
+        self.conn.linger_step()
     }
 }

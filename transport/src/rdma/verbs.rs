@@ -126,8 +126,9 @@ pub fn cm_event_str(event: u32) -> String {
 /// An rdma_cm event channel (its fd is non-blocking).
 pub struct EventChannel(NonNull<sys::rdma_event_channel>);
 
-/// One connection-manager event, already acknowledged.
-#[derive(Clone, Copy, Debug)]
+/// One connection-manager event, already acknowledged. Not `Copy`: a
+/// CONNECT_REQUEST carries a new id that exactly one owner takes.
+#[derive(Debug)]
 pub struct CmEvent {
     pub kind: u32,
     pub status: i32,
@@ -265,9 +266,9 @@ impl CmId {
             .ok_or_else(|| io::Error::other("rdma_create_id returned NULL"))
     }
 
-    /// Takes ownership of the new id a CONNECT_REQUEST carries. Must be
-    /// called once per such event (the id is destroyed on drop).
-    pub fn from_request(ev: &CmEvent) -> Option<Self> {
+    /// Takes ownership of the new id a CONNECT_REQUEST carries (consuming
+    /// the event, so the id has one owner; it is destroyed on drop).
+    fn from_request(ev: CmEvent) -> Option<Self> {
         (ev.kind == cm_event::RDMA_CM_EVENT_CONNECT_REQUEST)
             .then_some(ev.id)
             .and_then(NonNull::new)
@@ -606,18 +607,14 @@ pub struct QueuePair {
     cq: CompletionQueue,
     comp: CompChannel,
     pd: ProtectionDomain,
-    id: CmId,
-    /// The channel `id` reports to. None when it is the listener's (only
-    /// between a request and its migration).
-    _channel: EventChannel,
+    ep: CmEndpoint,
 }
 
 impl QueuePair {
-    /// Creates the PD, completion channel, CQ and QP on `id` (which has a
-    /// device: a connect request, or a resolved route), with `id`'s events
-    /// going to `channel`.
-    pub fn new(id: CmId, channel: EventChannel, sizes: QueueSizes) -> io::Result<Self> {
-        let ctx = id.verbs()?;
+    /// Creates the PD, completion channel, CQ and QP on the endpoint's id
+    /// (which has a device: a connect request, or a resolved route).
+    pub fn new(ep: CmEndpoint, sizes: QueueSizes) -> io::Result<Self> {
+        let ctx = ep.id.verbs()?;
         // SAFETY: `ctx` is the id's live device context.
         let pd = NonNull::new(unsafe { sys::ibv_alloc_pd(ctx.as_ptr()) })
             .map(ProtectionDomain)
@@ -662,7 +659,7 @@ impl QueuePair {
         // SAFETY: id, pd and attr are live; the QP is destroyed in Drop
         // before the CQ and PD.
         check(
-            unsafe { sys::rdma_create_qp(id.raw(), pd.0.as_ptr(), &mut attr) },
+            unsafe { sys::rdma_create_qp(ep.id.raw(), pd.0.as_ptr(), &mut attr) },
             "rdma_create_qp",
         )?;
         let qp = QueuePair {
@@ -670,8 +667,7 @@ impl QueuePair {
             cq,
             comp,
             pd,
-            id,
-            _channel: channel,
+            ep,
         };
         // Completions raise channel events from now on.
         qp.arm()?;
@@ -679,15 +675,15 @@ impl QueuePair {
     }
 
     pub fn id(&self) -> &CmId {
-        &self.id
+        &self.ep.id
     }
 
     pub fn cm_fd(&self) -> RawFd {
-        self._channel.fd()
+        self.ep.channel.fd()
     }
 
     pub fn cm_channel(&self) -> &EventChannel {
-        &self._channel
+        &self.ep.channel
     }
 
     pub fn comp_fd(&self) -> RawFd {
@@ -758,7 +754,7 @@ impl QueuePair {
         let mut bad = ptr::null_mut();
         // SAFETY: the SGE lies inside a registered region (asserted) that
         // outlives the QP; wr and sge live through the call, which copies them.
-        let ret = unsafe { sys::ibv_post_recv(self.id.0.as_ref().qp, &mut wr, &mut bad) };
+        let ret = unsafe { sys::ibv_post_recv(self.ep.id.0.as_ref().qp, &mut wr, &mut bad) };
         if ret == 0 {
             Ok(())
         } else {
@@ -817,7 +813,9 @@ impl QueuePair {
         let mut wr: sys::ibv_send_wr = unsafe { std::mem::zeroed() };
         wr.wr_id = wr_id;
         wr.sg_list = &mut sge;
-        wr.num_sge = 1;
+        // An empty write carries no SGE at all (some providers reject a
+        // zero-length one).
+        wr.num_sge = i32::from(len > 0);
         if signaled {
             wr.send_flags = sys::ibv_send_flags::IBV_SEND_SIGNALED.0;
         }
@@ -837,7 +835,7 @@ impl QueuePair {
         let mut bad = ptr::null_mut();
         // SAFETY: the SGE lies inside a registered region (asserted) that
         // outlives the QP; the call copies wr and sge.
-        let ret = unsafe { sys::ibv_post_send(self.id.0.as_ref().qp, &mut wr, &mut bad) };
+        let ret = unsafe { sys::ibv_post_send(self.ep.id.0.as_ref().qp, &mut wr, &mut bad) };
         if ret == 0 {
             Ok(())
         } else {
@@ -919,34 +917,41 @@ impl Drop for QueuePair {
         // SAFETY: the id is live and has a QP (created in new); destroying it
         // first means no work request still uses the regions, CQ or PD that
         // the fields' drops release next.
-        unsafe { sys::rdma_destroy_qp(self.id.raw()) };
+        unsafe { sys::rdma_destroy_qp(self.ep.id.raw()) };
     }
 }
 
-/// A listener id on its own event channel.
-pub struct ListenerId {
-    id: CmId,
-    channel: EventChannel,
+/// An rdma_cm id with the event channel it reports to: a listener, or one
+/// connection's. The id is declared first, so it is destroyed before its
+/// channel (rdma_destroy_id uses the channel) on every path.
+pub struct CmEndpoint {
+    pub id: CmId,
+    pub channel: EventChannel,
 }
 
-impl ListenerId {
-    pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<Self> {
+impl CmEndpoint {
+    /// A new id on a new channel.
+    pub fn new() -> io::Result<Self> {
         let channel = EventChannel::new()?;
         let id = CmId::new(&channel)?;
-        id.listen(addr, backlog)?;
-        Ok(ListenerId { id, channel })
+        Ok(CmEndpoint { id, channel })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.channel.fd()
+    /// A listener on `addr`.
+    pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<Self> {
+        let ep = Self::new()?;
+        ep.id.listen(addr, backlog)?;
+        Ok(ep)
     }
 
-    pub fn next_event(&self) -> io::Result<Option<CmEvent>> {
-        self.channel.next_event()
-    }
-
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.id.local_addr()
+    /// Takes the id a CONNECT_REQUEST carries onto a channel of its own (so
+    /// its fd wakes exactly that connection). On failure the id is dropped,
+    /// which rejects the request.
+    pub fn from_request(ev: CmEvent) -> io::Result<Self> {
+        let id = CmId::from_request(ev).ok_or_else(|| io::Error::other("not a connect request"))?;
+        let channel = EventChannel::new()?;
+        id.migrate(&channel)?;
+        Ok(CmEndpoint { id, channel })
     }
 }
 
