@@ -181,6 +181,21 @@ fn commands_run_over_rdma_and_the_listener_is_reported() {
 }
 
 #[test]
+fn a_refused_rdma_client_is_told_why() {
+    guest_only!();
+    let server = Server::start_rdma(&["--maxclients", "1"]);
+    let mut first = server.conn();
+    assert_eq!(first.cmd(&["PING"]), b"+PONG\r\n");
+    let mut second = server.conn();
+    assert_eq!(
+        second.read_reply().unwrap(),
+        b"-ERR max number of clients reached\r\n"
+    );
+    second.expect_closed();
+    assert_eq!(first.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
 fn large_values_span_many_receive_buffer_laps() {
     guest_only!();
     // 64 KiB receive buffers on both sides: a 16 MiB value needs 256 laps

@@ -27,6 +27,9 @@ const READ_CHUNK_MAX: usize = 64 * 1024 * 1024;
 const OUTPUT_HIGH_WATER: usize = 16 * 1024 * 1024;
 /// How long a closed connection may keep its last output in flight.
 const LINGER: Duration = Duration::from_millis(200);
+/// How long a refused connection may take to receive why (an RDMA one
+/// must be set up first).
+const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 /// Buffers larger than this are released once empty.
 const BUFFER_KEEP: usize = 1024 * 1024;
 
@@ -36,7 +39,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Running in protected mode because p
 pub struct EventLoop {
     poll: Poll,
     /// Closed connections kept until their last output is delivered.
-    lingering: Vec<(Instant, Box<dyn Connection>)>,
+    lingering: Vec<Lingering>,
     /// Client slots to revisit without a new readiness event (reading was
     /// paused, or input is left over).
     revisit: Vec<usize>,
@@ -132,9 +135,17 @@ impl EventLoop {
 
     fn add_client(&mut self, srv: &mut Server, mut conn: Box<dyn Connection>) {
         if let Some(reason) = refuse(srv, conn.is_local()) {
-            // Best effort: the socket is fresh, so a short write fits.
-            let _ = conn.write(reason.as_bytes());
             srv.stats.rejected_connections += 1;
+            // A fresh socket takes the short line at once; an RDMA
+            // connection only once set up, so it lingers until then.
+            let mut refused = Lingering {
+                until: Instant::now() + REFUSAL_LINGER,
+                conn,
+                unsent: reason.as_bytes(),
+            };
+            if refused.step() {
+                self.lingering.push(refused);
+            }
             return;
         }
         let slot = self.free_slots.pop().unwrap_or_else(|| {
@@ -196,7 +207,11 @@ impl EventLoop {
     fn close(&mut self, srv: &mut Server, slot: usize, mut client: Box<Client>) {
         let _ = self.poll.registry().deregister(client.conn.source());
         if client.conn.linger() {
-            self.lingering.push((Instant::now() + LINGER, client.conn));
+            self.lingering.push(Lingering {
+                until: Instant::now() + LINGER,
+                conn: client.conn,
+                unsent: b"",
+            });
         }
         verbose!(
             "Client closed connection id={} addr={}",
@@ -248,8 +263,7 @@ impl EventLoop {
             }
         }
         // Closed connections whose last output is still in flight.
-        self.lingering
-            .retain_mut(|(until, conn)| now < *until && conn.linger());
+        self.lingering.retain_mut(|l| now < l.until && l.step());
         crate::observability::alloc::sample_peak();
         let samples = &mut srv.stats.ops_samples;
         samples.push((now_ms, srv.stats.commands_processed));
@@ -285,6 +299,30 @@ impl EventLoop {
         }
         srv.listeners.close_all();
         notice!("ferrokv is now ready to exit, bye bye...");
+    }
+}
+
+/// A connection being closed that still has output to deliver: a refusal
+/// line not yet written, or writes in flight (see `Connection::linger`).
+struct Lingering {
+    until: Instant,
+    conn: Box<dyn Connection>,
+    unsent: &'static [u8],
+}
+
+impl Lingering {
+    /// Makes progress; false once done (or failed): then drop it.
+    fn step(&mut self) -> bool {
+        while !self.unsent.is_empty() {
+            match self.conn.write(self.unsent) {
+                Ok(0) => return false,
+                Ok(n) => self.unsent = &self.unsent[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        self.conn.linger()
     }
 }
 
