@@ -37,8 +37,9 @@ const CTRL_SLOTS: usize = 2 * RECV_DEPTH;
 /// which the peer is flooding us (e.g. with GetServerFeature).
 const OWED_MAX: usize = RECV_DEPTH;
 
+/// Which side of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+enum Role {
     Server,
     Client,
 }
@@ -213,14 +214,6 @@ impl RdmaConn {
 
     pub fn is_established(&self) -> bool {
         matches!(self.state, State::Established)
-    }
-
-    /// Why the connection ended, if it did (None inside: a clean disconnect).
-    pub fn closed(&self) -> Option<Option<&str>> {
-        match &self.state {
-            State::Closed(why) => Some(why.as_deref()),
-            _ => None,
-        }
     }
 
     /// Received bytes not yet read.
@@ -439,24 +432,40 @@ impl RdmaConn {
     }
 
     fn send_owed(&mut self) {
-        while !self.owed.is_empty() && self.is_established() && self.sq.has_room() {
-            let Some(slot) = self.sq.take_slot() else {
-                return;
-            };
-            let msg = self.owed.remove(0);
-            let offset = (RECV_DEPTH + slot as usize) * CMD_LEN;
-            self.qp.region(CTRL).write(offset, &msg.encode());
-            let wr_id = self.sq.post_control(slot);
-            if let Err(e) = self.qp.post_send(wr_id, CTRL, offset, CMD_LEN as u32) {
-                self.sq.unpost();
-                self.sq.return_slot(slot);
-                return self.fail(format!("ibv_post_send (control): {e}"));
-            }
-            self.unheard = self.unheard.saturating_add(1);
-            if msg == ControlMsg::Keepalive && self.unacked_keepalive.is_none() {
-                self.unacked_keepalive = Some((wr_id, Instant::now()));
+        while let Some(&msg) = self.owed.first() {
+            match self.post_control(&msg.encode()) {
+                Ok(Some(wr_id)) => {
+                    self.owed.remove(0);
+                    if msg == ControlMsg::Keepalive && self.unacked_keepalive.is_none() {
+                        self.unacked_keepalive = Some((wr_id, Instant::now()));
+                    }
+                }
+                Ok(None) => return, // no room yet: retried on the next progress
+                Err(e) => return self.fail(format!("ibv_post_send (control): {e}")),
             }
         }
+    }
+
+    /// Posts `msg` (at most 32 bytes) as a control SEND from a free slot;
+    /// its wr_id, or None when the connection is not established or has no
+    /// free slot or send-queue room now.
+    fn post_control(&mut self, msg: &[u8]) -> io::Result<Option<u64>> {
+        if !self.is_established() || !self.sq.has_room() {
+            return Ok(None);
+        }
+        let Some(slot) = self.sq.take_slot() else {
+            return Ok(None);
+        };
+        let offset = (RECV_DEPTH + slot as usize) * CMD_LEN;
+        self.qp.region(CTRL).write(offset, msg);
+        let wr_id = self.sq.post_control(slot);
+        if let Err(e) = self.qp.post_send(wr_id, CTRL, offset, msg.len() as u32) {
+            self.sq.unpost();
+            self.sq.return_slot(slot);
+            return Err(e);
+        }
+        self.unheard = self.unheard.saturating_add(1);
+        Ok(Some(wr_id))
     }
 
     fn closed_error(&self) -> io::Error {
@@ -617,22 +626,10 @@ impl RdmaConn {
         if msg.len() > CMD_LEN {
             return Err(io::Error::other("a control slot holds 32 bytes"));
         }
-        if !self.is_established() || !self.sq.has_room() {
-            return Err(ErrorKind::WouldBlock.into());
+        match self.post_control(msg)? {
+            Some(_) => Ok(()),
+            None => Err(ErrorKind::WouldBlock.into()),
         }
-        let slot = self
-            .sq
-            .take_slot()
-            .ok_or_else(|| io::Error::other("no free control slot"))?;
-        let offset = (RECV_DEPTH + slot as usize) * CMD_LEN;
-        self.qp.region(CTRL).write(offset, msg);
-        let wr_id = self.sq.post_control(slot);
-        let r = self.qp.post_send(wr_id, CTRL, offset, msg.len() as u32);
-        if r.is_err() {
-            self.sq.unpost();
-            self.sq.return_slot(slot);
-        }
-        r
     }
 
     /// Writes `buf` like [`RdmaConn::write`] but announces `claimed` bytes

@@ -13,7 +13,7 @@ pub mod protocol;
 mod server;
 mod verbs;
 
-pub use conn::{ControlStats, NUDGE_AFTER, RdmaConn, Role};
+pub use conn::{ControlStats, NUDGE_AFTER, RdmaConn};
 pub use server::{RdmaConnection, RdmaListener, RdmaOptions};
 pub use verbs::{raise_memlock_limit, wait_readable};
 
