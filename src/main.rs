@@ -8,6 +8,7 @@ mod error;
 mod keyspace;
 mod observability;
 mod server;
+mod simd;
 mod types;
 mod util;
 

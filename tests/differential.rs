@@ -264,6 +264,7 @@ macro_rules! scripts {
 
 scripts!(
     strings,
+    bitmaps,
     string_ranges,
     counters,
     set_options,

@@ -27,28 +27,29 @@ use DocValue::{Array, Int, Map, Set, Simple, Str};
 /// The doc map of a command by full name ("get", "config|get").
 pub fn docs(full_name: &str) -> Option<DocFields> {
     Some(match full_name {
-        "get" => GET,
-        "set" => SET,
-        "setnx" => SETNX,
-        "setex" => SETEX,
-        "psetex" => PSETEX,
-        "getex" => GETEX,
-        "getdel" => GETDEL,
-        "getset" => GETSET,
-        "mget" => MGET,
-        "mset" => MSET,
-        "msetnx" => MSETNX,
-        "append" => APPEND,
-        "strlen" => STRLEN,
-        "getrange" => GETRANGE,
-        "substr" => SUBSTR,
-        "setrange" => SETRANGE,
-        "incr" => INCR,
-        "decr" => DECR,
-        "incrby" => INCRBY,
-        "decrby" => DECRBY,
-        "incrbyfloat" => INCRBYFLOAT,
-        "lcs" => LCS,
+        "setbit" => SETBIT,
+        "getbit" => GETBIT,
+        "bitcount" => BITCOUNT,
+        "bitpos" => BITPOS,
+        "ping" => PING,
+        "echo" => ECHO,
+        "quit" => QUIT,
+        "reset" => RESET,
+        "select" => SELECT,
+        "hello" => HELLO,
+        "auth" => AUTH,
+        "client" => CLIENT,
+        "client|id" => CLIENT_ID,
+        "client|setname" => CLIENT_SETNAME,
+        "client|getname" => CLIENT_GETNAME,
+        "client|list" => CLIENT_LIST,
+        "client|info" => CLIENT_INFO,
+        "client|kill" => CLIENT_KILL,
+        "client|setinfo" => CLIENT_SETINFO,
+        "client|reply" => CLIENT_REPLY,
+        "client|no-evict" => CLIENT_NO_EVICT,
+        "client|no-touch" => CLIENT_NO_TOUCH,
+        "client|help" => CLIENT_HELP,
         "del" => DEL,
         "unlink" => UNLINK,
         "exists" => EXISTS,
@@ -80,25 +81,6 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "object|idletime" => OBJECT_IDLETIME,
         "object|refcount" => OBJECT_REFCOUNT,
         "object|help" => OBJECT_HELP,
-        "ping" => PING,
-        "echo" => ECHO,
-        "quit" => QUIT,
-        "reset" => RESET,
-        "select" => SELECT,
-        "hello" => HELLO,
-        "auth" => AUTH,
-        "client" => CLIENT,
-        "client|id" => CLIENT_ID,
-        "client|setname" => CLIENT_SETNAME,
-        "client|getname" => CLIENT_GETNAME,
-        "client|list" => CLIENT_LIST,
-        "client|info" => CLIENT_INFO,
-        "client|kill" => CLIENT_KILL,
-        "client|setinfo" => CLIENT_SETINFO,
-        "client|reply" => CLIENT_REPLY,
-        "client|no-evict" => CLIENT_NO_EVICT,
-        "client|no-touch" => CLIENT_NO_TOUCH,
-        "client|help" => CLIENT_HELP,
         "info" => INFO,
         "time" => TIME,
         "config" => CONFIG,
@@ -117,591 +99,42 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "command|getkeysandflags" => COMMAND_GETKEYSANDFLAGS,
         "command|getkeys" => COMMAND_GETKEYS,
         "command|help" => COMMAND_HELP,
+        "get" => GET,
+        "set" => SET,
+        "setnx" => SETNX,
+        "setex" => SETEX,
+        "psetex" => PSETEX,
+        "getex" => GETEX,
+        "getdel" => GETDEL,
+        "getset" => GETSET,
+        "mget" => MGET,
+        "mset" => MSET,
+        "msetnx" => MSETNX,
+        "append" => APPEND,
+        "strlen" => STRLEN,
+        "getrange" => GETRANGE,
+        "substr" => SUBSTR,
+        "setrange" => SETRANGE,
+        "incr" => INCR,
+        "decr" => DECR,
+        "incrby" => INCRBY,
+        "decrby" => DECRBY,
+        "incrbyfloat" => INCRBYFLOAT,
+        "lcs" => LCS,
         _ => return None,
     })
 }
 
-const GET: DocFields = &[
-    ("summary", Str("Returns the string value of a key.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const SET: DocFields = &[
+const SETBIT: DocFields = &[
     (
         "summary",
         Str(
-            "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        ),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[
-            Array(&[
-                Str("2.6.12"),
-                Str("Added the `EX`, `PX`, `NX` and `XX` options."),
-            ]),
-            Array(&[Str("6.0.0"), Str("Added the `KEEPTTL` option.")]),
-            Array(&[
-                Str("6.2.0"),
-                Str("Added the `GET`, `EXAT` and `PXAT` option."),
-            ]),
-            Array(&[
-                Str("7.0.0"),
-                Str("Allowed the `NX` and `GET` options to be used together."),
-            ]),
-            Array(&[Str("8.1.0"), Str("Added the `IFEQ` option.")]),
-        ]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-            Map(&[
-                ("name", Str("condition")),
-                ("type", Str("oneof")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("nx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("nx")),
-                            ("token", Str("NX")),
-                            ("since", Str("2.6.12")),
-                        ]),
-                        Map(&[
-                            ("name", Str("xx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("xx")),
-                            ("token", Str("XX")),
-                            ("since", Str("2.6.12")),
-                        ]),
-                        Map(&[
-                            ("name", Str("comparison-value")),
-                            ("type", Str("string")),
-                            ("display_text", Str("comparison-value")),
-                            ("token", Str("IFEQ")),
-                            (
-                                "summary",
-                                Str(
-                                    "Sets the key's value only if the current value matches the specified comparison value.",
-                                ),
-                            ),
-                            ("since", Str("8.1.0")),
-                        ]),
-                    ]),
-                ),
-            ]),
-            Map(&[
-                ("name", Str("get")),
-                ("type", Str("pure-token")),
-                ("display_text", Str("get")),
-                ("token", Str("GET")),
-                ("since", Str("6.2.0")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("expiration")),
-                ("type", Str("oneof")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("seconds")),
-                            ("type", Str("integer")),
-                            ("display_text", Str("seconds")),
-                            ("token", Str("EX")),
-                            ("since", Str("2.6.12")),
-                        ]),
-                        Map(&[
-                            ("name", Str("milliseconds")),
-                            ("type", Str("integer")),
-                            ("display_text", Str("milliseconds")),
-                            ("token", Str("PX")),
-                            ("since", Str("2.6.12")),
-                        ]),
-                        Map(&[
-                            ("name", Str("unix-time-seconds")),
-                            ("type", Str("unix-time")),
-                            ("display_text", Str("unix-time-seconds")),
-                            ("token", Str("EXAT")),
-                            ("since", Str("6.2.0")),
-                        ]),
-                        Map(&[
-                            ("name", Str("unix-time-milliseconds")),
-                            ("type", Str("unix-time")),
-                            ("display_text", Str("unix-time-milliseconds")),
-                            ("token", Str("PXAT")),
-                            ("since", Str("6.2.0")),
-                        ]),
-                        Map(&[
-                            ("name", Str("keepttl")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("keepttl")),
-                            ("token", Str("KEEPTTL")),
-                            ("since", Str("6.0.0")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const SETNX: DocFields = &[
-    (
-        "summary",
-        Str("Sets the string value of a key only when the key doesn't exist."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-        ]),
-    ),
-];
-
-const SETEX: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-        ),
-    ),
-    ("since", Str("2.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("seconds")),
-                ("type", Str("integer")),
-                ("display_text", Str("seconds")),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-        ]),
-    ),
-];
-
-const PSETEX: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
-        ),
-    ),
-    ("since", Str("2.6.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("milliseconds")),
-                ("type", Str("integer")),
-                ("display_text", Str("milliseconds")),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-        ]),
-    ),
-];
-
-const GETEX: DocFields = &[
-    (
-        "summary",
-        Str("Returns the string value of a key after setting its expiration time."),
-    ),
-    ("since", Str("6.2.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("expiration")),
-                ("type", Str("oneof")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("seconds")),
-                            ("type", Str("integer")),
-                            ("display_text", Str("seconds")),
-                            ("token", Str("EX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("milliseconds")),
-                            ("type", Str("integer")),
-                            ("display_text", Str("milliseconds")),
-                            ("token", Str("PX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("unix-time-seconds")),
-                            ("type", Str("unix-time")),
-                            ("display_text", Str("unix-time-seconds")),
-                            ("token", Str("EXAT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("unix-time-milliseconds")),
-                            ("type", Str("unix-time")),
-                            ("display_text", Str("unix-time-milliseconds")),
-                            ("token", Str("PXAT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("persist")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("persist")),
-                            ("token", Str("PERSIST")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const GETDEL: DocFields = &[
-    (
-        "summary",
-        Str("Returns the string value of a key after deleting the key."),
-    ),
-    ("since", Str("6.2.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const GETSET: DocFields = &[
-    (
-        "summary",
-        Str("Returns the previous string value of a key after setting it to a new value."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-        ]),
-    ),
-];
-
-const MGET: DocFields = &[
-    (
-        "summary",
-        Str("Atomically returns the string values of one or more keys."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys to retrieve."),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-            ("flags", Set(&[Simple("multiple")])),
-        ])]),
-    ),
-];
-
-const MSET: DocFields = &[
-    (
-        "summary",
-        Str("Atomically creates or modifies the string values of one or more keys."),
-    ),
-    ("since", Str("1.0.1")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys to set."),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("data")),
-            ("type", Str("block")),
-            ("flags", Set(&[Simple("multiple")])),
-            (
-                "arguments",
-                Array(&[
-                    Map(&[
-                        ("name", Str("key")),
-                        ("type", Str("key")),
-                        ("display_text", Str("key")),
-                        ("key_spec_index", Int(0)),
-                    ]),
-                    Map(&[
-                        ("name", Str("value")),
-                        ("type", Str("string")),
-                        ("display_text", Str("value")),
-                    ]),
-                ]),
-            ),
-        ])]),
-    ),
-];
-
-const MSETNX: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        ),
-    ),
-    ("since", Str("1.0.1")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys to set."),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("data")),
-            ("type", Str("block")),
-            ("flags", Set(&[Simple("multiple")])),
-            (
-                "arguments",
-                Array(&[
-                    Map(&[
-                        ("name", Str("key")),
-                        ("type", Str("key")),
-                        ("display_text", Str("key")),
-                        ("key_spec_index", Int(0)),
-                    ]),
-                    Map(&[
-                        ("name", Str("value")),
-                        ("type", Str("string")),
-                        ("display_text", Str("value")),
-                    ]),
-                ]),
-            ),
-        ])]),
-    ),
-];
-
-const APPEND: DocFields = &[
-    (
-        "summary",
-        Str("Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    ),
-    ("since", Str("2.0.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str(
-            "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by the server will double the free space available on every reallocation.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("value")),
-                ("type", Str("string")),
-                ("display_text", Str("value")),
-            ]),
-        ]),
-    ),
-];
-
-const STRLEN: DocFields = &[
-    ("summary", Str("Returns the length of a string value.")),
-    ("since", Str("2.2.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const GETRANGE: DocFields = &[
-    (
-        "summary",
-        Str("Returns a substring of the string stored at a key."),
-    ),
-    ("since", Str("2.4.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str(
-            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("start")),
-                ("type", Str("integer")),
-                ("display_text", Str("start")),
-            ]),
-            Map(&[
-                ("name", Str("end")),
-                ("type", Str("integer")),
-                ("display_text", Str("end")),
-            ]),
-        ]),
-    ),
-];
-
-const SUBSTR: DocFields = &[
-    ("summary", Str("Returns a substring from a string value.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str(
-            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("start")),
-                ("type", Str("integer")),
-                ("display_text", Str("start")),
-            ]),
-            Map(&[
-                ("name", Str("end")),
-                ("type", Str("integer")),
-                ("display_text", Str("end")),
-            ]),
-        ]),
-    ),
-];
-
-const SETRANGE: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+            "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
         ),
     ),
     ("since", Str("2.2.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str(
-            "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
-        ),
-    ),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(1)")),
     (
         "arguments",
         Array(&[
@@ -718,1128 +151,203 @@ const SETRANGE: DocFields = &[
             ]),
             Map(&[
                 ("name", Str("value")),
-                ("type", Str("string")),
+                ("type", Str("integer")),
                 ("display_text", Str("value")),
             ]),
         ]),
     ),
 ];
 
-const INCR: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        ),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const DECR: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        ),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const INCRBY: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        ),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("increment")),
-                ("type", Str("integer")),
-                ("display_text", Str("increment")),
-            ]),
-        ]),
-    ),
-];
-
-const DECRBY: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Decrements the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        ),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("decrement")),
-                ("type", Str("integer")),
-                ("display_text", Str("decrement")),
-            ]),
-        ]),
-    ),
-];
-
-const INCRBYFLOAT: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Increments the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        ),
-    ),
-    ("since", Str("2.6.0")),
-    ("group", Str("string")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("increment")),
-                ("type", Str("double")),
-                ("display_text", Str("increment")),
-            ]),
-        ]),
-    ),
-];
-
-const LCS: DocFields = &[
-    ("summary", Str("Finds the longest common substring.")),
-    ("since", Str("7.0.0")),
-    ("group", Str("string")),
-    (
-        "complexity",
-        Str("O(N*M) where N and M are the lengths of s1 and s2, respectively"),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key1")),
-                ("type", Str("key")),
-                ("display_text", Str("key1")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("key2")),
-                ("type", Str("key")),
-                ("display_text", Str("key2")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("len")),
-                ("type", Str("pure-token")),
-                ("display_text", Str("len")),
-                ("token", Str("LEN")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("idx")),
-                ("type", Str("pure-token")),
-                ("display_text", Str("idx")),
-                ("token", Str("IDX")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("min-match-len")),
-                ("type", Str("integer")),
-                ("display_text", Str("min-match-len")),
-                ("token", Str("MINMATCHLEN")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("withmatchlen")),
-                ("type", Str("pure-token")),
-                ("display_text", Str("withmatchlen")),
-                ("token", Str("WITHMATCHLEN")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-        ]),
-    ),
-];
-
-const DEL: DocFields = &[
-    ("summary", Str("Deletes one or more keys.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str(
-            "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-            ("flags", Set(&[Simple("multiple")])),
-        ])]),
-    ),
-];
-
-const UNLINK: DocFields = &[
-    ("summary", Str("Asynchronously deletes one or more keys.")),
-    ("since", Str("4.0.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str(
-            "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-            ("flags", Set(&[Simple("multiple")])),
-        ])]),
-    ),
-];
-
-const EXISTS: DocFields = &[
-    ("summary", Str("Determines whether one or more keys exist.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys to check."),
-    ),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("3.0.3"),
-            Str("Accepts multiple `key` arguments."),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-            ("flags", Set(&[Simple("multiple")])),
-        ])]),
-    ),
-];
-
-const TYPE: DocFields = &[
-    (
-        "summary",
-        Str("Determines the type of value stored at a key."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const RENAME: DocFields = &[
-    (
-        "summary",
-        Str("Renames a key and overwrites the destination."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("newkey")),
-                ("type", Str("key")),
-                ("display_text", Str("newkey")),
-                ("key_spec_index", Int(1)),
-            ]),
-        ]),
-    ),
-];
-
-const RENAMENX: DocFields = &[
-    (
-        "summary",
-        Str("Renames a key only when the target key name doesn't exist."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("3.2.0"),
-            Str(
-                "The command no longer returns an error when source and destination names are the same.",
-            ),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("newkey")),
-                ("type", Str("key")),
-                ("display_text", Str("newkey")),
-                ("key_spec_index", Int(1)),
-            ]),
-        ]),
-    ),
-];
-
-const COPY: DocFields = &[
-    ("summary", Str("Copies the value of a key to a new key.")),
-    ("since", Str("6.2.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str(
-            "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("source")),
-                ("type", Str("key")),
-                ("display_text", Str("source")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("destination")),
-                ("type", Str("key")),
-                ("display_text", Str("destination")),
-                ("key_spec_index", Int(1)),
-            ]),
-            Map(&[
-                ("name", Str("destination-db")),
-                ("type", Str("integer")),
-                ("display_text", Str("destination-db")),
-                ("token", Str("DB")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("replace")),
-                ("type", Str("pure-token")),
-                ("display_text", Str("replace")),
-                ("token", Str("REPLACE")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-        ]),
-    ),
-];
-
-const MOVE: DocFields = &[
-    ("summary", Str("Moves a key to another database.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("db")),
-                ("type", Str("integer")),
-                ("display_text", Str("db")),
-            ]),
-        ]),
-    ),
-];
-
-const SWAPDB: DocFields = &[
-    ("summary", Str("Swaps two databases.")),
-    ("since", Str("4.0.0")),
-    ("group", Str("server")),
-    (
-        "complexity",
-        Str(
-            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("index1")),
-                ("type", Str("integer")),
-                ("display_text", Str("index1")),
-            ]),
-            Map(&[
-                ("name", Str("index2")),
-                ("type", Str("integer")),
-                ("display_text", Str("index2")),
-            ]),
-        ]),
-    ),
-];
-
-const TOUCH: DocFields = &[
-    (
-        "summary",
-        Str(
-            "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-        ),
-    ),
-    ("since", Str("3.2.1")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys that will be touched."),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-            ("flags", Set(&[Simple("multiple")])),
-        ])]),
-    ),
-];
-
-const EXPIRE: DocFields = &[
-    (
-        "summary",
-        Str("Sets the expiration time of a key in seconds."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("7.0.0"),
-            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("seconds")),
-                ("type", Str("integer")),
-                ("display_text", Str("seconds")),
-            ]),
-            Map(&[
-                ("name", Str("condition")),
-                ("type", Str("oneof")),
-                ("since", Str("7.0.0")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("nx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("nx")),
-                            ("token", Str("NX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("xx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("xx")),
-                            ("token", Str("XX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("gt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("gt")),
-                            ("token", Str("GT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("lt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("lt")),
-                            ("token", Str("LT")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const PEXPIRE: DocFields = &[
-    (
-        "summary",
-        Str("Sets the expiration time of a key in milliseconds."),
-    ),
-    ("since", Str("2.6.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("7.0.0"),
-            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("milliseconds")),
-                ("type", Str("integer")),
-                ("display_text", Str("milliseconds")),
-            ]),
-            Map(&[
-                ("name", Str("condition")),
-                ("type", Str("oneof")),
-                ("since", Str("7.0.0")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("nx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("nx")),
-                            ("token", Str("NX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("xx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("xx")),
-                            ("token", Str("XX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("gt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("gt")),
-                            ("token", Str("GT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("lt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("lt")),
-                            ("token", Str("LT")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const EXPIREAT: DocFields = &[
-    (
-        "summary",
-        Str("Sets the expiration time of a key to a Unix timestamp."),
-    ),
-    ("since", Str("1.2.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("7.0.0"),
-            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("unix-time-seconds")),
-                ("type", Str("unix-time")),
-                ("display_text", Str("unix-time-seconds")),
-            ]),
-            Map(&[
-                ("name", Str("condition")),
-                ("type", Str("oneof")),
-                ("since", Str("7.0.0")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("nx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("nx")),
-                            ("token", Str("NX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("xx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("xx")),
-                            ("token", Str("XX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("gt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("gt")),
-                            ("token", Str("GT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("lt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("lt")),
-                            ("token", Str("LT")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const PEXPIREAT: DocFields = &[
-    (
-        "summary",
-        Str("Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    ),
-    ("since", Str("2.6.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[
-            Str("7.0.0"),
-            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
-        ])]),
-    ),
-    (
-        "arguments",
-        Array(&[
-            Map(&[
-                ("name", Str("key")),
-                ("type", Str("key")),
-                ("display_text", Str("key")),
-                ("key_spec_index", Int(0)),
-            ]),
-            Map(&[
-                ("name", Str("unix-time-milliseconds")),
-                ("type", Str("unix-time")),
-                ("display_text", Str("unix-time-milliseconds")),
-            ]),
-            Map(&[
-                ("name", Str("condition")),
-                ("type", Str("oneof")),
-                ("since", Str("7.0.0")),
-                ("flags", Set(&[Simple("optional")])),
-                (
-                    "arguments",
-                    Array(&[
-                        Map(&[
-                            ("name", Str("nx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("nx")),
-                            ("token", Str("NX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("xx")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("xx")),
-                            ("token", Str("XX")),
-                        ]),
-                        Map(&[
-                            ("name", Str("gt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("gt")),
-                            ("token", Str("GT")),
-                        ]),
-                        Map(&[
-                            ("name", Str("lt")),
-                            ("type", Str("pure-token")),
-                            ("display_text", Str("lt")),
-                            ("token", Str("LT")),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ]),
-    ),
-];
-
-const TTL: DocFields = &[
-    (
-        "summary",
-        Str("Returns the expiration time in seconds of a key."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[Str("2.8.0"), Str("Added the -2 reply.")])]),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const PTTL: DocFields = &[
-    (
-        "summary",
-        Str("Returns the expiration time in milliseconds of a key."),
-    ),
-    ("since", Str("2.6.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "history",
-        Set(&[Array(&[Str("2.8.0"), Str("Added the -2 reply.")])]),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const EXPIRETIME: DocFields = &[
-    (
-        "summary",
-        Str("Returns the expiration time of a key as a Unix timestamp."),
-    ),
-    ("since", Str("7.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const PEXPIRETIME: DocFields = &[
-    (
-        "summary",
-        Str("Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    ),
-    ("since", Str("7.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const PERSIST: DocFields = &[
-    ("summary", Str("Removes the expiration time of a key.")),
+const GETBIT: DocFields = &[
+    ("summary", Str("Returns a bit value by offset.")),
     ("since", Str("2.2.0")),
-    ("group", Str("generic")),
+    ("group", Str("bitmap")),
     ("complexity", Str("O(1)")),
     (
         "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("offset")),
+                ("type", Str("integer")),
+                ("display_text", Str("offset")),
+            ]),
+        ]),
     ),
 ];
 
-const KEYS: DocFields = &[
+const BITCOUNT: DocFields = &[
     (
         "summary",
-        Str("Returns all key names that match a pattern."),
+        Str("Counts the number of set bits (population counting) in a string."),
     ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str(
-            "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
-        ),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("pattern")),
-            ("type", Str("pattern")),
-            ("display_text", Str("pattern")),
-        ])]),
-    ),
-];
-
-const SCAN: DocFields = &[
-    (
-        "summary",
-        Str("Iterates over the key names in the database."),
-    ),
-    ("since", Str("2.8.0")),
-    ("group", Str("generic")),
-    (
-        "complexity",
-        Str(
-            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
-        ),
-    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(N)")),
     (
         "history",
-        Set(&[Array(&[Str("6.0.0"), Str("Added the `TYPE` subcommand.")])]),
+        Set(&[
+            Array(&[Str("7.0.0"), Str("Added the `BYTE|BIT` option.")]),
+            Array(&[
+                Str("8.0.0"),
+                Str(
+                    "`end` made optional; when called without argument the command reports the last BYTE.",
+                ),
+            ]),
+        ]),
     ),
     (
         "arguments",
         Array(&[
             Map(&[
-                ("name", Str("cursor")),
-                ("type", Str("integer")),
-                ("display_text", Str("cursor")),
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
             ]),
             Map(&[
-                ("name", Str("pattern")),
-                ("type", Str("pattern")),
-                ("display_text", Str("pattern")),
-                ("token", Str("MATCH")),
+                ("name", Str("range")),
+                ("type", Str("block")),
                 ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("count")),
-                ("type", Str("integer")),
-                ("display_text", Str("count")),
-                ("token", Str("COUNT")),
-                ("flags", Set(&[Simple("optional")])),
-            ]),
-            Map(&[
-                ("name", Str("type")),
-                ("type", Str("string")),
-                ("display_text", Str("type")),
-                ("token", Str("TYPE")),
-                ("since", Str("6.0.0")),
-                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("start")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("start")),
+                        ]),
+                        Map(&[
+                            ("name", Str("end-unit-block")),
+                            ("type", Str("block")),
+                            ("flags", Set(&[Simple("optional")])),
+                            (
+                                "arguments",
+                                Array(&[
+                                    Map(&[
+                                        ("name", Str("end")),
+                                        ("type", Str("integer")),
+                                        ("display_text", Str("end")),
+                                    ]),
+                                    Map(&[
+                                        ("name", Str("unit")),
+                                        ("type", Str("oneof")),
+                                        ("since", Str("7.0.0")),
+                                        ("flags", Set(&[Simple("optional")])),
+                                        (
+                                            "arguments",
+                                            Array(&[
+                                                Map(&[
+                                                    ("name", Str("byte")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("byte")),
+                                                    ("token", Str("BYTE")),
+                                                ]),
+                                                Map(&[
+                                                    ("name", Str("bit")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("bit")),
+                                                    ("token", Str("BIT")),
+                                                ]),
+                                            ]),
+                                        ),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                    ]),
+                ),
             ]),
         ]),
     ),
 ];
 
-const RANDOMKEY: DocFields = &[
+const BITPOS: DocFields = &[
     (
         "summary",
-        Str("Returns a random key name from the database."),
+        Str("Finds the first set (1) or clear (0) bit in a string."),
     ),
-    ("since", Str("1.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-];
-
-const DBSIZE: DocFields = &[
-    (
-        "summary",
-        Str("Returns the number of keys in the database."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("server")),
-    ("complexity", Str("O(1)")),
-];
-
-const FLUSHDB: DocFields = &[
-    (
-        "summary",
-        Str("Removes all keys from the current database."),
-    ),
-    ("since", Str("1.0.0")),
-    ("group", Str("server")),
-    (
-        "complexity",
-        Str("O(N) where N is the number of keys in the selected database"),
-    ),
+    ("since", Str("2.8.7")),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(N)")),
     (
         "history",
-        Set(&[
-            Array(&[
-                Str("4.0.0"),
-                Str("Added the `ASYNC` flushing mode modifier."),
+        Set(&[Array(&[Str("7.0.0"), Str("Added the `BYTE|BIT` option.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
             ]),
-            Array(&[
-                Str("6.2.0"),
-                Str("Added the `SYNC` flushing mode modifier."),
+            Map(&[
+                ("name", Str("bit")),
+                ("type", Str("integer")),
+                ("display_text", Str("bit")),
+            ]),
+            Map(&[
+                ("name", Str("range")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("start")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("start")),
+                        ]),
+                        Map(&[
+                            ("name", Str("end-unit-block")),
+                            ("type", Str("block")),
+                            ("flags", Set(&[Simple("optional")])),
+                            (
+                                "arguments",
+                                Array(&[
+                                    Map(&[
+                                        ("name", Str("end")),
+                                        ("type", Str("integer")),
+                                        ("display_text", Str("end")),
+                                    ]),
+                                    Map(&[
+                                        ("name", Str("unit")),
+                                        ("type", Str("oneof")),
+                                        ("since", Str("7.0.0")),
+                                        ("flags", Set(&[Simple("optional")])),
+                                        (
+                                            "arguments",
+                                            Array(&[
+                                                Map(&[
+                                                    ("name", Str("byte")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("byte")),
+                                                    ("token", Str("BYTE")),
+                                                ]),
+                                                Map(&[
+                                                    ("name", Str("bit")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("bit")),
+                                                    ("token", Str("BIT")),
+                                                ]),
+                                            ]),
+                                        ),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                    ]),
+                ),
             ]),
         ]),
     ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("flush-type")),
-            ("type", Str("oneof")),
-            ("flags", Set(&[Simple("optional")])),
-            (
-                "arguments",
-                Array(&[
-                    Map(&[
-                        ("name", Str("async")),
-                        ("type", Str("pure-token")),
-                        ("display_text", Str("async")),
-                        ("token", Str("ASYNC")),
-                        ("since", Str("4.0.0")),
-                    ]),
-                    Map(&[
-                        ("name", Str("sync")),
-                        ("type", Str("pure-token")),
-                        ("display_text", Str("sync")),
-                        ("token", Str("SYNC")),
-                        ("since", Str("6.2.0")),
-                    ]),
-                ]),
-            ),
-        ])]),
-    ),
-];
-
-const FLUSHALL: DocFields = &[
-    ("summary", Str("Removes all keys from all databases.")),
-    ("since", Str("1.0.0")),
-    ("group", Str("server")),
-    (
-        "complexity",
-        Str("O(N) where N is the total number of keys in all databases"),
-    ),
-    (
-        "history",
-        Set(&[
-            Array(&[
-                Str("4.0.0"),
-                Str("Added the `ASYNC` flushing mode modifier."),
-            ]),
-            Array(&[
-                Str("6.2.0"),
-                Str("Added the `SYNC` flushing mode modifier."),
-            ]),
-        ]),
-    ),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("flush-type")),
-            ("type", Str("oneof")),
-            ("flags", Set(&[Simple("optional")])),
-            (
-                "arguments",
-                Array(&[
-                    Map(&[
-                        ("name", Str("async")),
-                        ("type", Str("pure-token")),
-                        ("display_text", Str("async")),
-                        ("token", Str("ASYNC")),
-                        ("since", Str("4.0.0")),
-                    ]),
-                    Map(&[
-                        ("name", Str("sync")),
-                        ("type", Str("pure-token")),
-                        ("display_text", Str("sync")),
-                        ("token", Str("SYNC")),
-                        ("since", Str("6.2.0")),
-                    ]),
-                ]),
-            ),
-        ])]),
-    ),
-];
-
-const OBJECT: DocFields = &[
-    (
-        "summary",
-        Str("A container for object introspection commands."),
-    ),
-    ("since", Str("2.2.3")),
-    ("group", Str("generic")),
-    ("complexity", Str("Depends on subcommand.")),
-];
-
-const OBJECT_ENCODING: DocFields = &[
-    (
-        "summary",
-        Str("Returns the internal encoding of an object."),
-    ),
-    ("since", Str("2.2.3")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const OBJECT_FREQ: DocFields = &[
-    (
-        "summary",
-        Str("Returns the logarithmic access frequency counter of an object."),
-    ),
-    ("since", Str("4.0.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const OBJECT_IDLETIME: DocFields = &[
-    (
-        "summary",
-        Str("Returns the time since the last access to an object."),
-    ),
-    ("since", Str("2.2.3")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const OBJECT_REFCOUNT: DocFields = &[
-    (
-        "summary",
-        Str("Returns the reference count of a value of a key."),
-    ),
-    ("since", Str("2.2.3")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
-    (
-        "arguments",
-        Array(&[Map(&[
-            ("name", Str("key")),
-            ("type", Str("key")),
-            ("display_text", Str("key")),
-            ("key_spec_index", Int(0)),
-        ])]),
-    ),
-];
-
-const OBJECT_HELP: DocFields = &[
-    (
-        "summary",
-        Str("Returns helpful text about the different subcommands."),
-    ),
-    ("since", Str("6.2.0")),
-    ("group", Str("generic")),
-    ("complexity", Str("O(1)")),
 ];
 
 const PING: DocFields = &[
@@ -2927,6 +1435,942 @@ const CLIENT_HELP: DocFields = &[
     ("complexity", Str("O(1)")),
 ];
 
+const DEL: DocFields = &[
+    ("summary", Str("Deletes one or more keys.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const UNLINK: DocFields = &[
+    ("summary", Str("Asynchronously deletes one or more keys.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const EXISTS: DocFields = &[
+    ("summary", Str("Determines whether one or more keys exist.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys to check."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("3.0.3"),
+            Str("Accepts multiple `key` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const TYPE: DocFields = &[
+    (
+        "summary",
+        Str("Determines the type of value stored at a key."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const RENAME: DocFields = &[
+    (
+        "summary",
+        Str("Renames a key and overwrites the destination."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("newkey")),
+                ("type", Str("key")),
+                ("display_text", Str("newkey")),
+                ("key_spec_index", Int(1)),
+            ]),
+        ]),
+    ),
+];
+
+const RENAMENX: DocFields = &[
+    (
+        "summary",
+        Str("Renames a key only when the target key name doesn't exist."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("3.2.0"),
+            Str(
+                "The command no longer returns an error when source and destination names are the same.",
+            ),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("newkey")),
+                ("type", Str("key")),
+                ("display_text", Str("newkey")),
+                ("key_spec_index", Int(1)),
+            ]),
+        ]),
+    ),
+];
+
+const COPY: DocFields = &[
+    ("summary", Str("Copies the value of a key to a new key.")),
+    ("since", Str("6.2.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str(
+            "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("destination-db")),
+                ("type", Str("integer")),
+                ("display_text", Str("destination-db")),
+                ("token", Str("DB")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("replace")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("replace")),
+                ("token", Str("REPLACE")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const MOVE: DocFields = &[
+    ("summary", Str("Moves a key to another database.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("db")),
+                ("type", Str("integer")),
+                ("display_text", Str("db")),
+            ]),
+        ]),
+    ),
+];
+
+const SWAPDB: DocFields = &[
+    ("summary", Str("Swaps two databases.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("index1")),
+                ("type", Str("integer")),
+                ("display_text", Str("index1")),
+            ]),
+            Map(&[
+                ("name", Str("index2")),
+                ("type", Str("integer")),
+                ("display_text", Str("index2")),
+            ]),
+        ]),
+    ),
+];
+
+const TOUCH: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        ),
+    ),
+    ("since", Str("3.2.1")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys that will be touched."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const EXPIRE: DocFields = &[
+    (
+        "summary",
+        Str("Sets the expiration time of a key in seconds."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.0.0"),
+            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("seconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("seconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("7.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const PEXPIRE: DocFields = &[
+    (
+        "summary",
+        Str("Sets the expiration time of a key in milliseconds."),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.0.0"),
+            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("milliseconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("milliseconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("7.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const EXPIREAT: DocFields = &[
+    (
+        "summary",
+        Str("Sets the expiration time of a key to a Unix timestamp."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.0.0"),
+            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("unix-time-seconds")),
+                ("type", Str("unix-time")),
+                ("display_text", Str("unix-time-seconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("7.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const PEXPIREAT: DocFields = &[
+    (
+        "summary",
+        Str("Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.0.0"),
+            Str("Added options: `NX`, `XX`, `GT` and `LT`."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("unix-time-milliseconds")),
+                ("type", Str("unix-time")),
+                ("display_text", Str("unix-time-milliseconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("7.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const TTL: DocFields = &[
+    (
+        "summary",
+        Str("Returns the expiration time in seconds of a key."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[Str("2.8.0"), Str("Added the -2 reply.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const PTTL: DocFields = &[
+    (
+        "summary",
+        Str("Returns the expiration time in milliseconds of a key."),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[Str("2.8.0"), Str("Added the -2 reply.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const EXPIRETIME: DocFields = &[
+    (
+        "summary",
+        Str("Returns the expiration time of a key as a Unix timestamp."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const PEXPIRETIME: DocFields = &[
+    (
+        "summary",
+        Str("Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const PERSIST: DocFields = &[
+    ("summary", Str("Removes the expiration time of a key.")),
+    ("since", Str("2.2.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const KEYS: DocFields = &[
+    (
+        "summary",
+        Str("Returns all key names that match a pattern."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str(
+            "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("pattern")),
+            ("type", Str("pattern")),
+            ("display_text", Str("pattern")),
+        ])]),
+    ),
+];
+
+const SCAN: DocFields = &[
+    (
+        "summary",
+        Str("Iterates over the key names in the database."),
+    ),
+    ("since", Str("2.8.0")),
+    ("group", Str("generic")),
+    (
+        "complexity",
+        Str(
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("6.0.0"), Str("Added the `TYPE` subcommand.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("cursor")),
+                ("type", Str("integer")),
+                ("display_text", Str("cursor")),
+            ]),
+            Map(&[
+                ("name", Str("pattern")),
+                ("type", Str("pattern")),
+                ("display_text", Str("pattern")),
+                ("token", Str("MATCH")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("type")),
+                ("type", Str("string")),
+                ("display_text", Str("type")),
+                ("token", Str("TYPE")),
+                ("since", Str("6.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const RANDOMKEY: DocFields = &[
+    (
+        "summary",
+        Str("Returns a random key name from the database."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+];
+
+const DBSIZE: DocFields = &[
+    (
+        "summary",
+        Str("Returns the number of keys in the database."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("O(1)")),
+];
+
+const FLUSHDB: DocFields = &[
+    (
+        "summary",
+        Str("Removes all keys from the current database."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("server")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys in the selected database"),
+    ),
+    (
+        "history",
+        Set(&[
+            Array(&[
+                Str("4.0.0"),
+                Str("Added the `ASYNC` flushing mode modifier."),
+            ]),
+            Array(&[
+                Str("6.2.0"),
+                Str("Added the `SYNC` flushing mode modifier."),
+            ]),
+        ]),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("flush-type")),
+            ("type", Str("oneof")),
+            ("flags", Set(&[Simple("optional")])),
+            (
+                "arguments",
+                Array(&[
+                    Map(&[
+                        ("name", Str("async")),
+                        ("type", Str("pure-token")),
+                        ("display_text", Str("async")),
+                        ("token", Str("ASYNC")),
+                        ("since", Str("4.0.0")),
+                    ]),
+                    Map(&[
+                        ("name", Str("sync")),
+                        ("type", Str("pure-token")),
+                        ("display_text", Str("sync")),
+                        ("token", Str("SYNC")),
+                        ("since", Str("6.2.0")),
+                    ]),
+                ]),
+            ),
+        ])]),
+    ),
+];
+
+const FLUSHALL: DocFields = &[
+    ("summary", Str("Removes all keys from all databases.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("server")),
+    (
+        "complexity",
+        Str("O(N) where N is the total number of keys in all databases"),
+    ),
+    (
+        "history",
+        Set(&[
+            Array(&[
+                Str("4.0.0"),
+                Str("Added the `ASYNC` flushing mode modifier."),
+            ]),
+            Array(&[
+                Str("6.2.0"),
+                Str("Added the `SYNC` flushing mode modifier."),
+            ]),
+        ]),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("flush-type")),
+            ("type", Str("oneof")),
+            ("flags", Set(&[Simple("optional")])),
+            (
+                "arguments",
+                Array(&[
+                    Map(&[
+                        ("name", Str("async")),
+                        ("type", Str("pure-token")),
+                        ("display_text", Str("async")),
+                        ("token", Str("ASYNC")),
+                        ("since", Str("4.0.0")),
+                    ]),
+                    Map(&[
+                        ("name", Str("sync")),
+                        ("type", Str("pure-token")),
+                        ("display_text", Str("sync")),
+                        ("token", Str("SYNC")),
+                        ("since", Str("6.2.0")),
+                    ]),
+                ]),
+            ),
+        ])]),
+    ),
+];
+
+const OBJECT: DocFields = &[
+    (
+        "summary",
+        Str("A container for object introspection commands."),
+    ),
+    ("since", Str("2.2.3")),
+    ("group", Str("generic")),
+    ("complexity", Str("Depends on subcommand.")),
+];
+
+const OBJECT_ENCODING: DocFields = &[
+    (
+        "summary",
+        Str("Returns the internal encoding of an object."),
+    ),
+    ("since", Str("2.2.3")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const OBJECT_FREQ: DocFields = &[
+    (
+        "summary",
+        Str("Returns the logarithmic access frequency counter of an object."),
+    ),
+    ("since", Str("4.0.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const OBJECT_IDLETIME: DocFields = &[
+    (
+        "summary",
+        Str("Returns the time since the last access to an object."),
+    ),
+    ("since", Str("2.2.3")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const OBJECT_REFCOUNT: DocFields = &[
+    (
+        "summary",
+        Str("Returns the reference count of a value of a key."),
+    ),
+    ("since", Str("2.2.3")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const OBJECT_HELP: DocFields = &[
+    (
+        "summary",
+        Str("Returns helpful text about the different subcommands."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("generic")),
+    ("complexity", Str("O(1)")),
+];
+
 const INFO: DocFields = &[
     (
         "summary",
@@ -3364,4 +2808,789 @@ const COMMAND_HELP: DocFields = &[
     ("since", Str("5.0.0")),
     ("group", Str("server")),
     ("complexity", Str("O(1)")),
+];
+
+const GET: DocFields = &[
+    ("summary", Str("Returns the string value of a key.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const SET: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[
+            Array(&[
+                Str("2.6.12"),
+                Str("Added the `EX`, `PX`, `NX` and `XX` options."),
+            ]),
+            Array(&[Str("6.0.0"), Str("Added the `KEEPTTL` option.")]),
+            Array(&[
+                Str("6.2.0"),
+                Str("Added the `GET`, `EXAT` and `PXAT` option."),
+            ]),
+            Array(&[
+                Str("7.0.0"),
+                Str("Allowed the `NX` and `GET` options to be used together."),
+            ]),
+            Array(&[Str("8.1.0"), Str("Added the `IFEQ` option.")]),
+        ]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                            ("since", Str("2.6.12")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                            ("since", Str("2.6.12")),
+                        ]),
+                        Map(&[
+                            ("name", Str("comparison-value")),
+                            ("type", Str("string")),
+                            ("display_text", Str("comparison-value")),
+                            ("token", Str("IFEQ")),
+                            (
+                                "summary",
+                                Str(
+                                    "Sets the key's value only if the current value matches the specified comparison value.",
+                                ),
+                            ),
+                            ("since", Str("8.1.0")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("get")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("get")),
+                ("token", Str("GET")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("expiration")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("seconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("seconds")),
+                            ("token", Str("EX")),
+                            ("since", Str("2.6.12")),
+                        ]),
+                        Map(&[
+                            ("name", Str("milliseconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("milliseconds")),
+                            ("token", Str("PX")),
+                            ("since", Str("2.6.12")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-seconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-seconds")),
+                            ("token", Str("EXAT")),
+                            ("since", Str("6.2.0")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-milliseconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-milliseconds")),
+                            ("token", Str("PXAT")),
+                            ("since", Str("6.2.0")),
+                        ]),
+                        Map(&[
+                            ("name", Str("keepttl")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("keepttl")),
+                            ("token", Str("KEEPTTL")),
+                            ("since", Str("6.0.0")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const SETNX: DocFields = &[
+    (
+        "summary",
+        Str("Sets the string value of a key only when the key doesn't exist."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const SETEX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("seconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("seconds")),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const PSETEX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("milliseconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("milliseconds")),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const GETEX: DocFields = &[
+    (
+        "summary",
+        Str("Returns the string value of a key after setting its expiration time."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("expiration")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("seconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("seconds")),
+                            ("token", Str("EX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("milliseconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("milliseconds")),
+                            ("token", Str("PX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-seconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-seconds")),
+                            ("token", Str("EXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-milliseconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-milliseconds")),
+                            ("token", Str("PXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("persist")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("persist")),
+                            ("token", Str("PERSIST")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const GETDEL: DocFields = &[
+    (
+        "summary",
+        Str("Returns the string value of a key after deleting the key."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const GETSET: DocFields = &[
+    (
+        "summary",
+        Str("Returns the previous string value of a key after setting it to a new value."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const MGET: DocFields = &[
+    (
+        "summary",
+        Str("Atomically returns the string values of one or more keys."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys to retrieve."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const MSET: DocFields = &[
+    (
+        "summary",
+        Str("Atomically creates or modifies the string values of one or more keys."),
+    ),
+    ("since", Str("1.0.1")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys to set."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("data")),
+            ("type", Str("block")),
+            ("flags", Set(&[Simple("multiple")])),
+            (
+                "arguments",
+                Array(&[
+                    Map(&[
+                        ("name", Str("key")),
+                        ("type", Str("key")),
+                        ("display_text", Str("key")),
+                        ("key_spec_index", Int(0)),
+                    ]),
+                    Map(&[
+                        ("name", Str("value")),
+                        ("type", Str("string")),
+                        ("display_text", Str("value")),
+                    ]),
+                ]),
+            ),
+        ])]),
+    ),
+];
+
+const MSETNX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        ),
+    ),
+    ("since", Str("1.0.1")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of keys to set."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("data")),
+            ("type", Str("block")),
+            ("flags", Set(&[Simple("multiple")])),
+            (
+                "arguments",
+                Array(&[
+                    Map(&[
+                        ("name", Str("key")),
+                        ("type", Str("key")),
+                        ("display_text", Str("key")),
+                        ("key_spec_index", Int(0)),
+                    ]),
+                    Map(&[
+                        ("name", Str("value")),
+                        ("type", Str("string")),
+                        ("display_text", Str("value")),
+                    ]),
+                ]),
+            ),
+        ])]),
+    ),
+];
+
+const APPEND: DocFields = &[
+    (
+        "summary",
+        Str("Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str(
+            "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by the server will double the free space available on every reallocation.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const STRLEN: DocFields = &[
+    ("summary", Str("Returns the length of a string value.")),
+    ("since", Str("2.2.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const GETRANGE: DocFields = &[
+    (
+        "summary",
+        Str("Returns a substring of the string stored at a key."),
+    ),
+    ("since", Str("2.4.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("end")),
+                ("type", Str("integer")),
+                ("display_text", Str("end")),
+            ]),
+        ]),
+    ),
+];
+
+const SUBSTR: DocFields = &[
+    ("summary", Str("Returns a substring from a string value.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("end")),
+                ("type", Str("integer")),
+                ("display_text", Str("end")),
+            ]),
+        ]),
+    ),
+];
+
+const SETRANGE: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str(
+            "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("offset")),
+                ("type", Str("integer")),
+                ("display_text", Str("offset")),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const INCR: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const DECR: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const INCRBY: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("integer")),
+                ("display_text", Str("increment")),
+            ]),
+        ]),
+    ),
+];
+
+const DECRBY: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Decrements the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("decrement")),
+                ("type", Str("integer")),
+                ("display_text", Str("decrement")),
+            ]),
+        ]),
+    ),
+];
+
+const INCRBYFLOAT: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Increments the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("string")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("double")),
+                ("display_text", Str("increment")),
+            ]),
+        ]),
+    ),
+];
+
+const LCS: DocFields = &[
+    ("summary", Str("Finds the longest common substring.")),
+    ("since", Str("7.0.0")),
+    ("group", Str("string")),
+    (
+        "complexity",
+        Str("O(N*M) where N and M are the lengths of s1 and s2, respectively"),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key1")),
+                ("type", Str("key")),
+                ("display_text", Str("key1")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key2")),
+                ("type", Str("key")),
+                ("display_text", Str("key2")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("len")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("len")),
+                ("token", Str("LEN")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("idx")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("idx")),
+                ("token", Str("IDX")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("min-match-len")),
+                ("type", Str("integer")),
+                ("display_text", Str("min-match-len")),
+                ("token", Str("MINMATCHLEN")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("withmatchlen")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withmatchlen")),
+                ("token", Str("WITHMATCHLEN")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
 ];

@@ -1,0 +1,251 @@
+//! Bitmap commands on string values (Valkey's bitops.c): bit `n` is bit
+//! `7 - n % 8` of byte `n / 8`, most significant first.
+
+use super::{Command, Ctx, as_str, int_arg, is, ks};
+use crate::error::{CmdResult, err};
+use crate::simd;
+use crate::types::{StrValue, Value};
+
+pub const COMMANDS: &[Command] = &[
+    Command::new(
+        "setbit",
+        4,
+        "write denyoom",
+        (1, 1, 1),
+        "@write @bitmap @slow",
+        setbit,
+    )
+    .keys(&[ks("RW access update", 1, 0, 1)]),
+    Command::new(
+        "getbit",
+        3,
+        "readonly fast",
+        (1, 1, 1),
+        "@read @bitmap @fast",
+        getbit,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new(
+        "bitcount",
+        -2,
+        "readonly",
+        (1, 1, 1),
+        "@read @bitmap @slow",
+        bitcount,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new(
+        "bitpos",
+        -3,
+        "readonly",
+        (1, 1, 1),
+        "@read @bitmap @slow",
+        bitpos,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+];
+
+/// A bit offset argument: 0 ..= 8 × proto-max-bulk-len - 1.
+fn bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, crate::error::CmdError> {
+    let out_of_range = || err("ERR bit offset is not an integer or out of range");
+    let n = int_arg(arg).map_err(|_| out_of_range())?;
+    if n < 0 || (n as u64 >> 3) >= ctx.srv.config.proto_max_bulk_len as u64 {
+        return Err(out_of_range());
+    }
+    Ok(n as u64)
+}
+
+fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let offset = bit_offset(ctx, argv[2])?;
+    let on = match argv[3] {
+        b"0" => false,
+        b"1" => true,
+        _ => return Err(err("ERR bit is not an integer or out of range")),
+    };
+    let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
+    let now = ctx.now_ms;
+    match ctx.db().lookup_write(argv[1], now) {
+        Some(e) => {
+            as_str(&e.value)?;
+        }
+        None => {
+            ctx.db()
+                .insert(argv[1], Value::Str(StrValue::raw(b"")), None, now);
+        }
+    }
+    let e = ctx.db().lookup_write(argv[1], now).expect("present");
+    let Value::Str(s) = &mut e.value;
+    let data = s.make_raw();
+    if data.len() <= byte {
+        data.resize(byte + 1, 0);
+    }
+    let was = data[byte] & mask != 0;
+    if on {
+        data[byte] |= mask;
+    } else {
+        data[byte] &= !mask;
+    }
+    ctx.out.int(i64::from(was));
+    Ok(())
+}
+
+fn getbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let offset = bit_offset(ctx, argv[2])?;
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let bit = match ctx.db().lookup_read(argv[1], now, touch) {
+        None => false,
+        Some(e) => {
+            let mut scratch = itoa::Buffer::new();
+            let s = as_str(&e.value)?.as_bytes(&mut scratch);
+            s.get((offset >> 3) as usize)
+                .is_some_and(|b| b & (0x80 >> (offset & 7)) != 0)
+        }
+    };
+    ctx.out.int(i64::from(bit));
+    Ok(())
+}
+
+/// A `start end [BYTE|BIT]` range, resolved against a string of `len`
+/// bytes: the bytes to look at and, in BIT mode, the bits of the first and
+/// last byte that fall outside the range (as masks).
+struct Range {
+    first: usize,
+    last: usize,
+    /// Bits of byte `first` before the range.
+    head_mask: u8,
+    /// Bits of byte `last` after the range.
+    tail_mask: u8,
+}
+
+/// Parses `start end [BYTE|BIT]` from `args` (already known to hold 2 or
+/// 3 items): (start, end, bit mode).
+fn range_args(args: &[&[u8]]) -> Result<(i64, i64, bool), crate::error::CmdError> {
+    let start = int_arg(args[0])?;
+    let end = int_arg(args[1])?;
+    let bit_mode = match args.get(2) {
+        None => false,
+        Some(a) if is(a, "byte") => false,
+        Some(a) if is(a, "bit") => true,
+        Some(_) => return Err(err("ERR syntax error")),
+    };
+    Ok((start, end, bit_mode))
+}
+
+/// Resolves a range as Valkey does: negative indexes count from the end,
+/// then both are clamped into the string; None when it selects nothing.
+fn resolve(len: usize, start: i64, end: i64, bit_mode: bool) -> Option<Range> {
+    let total = if bit_mode { len as i64 * 8 } else { len as i64 };
+    let fix = |i: i64| if i < 0 { (total + i).max(0) } else { i };
+    let (start, end) = (fix(start), fix(end).min(total - 1));
+    if start > end {
+        return None;
+    }
+    Some(if bit_mode {
+        Range {
+            first: (start >> 3) as usize,
+            last: (end >> 3) as usize,
+            head_mask: !(0xffu8 >> (start & 7)),
+            tail_mask: ((1u16 << (7 - (end & 7))) - 1) as u8,
+        }
+    } else {
+        Range {
+            first: start as usize,
+            last: end as usize,
+            head_mask: 0,
+            tail_mask: 0,
+        }
+    })
+}
+
+fn bitcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let range = match argv.len() {
+        2 => None,
+        3 => Some((int_arg(argv[2])?, -1, false)),
+        4 | 5 => Some(range_args(&argv[2..])?),
+        _ => return Err(err("ERR syntax error")),
+    };
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let Some(e) = ctx.db().lookup_read(argv[1], now, touch) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut scratch = itoa::Buffer::new();
+    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let (start, end, bit_mode) = range.unwrap_or((0, -1, false));
+    let count = match resolve(s.len(), start, end, bit_mode) {
+        None => 0,
+        Some(r) => {
+            let outside =
+                (s[r.first] & r.head_mask).count_ones() + (s[r.last] & r.tail_mask).count_ones();
+            simd::popcount(&s[r.first..=r.last]) - u64::from(outside)
+        }
+    };
+    ctx.out.int(count as i64);
+    Ok(())
+}
+
+fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let bit = match argv[2] {
+        b"0" => false,
+        b"1" => true,
+        a if int_arg(a).is_err() => return Err(err("ERR value is not an integer or out of range")),
+        _ => return Err(err("ERR The bit argument must be 1 or 0.")),
+    };
+    let (start, end, bit_mode, end_given) = match argv.len() {
+        3 => (0, -1, false, false),
+        4 => (int_arg(argv[3])?, -1, false, false),
+        5 | 6 => {
+            // Valkey's order here: start, then the unit, then end.
+            let start = int_arg(argv[3])?;
+            let bit_mode = match argv.get(5) {
+                None => false,
+                Some(a) if is(a, "byte") => false,
+                Some(a) if is(a, "bit") => true,
+                Some(_) => return Err(err("ERR syntax error")),
+            };
+            (start, int_arg(argv[4])?, bit_mode, true)
+        }
+        _ => return Err(err("ERR syntax error")),
+    };
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let Some(e) = ctx.db().lookup_read(argv[1], now, touch) else {
+        ctx.out.int(if bit { -1 } else { 0 });
+        return Ok(());
+    };
+    let mut scratch = itoa::Buffer::new();
+    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let Some(r) = resolve(s.len(), start, end, bit_mode) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    // Bits outside the range read as the opposite of what is sought.
+    let pick = |i: usize| {
+        let mut b = s[i];
+        let mut outside = 0;
+        if i == r.first {
+            outside |= r.head_mask;
+        }
+        if i == r.last {
+            outside |= r.tail_mask;
+        }
+        if bit {
+            b &= !outside;
+        } else {
+            b |= outside;
+        }
+        b
+    };
+    let found = (r.first..=r.last).find_map(|i| {
+        let b = if bit { pick(i) } else { !pick(i) };
+        (b != 0).then(|| (i * 8) as i64 + i64::from(b.leading_zeros() as u8))
+    });
+    let pos = match found {
+        Some(p) => p,
+        // No clear bit in the string: without an explicit end the string
+        // reads as zero-padded, so the first bit after it is clear.
+        None if !bit && !end_given => (r.last as i64 + 1) * 8,
+        None => -1,
+    };
+    ctx.out.int(pos);
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Vector kernels with runtime CPU dispatch: the CPU is checked once, then
+//! every call goes to the best variant it supports. Each kernel has a
+//! scalar twin that defines its result; property tests hold the vector
+//! variants to it on random inputs of every length and alignment. Variants
+//! for other instruction sets (AVX-512, NEON) slot in beside AVX2 in
+//! `Level` and each kernel's dispatch.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+mod popcount;
+
+pub use popcount::popcount;
+
+/// The instruction sets a kernel may use, best last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Scalar = 1,
+    Avx2 = 2,
+}
+
+const UNKNOWN: u8 = 0;
+static LEVEL: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// The best level this CPU supports (detected on first use).
+pub fn level() -> Level {
+    match LEVEL.load(Ordering::Relaxed) {
+        1 => Level::Scalar,
+        2 => Level::Avx2,
+        _ => {
+            let detected = detect();
+            LEVEL.store(detected as u8, Ordering::Relaxed);
+            detected
+        }
+    }
+}
+
+fn detect() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return Level::Avx2;
+    }
+    Level::Scalar
+}
