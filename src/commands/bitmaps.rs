@@ -3,7 +3,7 @@
 
 use super::{Command, Ctx, as_str, int_arg, is, ks};
 use crate::error::{CmdResult, err};
-use crate::simd;
+use crate::simd::{self, BitOp};
 use crate::types::{StrValue, Value};
 
 pub const COMMANDS: &[Command] = &[
@@ -43,6 +43,15 @@ pub const COMMANDS: &[Command] = &[
         bitpos,
     )
     .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new(
+        "bitop",
+        -4,
+        "write denyoom",
+        (2, -1, 1),
+        "@write @bitmap @slow",
+        bitop,
+    )
+    .keys(&[ks("OW update", 2, 0, 1), ks("RO access", 3, -1, 1)]),
 ];
 
 /// A bit offset argument: 0 ..= 8 × proto-max-bulk-len - 1.
@@ -247,5 +256,62 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => -1,
     };
     ctx.out.int(pos);
+    Ok(())
+}
+
+/// BITOP AND|OR|XOR|NOT destkey key [key ...]: missing keys read as
+/// empty strings, shorter strings as zero-padded; an empty result deletes
+/// the destination.
+fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (op, dest, sources) = (argv[1], argv[2], &argv[3..]);
+    let op = match op {
+        o if is(o, "and") => Some(BitOp::And),
+        o if is(o, "or") => Some(BitOp::Or),
+        o if is(o, "xor") => Some(BitOp::Xor),
+        o if is(o, "not") => None,
+        _ => return Err(err("ERR syntax error")),
+    };
+    if op.is_none() && sources.len() != 1 {
+        return Err(err(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    // Copies: the destination may be one of the sources.
+    let mut values: Vec<Vec<u8>> = Vec::with_capacity(sources.len());
+    for key in sources {
+        let bytes = match ctx.db().lookup_read(key, now, touch) {
+            None => Vec::new(),
+            Some(e) => {
+                let mut scratch = itoa::Buffer::new();
+                as_str(&e.value)?.as_bytes(&mut scratch).to_vec()
+            }
+        };
+        values.push(bytes);
+    }
+    let len = values.iter().map(Vec::len).max().unwrap_or(0);
+    if len == 0 {
+        ctx.db().remove(dest);
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let mut values = values.into_iter();
+    let mut result = values.next().expect("at least one source");
+    result.resize(len, 0);
+    match op {
+        None => simd::not(&mut result),
+        Some(op) => {
+            for src in values {
+                simd::combine(op, &mut result, &src);
+                if op == BitOp::And {
+                    // Past a shorter source its bytes read as zero.
+                    result[src.len()..].fill(0);
+                }
+            }
+        }
+    }
+    ctx.db()
+        .insert(dest, Value::Str(StrValue::raw(&result)), None, now);
+    ctx.out.int(len as i64);
     Ok(())
 }

@@ -31,6 +31,7 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "getbit" => GETBIT,
         "bitcount" => BITCOUNT,
         "bitpos" => BITPOS,
+        "bitop" => BITOP,
         "ping" => PING,
         "echo" => ECHO,
         "quit" => QUIT,
@@ -345,6 +346,67 @@ const BITPOS: DocFields = &[
                         ]),
                     ]),
                 ),
+            ]),
+        ]),
+    ),
+];
+
+const BITOP: DocFields = &[
+    (
+        "summary",
+        Str("Performs bitwise operations on multiple strings, and stores the result."),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(N)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("operation")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("and")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("and")),
+                            ("token", Str("AND")),
+                        ]),
+                        Map(&[
+                            ("name", Str("or")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("or")),
+                            ("token", Str("OR")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xor")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xor")),
+                            ("token", Str("XOR")),
+                        ]),
+                        Map(&[
+                            ("name", Str("not")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("not")),
+                            ("token", Str("NOT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("destkey")),
+                ("type", Str("key")),
+                ("display_text", Str("destkey")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
             ]),
         ]),
     ),

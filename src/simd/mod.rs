@@ -7,8 +7,10 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+mod bitop;
 mod popcount;
 
+pub use bitop::{BitOp, combine, not};
 pub use popcount::popcount;
 
 /// The instruction sets a kernel may use, best last.

@@ -1,0 +1,100 @@
+//! BITOP's kernels: AND / OR / XOR of a source into an accumulator, and NOT
+//! in place. One generic loop, compiled twice: plainly (the scalar twin) and
+//! with AVX2 enabled, which the compiler vectorises 32 bytes at a time.
+
+use super::Level;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
+}
+
+/// `acc[i] = acc[i] op src[i]` for every `i` both have.
+pub fn combine(op: BitOp, acc: &mut [u8], src: &[u8]) {
+    match super::level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU.
+        Level::Avx2 => unsafe { combine_avx2(op, acc, src) },
+        _ => combine_generic(op, acc, src),
+    }
+}
+
+/// Inverts every bit of `acc`.
+pub fn not(acc: &mut [u8]) {
+    match super::level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU.
+        Level::Avx2 => unsafe { not_avx2(acc) },
+        _ => not_generic(acc),
+    }
+}
+
+#[inline(always)]
+fn combine_generic(op: BitOp, acc: &mut [u8], src: &[u8]) {
+    let pairs = acc.iter_mut().zip(src);
+    match op {
+        BitOp::And => pairs.for_each(|(a, s)| *a &= s),
+        BitOp::Or => pairs.for_each(|(a, s)| *a |= s),
+        BitOp::Xor => pairs.for_each(|(a, s)| *a ^= s),
+    }
+}
+
+#[inline(always)]
+fn not_generic(acc: &mut [u8]) {
+    acc.iter_mut().for_each(|a| *a = !*a);
+}
+
+/// SAFETY: the caller checked that the CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn combine_avx2(op: BitOp, acc: &mut [u8], src: &[u8]) {
+    combine_generic(op, acc, src)
+}
+
+/// SAFETY: the caller checked that the CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn not_avx2(acc: &mut [u8]) {
+    not_generic(acc)
+}
+
+/// The scalar twin the tests hold the dispatched kernel to.
+#[cfg(test)]
+fn combine_scalar(op: BitOp, acc: &mut [u8], src: &[u8]) {
+    for (a, s) in acc.iter_mut().zip(src) {
+        *a = match op {
+            BitOp::And => *a & s,
+            BitOp::Or => *a | s,
+            BitOp::Xor => *a ^ s,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn dispatch_matches_scalar(
+            a in proptest::collection::vec(any::<u8>(), 0..700),
+            b in proptest::collection::vec(any::<u8>(), 0..700),
+            skip in 0usize..33,
+        ) {
+            for op in [BitOp::And, BitOp::Or, BitOp::Xor] {
+                let src = &b[skip.min(b.len())..];
+                let (mut fast, mut slow) = (a.clone(), a.clone());
+                combine(op, &mut fast[skip.min(a.len())..], src);
+                combine_scalar(op, &mut slow[skip.min(a.len())..], src);
+                prop_assert_eq!(&fast, &slow);
+            }
+            let mut fast = a.clone();
+            not(&mut fast[skip.min(a.len())..]);
+            let slow: Vec<u8> = a.iter().enumerate().map(|(i, x)| if i >= skip.min(a.len()) { !x } else { *x }).collect();
+            prop_assert_eq!(fast, slow);
+        }
+    }
+}
