@@ -27,6 +27,8 @@ use DocValue::{Array, Int, Map, Set, Simple, Str};
 /// The doc map of a command by full name ("get", "config|get").
 pub fn docs(full_name: &str) -> Option<DocFields> {
     Some(match full_name {
+        "bitfield" => BITFIELD,
+        "bitfield_ro" => BITFIELD_RO,
         "setbit" => SETBIT,
         "getbit" => GETBIT,
         "bitcount" => BITCOUNT,
@@ -125,6 +127,203 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         _ => return None,
     })
 }
+
+const BITFIELD: DocFields = &[
+    (
+        "summary",
+        Str("Performs arbitrary bitfield integer operations on strings."),
+    ),
+    ("since", Str("3.2.0")),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(1) for each subcommand specified")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("operation")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("get-block")),
+                            ("type", Str("block")),
+                            ("token", Str("GET")),
+                            (
+                                "arguments",
+                                Array(&[
+                                    Map(&[
+                                        ("name", Str("encoding")),
+                                        ("type", Str("string")),
+                                        ("display_text", Str("encoding")),
+                                    ]),
+                                    Map(&[
+                                        ("name", Str("offset")),
+                                        ("type", Str("integer")),
+                                        ("display_text", Str("offset")),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                        Map(&[
+                            ("name", Str("write")),
+                            ("type", Str("block")),
+                            (
+                                "arguments",
+                                Array(&[
+                                    Map(&[
+                                        ("name", Str("overflow-block")),
+                                        ("type", Str("oneof")),
+                                        ("token", Str("OVERFLOW")),
+                                        ("flags", Set(&[Simple("optional")])),
+                                        (
+                                            "arguments",
+                                            Array(&[
+                                                Map(&[
+                                                    ("name", Str("wrap")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("wrap")),
+                                                    ("token", Str("WRAP")),
+                                                ]),
+                                                Map(&[
+                                                    ("name", Str("sat")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("sat")),
+                                                    ("token", Str("SAT")),
+                                                ]),
+                                                Map(&[
+                                                    ("name", Str("fail")),
+                                                    ("type", Str("pure-token")),
+                                                    ("display_text", Str("fail")),
+                                                    ("token", Str("FAIL")),
+                                                ]),
+                                            ]),
+                                        ),
+                                    ]),
+                                    Map(&[
+                                        ("name", Str("write-operation")),
+                                        ("type", Str("oneof")),
+                                        (
+                                            "arguments",
+                                            Array(&[
+                                                Map(&[
+                                                    ("name", Str("set-block")),
+                                                    ("type", Str("block")),
+                                                    ("token", Str("SET")),
+                                                    (
+                                                        "arguments",
+                                                        Array(&[
+                                                            Map(&[
+                                                                ("name", Str("encoding")),
+                                                                ("type", Str("string")),
+                                                                ("display_text", Str("encoding")),
+                                                            ]),
+                                                            Map(&[
+                                                                ("name", Str("offset")),
+                                                                ("type", Str("integer")),
+                                                                ("display_text", Str("offset")),
+                                                            ]),
+                                                            Map(&[
+                                                                ("name", Str("value")),
+                                                                ("type", Str("integer")),
+                                                                ("display_text", Str("value")),
+                                                            ]),
+                                                        ]),
+                                                    ),
+                                                ]),
+                                                Map(&[
+                                                    ("name", Str("incrby-block")),
+                                                    ("type", Str("block")),
+                                                    ("token", Str("INCRBY")),
+                                                    (
+                                                        "arguments",
+                                                        Array(&[
+                                                            Map(&[
+                                                                ("name", Str("encoding")),
+                                                                ("type", Str("string")),
+                                                                ("display_text", Str("encoding")),
+                                                            ]),
+                                                            Map(&[
+                                                                ("name", Str("offset")),
+                                                                ("type", Str("integer")),
+                                                                ("display_text", Str("offset")),
+                                                            ]),
+                                                            Map(&[
+                                                                ("name", Str("increment")),
+                                                                ("type", Str("integer")),
+                                                                ("display_text", Str("increment")),
+                                                            ]),
+                                                        ]),
+                                                    ),
+                                                ]),
+                                            ]),
+                                        ),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const BITFIELD_RO: DocFields = &[
+    (
+        "summary",
+        Str("Performs arbitrary read-only bitfield integer operations on strings."),
+    ),
+    ("since", Str("6.0.0")),
+    ("group", Str("bitmap")),
+    ("complexity", Str("O(1) for each subcommand specified")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("get-block")),
+                ("type", Str("block")),
+                ("token", Str("GET")),
+                (
+                    "flags",
+                    Set(&[
+                        Simple("optional"),
+                        Simple("multiple"),
+                        Simple("multiple_token"),
+                    ]),
+                ),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("encoding")),
+                            ("type", Str("string")),
+                            ("display_text", Str("encoding")),
+                        ]),
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
 
 const SETBIT: DocFields = &[
     (

@@ -1,6 +1,7 @@
 //! The command table and what every command handler gets: a [`Ctx`] and its
 //! arguments. One file per command family, as Valkey has t_string.c ...
 
+pub mod bitfield;
 pub mod bitmaps;
 pub mod connection;
 pub mod docs;
@@ -186,6 +187,7 @@ impl Command {
 const FAMILIES: &[&[Command]] = &[
     strings::COMMANDS,
     bitmaps::COMMANDS,
+    bitfield::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
