@@ -244,9 +244,21 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         b
     };
-    let found = (r.first..=r.last).find_map(|i| {
+    // The edge bytes (masked in BIT mode) one by one, the middle vectorised.
+    let hit = |i: usize| {
         let b = if bit { pick(i) } else { !pick(i) };
         (b != 0).then(|| (i * 8) as i64 + i64::from(b.leading_zeros() as u8))
+    };
+    let skip = if bit { 0x00 } else { 0xff };
+    let found = hit(r.first).or_else(|| {
+        if r.last == r.first {
+            return None;
+        }
+        let middle = &s[r.first + 1..r.last];
+        match simd::first_not(middle, skip) {
+            Some(i) => hit(r.first + 1 + i),
+            None => hit(r.last),
+        }
     });
     let pos = match found {
         Some(p) => p,

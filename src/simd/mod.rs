@@ -8,9 +8,11 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 mod bitop;
+mod find;
 mod popcount;
 
 pub use bitop::{BitOp, combine, not};
+pub use find::first_not;
 pub use popcount::popcount;
 
 /// The instruction sets a kernel may use, best last.
