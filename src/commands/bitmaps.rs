@@ -289,41 +289,46 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ));
     }
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
-    // Copies: the destination may be one of the sources.
-    let mut values: Vec<Vec<u8>> = Vec::with_capacity(sources.len());
+    // First pass: types and the result's length (missing keys count as empty).
+    let mut len = 0;
     for key in sources {
-        let bytes = match ctx.db().lookup_read(key, now, touch) {
-            None => Vec::new(),
-            Some(e) => {
-                let mut scratch = itoa::Buffer::new();
-                as_str(&e.value)?.as_bytes(&mut scratch).to_vec()
-            }
-        };
-        values.push(bytes);
+        if let Some(e) = ctx.db().lookup_read(key, now, touch) {
+            len = len.max(as_str(&e.value)?.len());
+        }
     }
-    let len = values.iter().map(Vec::len).max().unwrap_or(0);
     if len == 0 {
         ctx.db().remove(dest);
         ctx.out.int(0);
         return Ok(());
     }
-    let mut values = values.into_iter();
-    let mut result = values.next().expect("at least one source");
-    result.resize(len, 0);
-    match op {
-        None => simd::not(&mut result),
-        Some(op) => {
-            for src in values {
-                simd::combine(op, &mut result, &src);
+    // Second pass: fold each source into the result, read in place.
+    let mut result = Vec::with_capacity(len);
+    let mut scratch = itoa::Buffer::new();
+    for (i, key) in sources.iter().enumerate() {
+        let src = match ctx.db().peek(key, now) {
+            Some(e) => as_str(&e.value)?.as_bytes(&mut scratch),
+            None => &[],
+        };
+        match (i, op) {
+            (0, _) => {
+                result.extend_from_slice(src);
+                result.resize(len, 0);
+            }
+            (_, Some(op)) => {
+                simd::combine(op, &mut result, src);
                 if op == BitOp::And {
                     // Past a shorter source its bytes read as zero.
                     result[src.len()..].fill(0);
                 }
             }
+            (_, None) => unreachable!("NOT has one source"),
         }
     }
+    if op.is_none() {
+        simd::not(&mut result);
+    }
     ctx.db()
-        .insert(dest, Value::Str(StrValue::raw(&result)), None, now);
+        .insert(dest, Value::Str(StrValue::raw_owned(result)), None, now);
     ctx.out.int(len as i64);
     Ok(())
 }

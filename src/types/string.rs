@@ -21,6 +21,15 @@ pub enum Bytes {
 }
 
 impl Bytes {
+    /// Takes ownership of `data` (short values still go inline).
+    pub fn from_vec(data: Vec<u8>) -> Self {
+        if data.len() <= INLINE_MAX {
+            Bytes::new(&data)
+        } else {
+            Bytes::Heap(data)
+        }
+    }
+
     pub fn new(data: &[u8]) -> Self {
         if data.len() <= INLINE_MAX {
             let mut buf = [0; INLINE_MAX];
@@ -106,6 +115,14 @@ impl StrValue {
     pub fn raw(data: &[u8]) -> Self {
         StrValue::Bytes {
             data: Bytes::new(data),
+            raw: true,
+        }
+    }
+
+    /// [`StrValue::raw`] for a value built in a buffer of its own (BITOP).
+    pub fn raw_owned(data: Vec<u8>) -> Self {
+        StrValue::Bytes {
+            data: Bytes::from_vec(data),
             raw: true,
         }
     }
