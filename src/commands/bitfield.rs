@@ -72,23 +72,6 @@ fn parse_type(arg: &[u8]) -> Result<(bool, u32), CmdError> {
     Ok((signed, bits as u32))
 }
 
-/// A bit offset, or `#N` for N × bits; at most 8 × proto-max-bulk-len.
-fn parse_offset(ctx: &Ctx, arg: &[u8], bits: u32) -> Result<u64, CmdError> {
-    let out_of_range = || err("ERR bit offset is not an integer or out of range");
-    let (by_index, digits) = match arg.strip_prefix(b"#") {
-        Some(rest) => (true, rest),
-        None => (false, arg),
-    };
-    let mut n = int_arg(digits).map_err(|_| out_of_range())?;
-    if by_index {
-        n = n.checked_mul(i64::from(bits)).ok_or_else(out_of_range)?;
-    }
-    if n < 0 || (n as u64 >> 3) >= ctx.srv.config.proto_max_bulk_len as u64 {
-        return Err(out_of_range());
-    }
-    Ok(n as u64)
-}
-
 fn parse(ctx: &Ctx, argv: &[&[u8]], read_only: bool) -> Result<Vec<Field>, CmdError> {
     let mut fields = Vec::new();
     let mut overflow = Overflow::Wrap;
@@ -123,7 +106,7 @@ fn parse(ctx: &Ctx, argv: &[&[u8]], read_only: bool) -> Result<Vec<Field>, CmdEr
             continue;
         }
         let (signed, bits) = parse_type(argv[i + 1])?;
-        let offset = parse_offset(ctx, argv[i + 2], bits)?;
+        let offset = super::bitmaps::bit_offset(ctx, argv[i + 2], Some(bits))?;
         let op = if is(word, "get") {
             Op::Get
         } else {

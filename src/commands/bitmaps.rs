@@ -54,18 +54,40 @@ pub const COMMANDS: &[Command] = &[
     .keys(&[ks("OW update", 2, 0, 1), ks("RO access", 3, -1, 1)]),
 ];
 
-/// A bit offset argument: 0 ..= 8 × proto-max-bulk-len - 1.
-fn bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, crate::error::CmdError> {
+/// A bit offset argument: 0 ..= 8 × proto-max-bulk-len - 1. With
+/// `field_bits` (BITFIELD) `#N` means N fields of that width.
+pub(super) fn bit_offset(
+    ctx: &Ctx,
+    arg: &[u8],
+    field_bits: Option<u32>,
+) -> Result<u64, crate::error::CmdError> {
     let out_of_range = || err("ERR bit offset is not an integer or out of range");
-    let n = int_arg(arg).map_err(|_| out_of_range())?;
+    let (width, digits) = match (field_bits, arg.strip_prefix(b"#")) {
+        (Some(bits), Some(rest)) => (i64::from(bits), rest),
+        _ => (1, arg),
+    };
+    let n = int_arg(digits)
+        .ok()
+        .and_then(|n| n.checked_mul(width))
+        .ok_or_else(out_of_range)?;
     if n < 0 || (n as u64 >> 3) >= ctx.srv.config.proto_max_bulk_len as u64 {
         return Err(out_of_range());
     }
     Ok(n as u64)
 }
 
+/// The unit of a range: BYTE (the default) or BIT.
+fn bit_unit(arg: Option<&&[u8]>) -> Result<bool, crate::error::CmdError> {
+    match arg {
+        None => Ok(false),
+        Some(a) if is(a, "byte") => Ok(false),
+        Some(a) if is(a, "bit") => Ok(true),
+        Some(_) => Err(err("ERR syntax error")),
+    }
+}
+
 fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let offset = bit_offset(ctx, argv[2])?;
+    let offset = bit_offset(ctx, argv[2], None)?;
     let on = match argv[3] {
         b"0" => false,
         b"1" => true,
@@ -99,7 +121,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn getbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let offset = bit_offset(ctx, argv[2])?;
+    let offset = bit_offset(ctx, argv[2], None)?;
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     let bit = match ctx.db().lookup_read(argv[1], now, touch) {
         None => false,
@@ -131,13 +153,7 @@ struct Range {
 fn range_args(args: &[&[u8]]) -> Result<(i64, i64, bool), crate::error::CmdError> {
     let start = int_arg(args[0])?;
     let end = int_arg(args[1])?;
-    let bit_mode = match args.get(2) {
-        None => false,
-        Some(a) if is(a, "byte") => false,
-        Some(a) if is(a, "bit") => true,
-        Some(_) => return Err(err("ERR syntax error")),
-    };
-    Ok((start, end, bit_mode))
+    Ok((start, end, bit_unit(args.get(2))?))
 }
 
 /// Resolves a range as Valkey does: negative indexes count from the end,
@@ -206,12 +222,7 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         5 | 6 => {
             // Valkey's order here: start, then the unit, then end.
             let start = int_arg(argv[3])?;
-            let bit_mode = match argv.get(5) {
-                None => false,
-                Some(a) if is(a, "byte") => false,
-                Some(a) if is(a, "bit") => true,
-                Some(_) => return Err(err("ERR syntax error")),
-            };
+            let bit_mode = bit_unit(argv.get(5))?;
             (start, int_arg(argv[4])?, bit_mode, true)
         }
         _ => return Err(err("ERR syntax error")),
