@@ -17,7 +17,7 @@ pub fn combine(op: BitOp, acc: &mut [u8], src: &[u8]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: level() saw AVX2 on this CPU.
         Level::Avx2 => unsafe { combine_avx2(op, acc, src) },
-        _ => combine_generic(op, acc, src),
+        _ => combine_scalar(op, acc, src),
     }
 }
 
@@ -31,8 +31,9 @@ pub fn not(acc: &mut [u8]) {
     }
 }
 
+/// The loop both variants compile (called plainly, it is the scalar twin).
 #[inline(always)]
-fn combine_generic(op: BitOp, acc: &mut [u8], src: &[u8]) {
+pub fn combine_scalar(op: BitOp, acc: &mut [u8], src: &[u8]) {
     let pairs = acc.iter_mut().zip(src);
     match op {
         BitOp::And => pairs.for_each(|(a, s)| *a &= s),
@@ -50,7 +51,7 @@ fn not_generic(acc: &mut [u8]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn combine_avx2(op: BitOp, acc: &mut [u8], src: &[u8]) {
-    combine_generic(op, acc, src)
+    combine_scalar(op, acc, src)
 }
 
 /// SAFETY: the caller checked that the CPU supports AVX2.
@@ -58,18 +59,6 @@ unsafe fn combine_avx2(op: BitOp, acc: &mut [u8], src: &[u8]) {
 #[target_feature(enable = "avx2")]
 unsafe fn not_avx2(acc: &mut [u8]) {
     not_generic(acc)
-}
-
-/// The scalar twin the tests hold the dispatched kernel to.
-#[cfg(test)]
-fn combine_scalar(op: BitOp, acc: &mut [u8], src: &[u8]) {
-    for (a, s) in acc.iter_mut().zip(src) {
-        *a = match op {
-            BitOp::And => *a & s,
-            BitOp::Or => *a | s,
-            BitOp::Xor => *a ^ s,
-        };
-    }
 }
 
 #[cfg(test)]

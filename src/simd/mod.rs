@@ -7,9 +7,9 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-mod bitop;
-mod find;
-mod popcount;
+pub mod bitop;
+pub mod find;
+pub mod popcount;
 
 pub use bitop::{BitOp, combine, not};
 pub use find::first_not;
