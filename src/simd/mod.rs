@@ -15,11 +15,14 @@ pub use bitop::{BitOp, combine, not};
 pub use find::first_not;
 pub use popcount::popcount;
 
-/// The instruction sets a kernel may use, best last.
+/// The instruction sets a kernel may use, best last. A kernel without a
+/// variant for the detected level uses the best one below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Scalar = 1,
     Avx2 = 2,
+    /// AVX-512 F + VPOPCNTDQ (AVX2 is implied on every such CPU).
+    Avx512 = 3,
 }
 
 const UNKNOWN: u8 = 0;
@@ -30,6 +33,7 @@ pub fn level() -> Level {
     match LEVEL.load(Ordering::Relaxed) {
         1 => Level::Scalar,
         2 => Level::Avx2,
+        3 => Level::Avx512,
         _ => {
             let detected = detect();
             LEVEL.store(detected as u8, Ordering::Relaxed);
@@ -40,8 +44,14 @@ pub fn level() -> Level {
 
 fn detect() -> Level {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        return Level::Avx2;
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("avx512f") && has!("avx512vpopcntdq") {
+            return Level::Avx512;
+        }
+        if has!("avx2") {
+            return Level::Avx2;
+        }
     }
     Level::Scalar
 }
