@@ -16,7 +16,7 @@ pub fn combine(op: BitOp, acc: &mut [u8], src: &[u8]) {
     match super::level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: level() saw AVX2 on this CPU.
-        Level::Avx2 => unsafe { combine_avx2(op, acc, src) },
+        Level::Avx2 | Level::Avx512 => unsafe { combine_avx2(op, acc, src) },
         _ => combine_scalar(op, acc, src),
     }
 }
@@ -26,7 +26,7 @@ pub fn not(acc: &mut [u8]) {
     match super::level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: level() saw AVX2 on this CPU.
-        Level::Avx2 => unsafe { not_avx2(acc) },
+        Level::Avx2 | Level::Avx512 => unsafe { not_avx2(acc) },
         _ => not_generic(acc),
     }
 }
@@ -79,6 +79,13 @@ mod tests {
                 combine(op, &mut fast[skip.min(a.len())..], src);
                 combine_scalar(op, &mut slow[skip.min(a.len())..], src);
                 prop_assert_eq!(&fast, &slow);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    let mut direct = a.clone();
+                    // SAFETY: AVX2 is present.
+                    unsafe { combine_avx2(op, &mut direct[skip.min(a.len())..], src) };
+                    prop_assert_eq!(&direct, &slow);
+                }
             }
             let mut fast = a.clone();
             not(&mut fast[skip.min(a.len())..]);

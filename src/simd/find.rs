@@ -9,7 +9,7 @@ use super::Level;
 pub fn first_not(bytes: &[u8], skip: u8) -> Option<usize> {
     match super::level() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 if bytes.len() >= 32 => {
+        Level::Avx2 | Level::Avx512 if bytes.len() >= 32 => {
             // SAFETY: level() saw AVX2 on this CPU.
             unsafe { avx2::first_not(bytes, skip) }
         }
@@ -74,6 +74,11 @@ mod tests {
             }
             let s = &data[start.min(len)..];
             prop_assert_eq!(first_not(s, skip), scalar(s, skip));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is present.
+                prop_assert_eq!(unsafe { avx2::first_not(s, skip) }, scalar(s, skip));
+            }
         }
     }
 }
