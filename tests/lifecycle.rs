@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, ferrokv_bin};
+use common::{Server, ferrokv_bin, free_port};
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ferrokv-life-{tag}-{}", std::process::id()));
@@ -64,14 +64,6 @@ fn start_raw(args: &[&str], port: u16) -> std::process::Child {
         std::thread::sleep(Duration::from_millis(20));
     }
     child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
