@@ -66,6 +66,27 @@ fn bitop_and(c: &mut Criterion) {
             simd::bitop::combine_scalar(simd::BitOp::And, black_box(&mut acc), black_box(&src))
         })
     });
+    let mut dst = vec![0; len];
+    g.bench_function("into/dispatched/1MiB", |b| {
+        b.iter(|| {
+            simd::combine_into(
+                simd::BitOp::And,
+                black_box(&mut dst),
+                black_box(&a),
+                black_box(&src),
+            )
+        })
+    });
+    g.bench_function("into/scalar/1MiB", |b| {
+        b.iter(|| {
+            simd::bitop::combine_into_scalar(
+                simd::BitOp::And,
+                black_box(&mut dst),
+                black_box(&a),
+                black_box(&src),
+            )
+        })
+    });
     g.finish();
 }
 

@@ -3,8 +3,9 @@
 
 use super::{Command, Ctx, as_str, int_arg, is, ks};
 use crate::error::{CmdResult, err};
+use crate::keyspace::Db;
 use crate::simd::{self, BitOp};
-use crate::types::{StrValue, Value};
+use crate::types::{Bytes, StrValue, Value};
 
 pub const COMMANDS: &[Command] = &[
     Command::new(
@@ -312,34 +313,86 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    // Second pass: fold each source into the result, read in place.
-    let mut result = Vec::with_capacity(len);
-    let mut scratch = itoa::Buffer::new();
-    for (i, key) in sources.iter().enumerate() {
-        let src = match ctx.db().peek(key, now) {
-            Some(e) => as_str(&e.value)?.as_bytes(&mut scratch),
-            None => &[],
-        };
-        match (i, op) {
-            (0, _) => {
-                result.extend_from_slice(src);
-                result.resize(len, 0);
-            }
-            (_, Some(op)) => {
-                simd::combine(op, &mut result, src);
-                if op == BitOp::And {
-                    // Past a shorter source its bytes read as zero.
-                    result[src.len()..].fill(0);
-                }
-            }
-            (_, None) => unreachable!("NOT has one source"),
+    // Second pass: fold the sources into the result, read in place. The
+    // result reuses the destination's buffer when it is about the right
+    // size (writing into memory already mapped is cheaper than faulting
+    // fresh pages in), and the first fold reads two sources at once, so
+    // no pass only copies.
+    let mut result = match reusable_buffer(ctx, dest, sources, len) {
+        Some(mut buf) => {
+            buf.resize(len, 0);
+            buf
         }
-    }
-    if op.is_none() {
-        simd::not(&mut result);
-    }
+        None => vec![0; len],
+    };
+    fold_sources(ctx.db(), op, sources, &mut result);
     ctx.db()
         .insert(dest, Value::Str(StrValue::raw_owned(result)), None, now);
     ctx.out.int(len as i64);
     Ok(())
+}
+
+/// Writes BITOP's result over all of `result` (as long as the longest
+/// source; shorter sources read as zero-padded).
+fn fold_sources(db: &Db, op: Option<BitOp>, sources: &[&[u8]], result: &mut [u8]) {
+    let mut scratch = [itoa::Buffer::new(), itoa::Buffer::new()];
+    let [s0, s1] = &mut scratch;
+    let first = source_bytes(db, sources[0], s0);
+    let Some(op) = op else {
+        // NOT has one source, as long as the result.
+        return simd::not_into(result, first);
+    };
+    let Some(second) = sources.get(1).map(|key| source_bytes(db, key, s1)) else {
+        return result.copy_from_slice(first);
+    };
+    // Past the shorter of the two, the longer one's bytes combine with zero.
+    let (short, long) = if first.len() <= second.len() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    simd::combine_into(op, result, short, long);
+    let rest = &mut result[short.len()..];
+    match op {
+        BitOp::And => rest.fill(0),
+        BitOp::Or | BitOp::Xor => {
+            rest[..long.len() - short.len()].copy_from_slice(&long[short.len()..]);
+            rest[long.len() - short.len()..].fill(0);
+        }
+    }
+    for key in &sources[2..] {
+        let src = source_bytes(db, key, s0);
+        simd::combine(op, result, src);
+        if op == BitOp::And {
+            // Past a shorter source its bytes read as zero.
+            result[src.len()..].fill(0);
+        }
+    }
+}
+
+/// The destination's heap buffer, taken out of it, if BITOP may overwrite
+/// it: not also a source, and with a capacity between `len` and `2 × len`.
+fn reusable_buffer(ctx: &mut Ctx, dest: &[u8], sources: &[&[u8]], len: usize) -> Option<Vec<u8>> {
+    if sources.contains(&dest) {
+        return None;
+    }
+    let now = ctx.now_ms;
+    match &mut ctx.db().peek(dest, now)?.value {
+        Value::Str(StrValue::Bytes {
+            data: Bytes::Heap(v),
+            ..
+        }) if (len..=2 * len).contains(&v.capacity()) => Some(std::mem::take(v)),
+        _ => None,
+    }
+}
+
+/// A BITOP source's bytes (a missing key reads as empty). The first pass
+/// looked every source up, so expiry and types are already settled.
+fn source_bytes<'a>(db: &'a Db, key: &[u8], scratch: &'a mut itoa::Buffer) -> &'a [u8] {
+    match db.get_checked(key) {
+        Some(e) => match &e.value {
+            Value::Str(s) => s.as_bytes(scratch),
+        },
+        None => &[],
+    }
 }

@@ -97,6 +97,12 @@ impl Db {
         Some(&mut self.dict[i])
     }
 
+    /// A key's entry without lazy expiry or stats, for a key the command
+    /// has already looked up at this instant.
+    pub fn get_checked(&self, key: &[u8]) -> Option<&Entry> {
+        self.dict.get(key)
+    }
+
     /// Stores `value` under `key` with the given expiry, replacing any
     /// previous entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<i64>, now_ms: i64) {

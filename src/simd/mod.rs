@@ -11,7 +11,7 @@ pub mod bitop;
 pub mod find;
 pub mod popcount;
 
-pub use bitop::{BitOp, combine, not};
+pub use bitop::{BitOp, combine, combine_into, not_into};
 pub use find::first_not;
 pub use popcount::popcount;
 

@@ -3,7 +3,7 @@
 
 pub mod string;
 
-pub use string::StrValue;
+pub use string::{Bytes, StrValue};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
