@@ -1,5 +1,6 @@
-//! The bitmap kernels of `src/simd`: each dispatched (AVX2 where the CPU
-//! has it) against its scalar twin, in bytes per second.
+//! The kernels of `src/simd` (bitmaps and HyperLogLog registers): each
+//! dispatched (AVX2 where the CPU has it) against its scalar twin, in bytes
+//! or registers per second.
 
 #[allow(dead_code, unused_imports)]
 #[path = "../src/simd/mod.rs"]
@@ -90,5 +91,61 @@ fn bitop_and(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, popcount, first_not, bitop_and);
+/// Registers as a dense HLL of about a million elements holds them: each
+/// the longest of ~64 geometric runs (values ~4..20).
+fn hll_registers() -> Box<[u8; simd::hll::REGISTERS]> {
+    let mut raw = Box::new([0u8; simd::hll::REGISTERS]);
+    let bits = data(simd::hll::REGISTERS * 64 * 8, 9);
+    for (r, chunk) in raw.iter_mut().zip(bits.chunks_exact(64 * 8)) {
+        *r = chunk
+            .chunks_exact(8)
+            .map(|w| {
+                u64::from_le_bytes(w.try_into().unwrap())
+                    .trailing_zeros()
+                    .min(49) as u8
+                    + 1
+            })
+            .max()
+            .unwrap();
+    }
+    raw
+}
+
+fn hll(c: &mut Criterion) {
+    use simd::hll::{self as h, DENSE_BYTES};
+    let mut g = c.benchmark_group("hll");
+    g.throughput(Throughput::Elements(h::REGISTERS as u64));
+    let raw = hll_registers();
+    let mut dense = Box::new([0u8; DENSE_BYTES]);
+    h::compress_scalar(&mut dense, &raw);
+    g.bench_function("histogram_dense/dispatched", |b| {
+        b.iter(|| h::histogram_dense(black_box(&dense)))
+    });
+    g.bench_function("histogram_dense/scalar", |b| {
+        b.iter(|| h::histogram_dense_scalar(black_box(&dense)))
+    });
+    g.bench_function("histogram_raw/dispatched", |b| {
+        b.iter(|| h::histogram_raw(black_box(&raw)))
+    });
+    g.bench_function("histogram_raw/scalar", |b| {
+        b.iter(|| h::histogram_raw_scalar(black_box(&raw)))
+    });
+    let mut max = Box::new([0u8; h::REGISTERS]);
+    g.bench_function("merge_dense/dispatched", |b| {
+        b.iter(|| h::merge_dense(black_box(&mut max), black_box(&dense)))
+    });
+    g.bench_function("merge_dense/scalar", |b| {
+        b.iter(|| h::merge_dense_scalar(black_box(&mut max), black_box(&dense)))
+    });
+    let mut out = Box::new([0u8; DENSE_BYTES]);
+    g.bench_function("compress/dispatched", |b| {
+        b.iter(|| h::compress(black_box(&mut out), black_box(&raw)))
+    });
+    g.bench_function("compress/scalar", |b| {
+        b.iter(|| h::compress_scalar(black_box(&mut out), black_box(&raw)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, popcount, first_not, bitop_and, hll);
 criterion_main!(benches);

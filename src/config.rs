@@ -21,6 +21,8 @@ pub struct Config {
     pub active_expire_effort: i64,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: i64,
+    /// Largest sparse HyperLogLog (header included) before it turns dense.
+    pub hll_sparse_max_bytes: i64,
     pub requirepass: String,
     pub protected_mode: bool,
     pub loglevel: String,
@@ -59,6 +61,7 @@ impl Default for Config {
             active_expire_effort: 1,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            hll_sparse_max_bytes: 3000,
             requirepass: String::new(),
             protected_mode: true,
             loglevel: "notice".into(),
@@ -280,6 +283,9 @@ const DIRECTIVES: &[Directive] = &[
     }),
     memory("client-query-buffer-limit", MUTABLE, 1024 * 1024, |c| {
         &mut c.client_query_buffer_limit
+    }),
+    memory("hll-sparse-max-bytes", MUTABLE, 0, |c| {
+        &mut c.hll_sparse_max_bytes
     }),
     string("requirepass", MUTABLE, |c| &mut c.requirepass),
     Directive {

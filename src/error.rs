@@ -25,6 +25,10 @@ pub enum CmdError {
         sub: Vec<u8>,
         container: String,
     },
+    /// A string that fails Valkey's HyperLogLog header checks.
+    NotHll,
+    /// An HLL whose sparse opcodes do not cover exactly its registers.
+    CorruptHll,
     /// Any other error; the text starts with its code ("ERR ...").
     Other(Cow<'static, str>),
 }
@@ -45,6 +49,8 @@ impl CmdError {
             Self::NotInteger => "ERR value is not an integer or out of range".into(),
             Self::NotFloat => "ERR value is not a valid float".into(),
             Self::Overflow => "ERR increment or decrement would overflow".into(),
+            Self::NotHll => "WRONGTYPE Key is not a valid HyperLogLog string value.".into(),
+            Self::CorruptHll => "INVALIDOBJ Corrupted HLL object detected".into(),
             Self::NoSuchKey => "ERR no such key".into(),
             Self::DbIndexOutOfRange => "ERR DB index is out of range".into(),
             Self::NoAuth => "NOAUTH Authentication required.".into(),

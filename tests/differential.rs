@@ -265,6 +265,7 @@ macro_rules! scripts {
 scripts!(
     strings,
     bitmaps,
+    hyperloglog,
     string_ranges,
     counters,
     set_options,

@@ -53,6 +53,11 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "client|no-evict" => CLIENT_NO_EVICT,
         "client|no-touch" => CLIENT_NO_TOUCH,
         "client|help" => CLIENT_HELP,
+        "pfadd" => PFADD,
+        "pfcount" => PFCOUNT,
+        "pfmerge" => PFMERGE,
+        "pfdebug" => PFDEBUG,
+        "pfselftest" => PFSELFTEST,
         "del" => DEL,
         "unlink" => UNLINK,
         "exists" => EXISTS,
@@ -1694,6 +1699,129 @@ const CLIENT_HELP: DocFields = &[
     ("since", Str("5.0.0")),
     ("group", Str("connection")),
     ("complexity", Str("O(1)")),
+];
+
+const PFADD: DocFields = &[
+    (
+        "summary",
+        Str("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("hyperloglog")),
+    ("complexity", Str("O(1) to add every element.")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const PFCOUNT: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
+        ),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("hyperloglog")),
+    (
+        "complexity",
+        Str(
+            "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const PFMERGE: DocFields = &[
+    (
+        "summary",
+        Str("Merges one or more HyperLogLog values into a single key."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("hyperloglog")),
+    (
+        "complexity",
+        Str("O(N) to merge N HyperLogLogs, but with high constant times."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destkey")),
+                ("type", Str("key")),
+                ("display_text", Str("destkey")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("sourcekey")),
+                ("type", Str("key")),
+                ("display_text", Str("sourcekey")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const PFDEBUG: DocFields = &[
+    (
+        "summary",
+        Str("Internal commands for debugging HyperLogLog values."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("hyperloglog")),
+    ("complexity", Str("N/A")),
+    ("doc_flags", Set(&[Simple("syscmd")])),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("subcommand")),
+                ("type", Str("string")),
+                ("display_text", Str("subcommand")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+        ]),
+    ),
+];
+
+const PFSELFTEST: DocFields = &[
+    (
+        "summary",
+        Str("An internal command for testing HyperLogLog values."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("hyperloglog")),
+    ("complexity", Str("N/A")),
+    ("doc_flags", Set(&[Simple("syscmd")])),
 ];
 
 const DEL: DocFields = &[

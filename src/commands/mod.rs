@@ -5,6 +5,7 @@ pub mod bitfield;
 pub mod bitmaps;
 pub mod connection;
 pub mod docs;
+pub mod hyperloglog;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -188,6 +189,7 @@ const FAMILIES: &[&[Command]] = &[
     strings::COMMANDS,
     bitmaps::COMMANDS,
     bitfield::COMMANDS,
+    hyperloglog::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub mod bitop;
 pub mod find;
+pub mod hll;
 pub mod popcount;
 
 pub use bitop::{BitOp, combine, combine_into, not_into};

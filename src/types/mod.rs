@@ -1,6 +1,7 @@
 //! Value types stored in the keyspace. Strings for now; lists, hashes, sets,
 //! sorted sets and streams join as their issues land.
 
+pub mod hll;
 pub mod string;
 
 pub use string::{Bytes, StrValue};

@@ -21,10 +21,10 @@ pub fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
     let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
-    let mul: i64 = match unit {
+    let mul: u64 = match unit {
         "" | "b" => 1,
         "k" => 1000,
         "kb" => 1024,
@@ -34,7 +34,10 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    parse_i64(num.as_bytes())?.checked_mul(mul)
+    // Unsigned, as Valkey's memtoull: no sign; past i64::MAX it wraps
+    // negative, which the range check then refuses.
+    let v = num.parse::<u64>().ok()?.checked_mul(mul)?;
+    Some(v as i64)
 }
 
 #[cfg(test)]
@@ -49,5 +52,10 @@ mod tests {
         assert_eq!(parse_memory("1234"), Some(1234));
         assert_eq!(parse_memory("1xb"), None);
         assert_eq!(parse_memory(""), None);
+        // Unsigned like Valkey's memtoull: no sign, and past i64::MAX the
+        // value wraps so the range check refuses it.
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_memory("18446744073709551616"), None);
     }
 }
