@@ -7,10 +7,11 @@
 //! - `histogram_raw` / `histogram_dense`: how many registers hold each
 //!   value 0..=63, exactly (the cardinality estimator's input).
 //!
-//! The AVX2 variants work 32 registers (24 packed bytes) at a time; the
-//! histogram finds the registers' value range with vector min/max, then
-//! counts each value with compares (dense HLLs hold ~20 distinct values).
-//! `PFDEBUG SIMD OFF` switches them off at run time, as in Valkey.
+//! The AVX2 variants work 32 registers (24 packed bytes) at a time, the
+//! AVX-512 (VBMI) ones 64 (48 bytes). The histogram unpacks the registers
+//! with their value range (vector min/max), then counts each value present
+//! with compares (a dense HLL holds ~20 distinct values). `PFDEBUG SIMD
+//! OFF` switches the vector variants off at run time, as in Valkey.
 
 use super::Level;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +27,18 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
-/// Whether the vector variants run (enabled, and the CPU has AVX2).
+/// The level the HLL kernels run at: the CPU's, unless switched off.
+fn level() -> Level {
+    if ENABLED.load(Ordering::Relaxed) {
+        super::level()
+    } else {
+        Level::Scalar
+    }
+}
+
+/// Whether vector variants run (enabled, and the CPU has AVX2).
 pub fn active() -> bool {
-    ENABLED.load(Ordering::Relaxed) && super::level() >= Level::Avx2
+    level() >= Level::Avx2
 }
 
 /// Register `i` of a packed array (a byte past the end reads as zero, as
@@ -55,46 +65,51 @@ pub fn set(dense: &mut [u8], i: usize, v: u8) {
 
 /// `raw[i] = max(raw[i], register i of dense)` for all 16384 registers.
 pub fn merge_dense(raw: &mut [u8; REGISTERS], dense: &[u8; DENSE_BYTES]) {
-    #[cfg(target_arch = "x86_64")]
-    if active() {
-        // SAFETY: active() saw AVX2 on this CPU.
-        return unsafe { avx2::merge_dense(raw, dense) };
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX-512 F, BW and VBMI on this CPU.
+        Level::Avx512 => unsafe { avx512::merge_dense(raw, dense) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU.
+        Level::Avx2 => unsafe { avx2::merge_dense(raw, dense) },
+        _ => merge_dense_scalar(raw, dense),
     }
-    merge_dense_scalar(raw, dense)
 }
 
 /// Packs `raw` (values < 64) into `dense`.
 pub fn compress(dense: &mut [u8; DENSE_BYTES], raw: &[u8; REGISTERS]) {
-    #[cfg(target_arch = "x86_64")]
-    if active() {
-        // SAFETY: active() saw AVX2 on this CPU.
-        return unsafe { avx2::compress(dense, raw) };
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX-512 F, BW and VBMI on this CPU.
+        Level::Avx512 => unsafe { avx512::compress(dense, raw) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU.
+        Level::Avx2 => unsafe { avx2::compress(dense, raw) },
+        _ => compress_scalar(dense, raw),
     }
-    compress_scalar(dense, raw)
 }
 
 /// How many of the registers (values < 64) hold each value.
 pub fn histogram_raw(raw: &[u8; REGISTERS]) -> Histogram {
-    #[cfg(target_arch = "x86_64")]
-    if active() {
-        // SAFETY: active() saw AVX2 on this CPU.
-        return unsafe { avx2::histogram_raw(raw) };
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU (implied by Avx512).
+        Level::Avx2 | Level::Avx512 => unsafe { avx2::histogram_raw(raw) },
+        _ => histogram_raw_scalar(raw),
     }
-    histogram_raw_scalar(raw)
 }
 
 /// How many of the packed registers hold each value.
 pub fn histogram_dense(dense: &[u8; DENSE_BYTES]) -> Histogram {
-    #[cfg(target_arch = "x86_64")]
-    if active() {
-        let mut raw = [0; REGISTERS];
-        // SAFETY: active() saw AVX2 on this CPU.
-        unsafe {
-            avx2::merge_dense(&mut raw, dense);
-            return avx2::histogram_raw(&raw);
-        }
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX-512 F, BW and VBMI on this CPU.
+        Level::Avx512 => unsafe { avx512::histogram_dense(dense) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: level() saw AVX2 on this CPU.
+        Level::Avx2 => unsafe { avx2::histogram_dense(dense) },
+        _ => histogram_dense_scalar(dense),
     }
-    histogram_dense_scalar(dense)
 }
 
 pub fn merge_dense_scalar(raw: &mut [u8; REGISTERS], dense: &[u8; DENSE_BYTES]) {
@@ -132,6 +147,7 @@ pub fn histogram_dense_scalar(dense: &[u8; DENSE_BYTES]) -> Histogram {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{DENSE_BYTES, Histogram, REGISTERS};
+    use crate::simd::csa::Csa;
     use std::arch::x86_64::*;
 
     /// 32 registers from 24 packed bytes: each 128-bit lane takes 12 bytes
@@ -180,6 +196,20 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     pub fn merge_dense(raw: &mut [u8; REGISTERS], dense: &[u8; DENSE_BYTES]) {
+        for_each_block(dense, |b, registers| {
+            // SAFETY: `raw` has 32 bytes at b * 32.
+            unsafe {
+                let dst = raw[b * 32..].as_mut_ptr().cast::<__m256i>();
+                _mm256_storeu_si256(dst, _mm256_max_epu8(_mm256_loadu_si256(dst), registers));
+            }
+        });
+    }
+
+    /// Calls `f(block, its 32 registers)` for each 24-byte block of
+    /// `dense`; the last block is read through a padded copy, since a lane
+    /// load reads 16 bytes for the 12 it uses.
+    #[inline(always)]
+    fn for_each_block(dense: &[u8; DENSE_BYTES], mut f: impl FnMut(usize, __m256i)) {
         let mut last = [0u8; 32];
         last[..24].copy_from_slice(&dense[DENSE_BYTES - 24..]);
         for b in 0..BLOCKS {
@@ -188,16 +218,30 @@ mod avx2 {
             } else {
                 &last
             };
-            // SAFETY: `src` has at least 28 readable bytes (lane loads at
-            // 0 and 12 of 16 bytes each); `raw` has 32 bytes at b * 32.
+            // SAFETY: `src` has at least 28 readable bytes (lane loads at 0
+            // and 12 of 16 bytes each); this only runs inside the AVX2
+            // kernels above, on CPUs the dispatcher checked.
             unsafe {
                 let lo = _mm_loadu_si128(src.as_ptr().cast());
                 let hi = _mm_loadu_si128(src[12..].as_ptr().cast());
-                let dst = raw[b * 32..].as_mut_ptr().cast::<__m256i>();
-                let merged = _mm256_max_epu8(_mm256_loadu_si256(dst), unpack(lo, hi));
-                _mm256_storeu_si256(dst, merged);
+                f(b, unpack(lo, hi));
             }
         }
+    }
+
+    /// The dense registers' histogram: unpacked once (with their value
+    /// range), then counted.
+    #[target_feature(enable = "avx2")]
+    pub fn histogram_dense(dense: &[u8; DENSE_BYTES]) -> Histogram {
+        let mut raw = [0u8; REGISTERS];
+        let (mut lo, mut hi) = (_mm256_set1_epi8(-1), _mm256_setzero_si256());
+        for_each_block(dense, |b, registers| {
+            lo = _mm256_min_epu8(lo, registers);
+            hi = _mm256_max_epu8(hi, registers);
+            // SAFETY: `raw` has 32 bytes at b * 32.
+            unsafe { _mm256_storeu_si256(raw[b * 32..].as_mut_ptr().cast(), registers) };
+        });
+        count(&raw, min_byte(lo), max_byte(hi))
     }
 
     #[target_feature(enable = "avx2")]
@@ -223,56 +267,140 @@ mod avx2 {
         dense[DENSE_BYTES - 24..].copy_from_slice(&last[..24]);
     }
 
-    /// Values further apart than this are counted by the scalar loop.
-    const MAX_SPREAD: u8 = 40;
-
     #[target_feature(enable = "avx2")]
     pub fn histogram_raw(raw: &[u8; REGISTERS]) -> Histogram {
-        const VECTORS: usize = REGISTERS / 32;
-        // SAFETY: vector n covers raw[n * 32..n * 32 + 32], in bounds.
-        let load = |n: usize| unsafe { _mm256_loadu_si256(raw[n * 32..].as_ptr().cast()) };
         let (mut lo, mut hi) = (_mm256_set1_epi8(-1), _mm256_setzero_si256());
-        for n in 0..VECTORS {
-            lo = _mm256_min_epu8(lo, load(n));
-            hi = _mm256_max_epu8(hi, load(n));
+        for v in raw.chunks_exact(32) {
+            // SAFETY: `v` has 32 bytes.
+            let x = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+            lo = _mm256_min_epu8(lo, x);
+            hi = _mm256_max_epu8(hi, x);
         }
-        let lo = bytes(lo).into_iter().min().unwrap_or(0);
-        let hi = bytes(hi).into_iter().max().unwrap_or(0);
-        if hi >= 64 || hi - lo > MAX_SPREAD {
+        count(raw, min_byte(lo), max_byte(hi))
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn min_byte(v: __m256i) -> u8 {
+        bytes(v).into_iter().min().unwrap_or(0)
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn max_byte(v: __m256i) -> u8 {
+        bytes(v).into_iter().max().unwrap_or(0)
+    }
+
+    /// The histogram of `raw`, whose bytes all lie in `lo..=hi`: windows
+    /// of 8 values by positional counting, the last few values (or all,
+    /// when they are few) by compares.
+    #[target_feature(enable = "avx2")]
+    pub fn count(raw: &[u8; REGISTERS], lo: u8, hi: u8) -> Histogram {
+        if hi >= 64 {
             return super::histogram_raw_scalar(raw);
         }
-        // Four values per pass: per vector, four compares whose all-ones
-        // lanes subtract one from byte counters, summed (PSADBW) into
-        // 64-bit totals every 255 vectors, before a counter can wrap.
         let mut h = [0; 64];
-        for first in (lo..=hi).step_by(4) {
-            let wanted = [0, 1, 2, 3].map(|k| _mm256_set1_epi8((first + k) as i8));
-            let mut totals = [_mm256_setzero_si256(); 4];
-            let mut counts = [_mm256_setzero_si256(); 4];
-            for n in 0..VECTORS {
-                let v = load(n);
-                for k in 0..4 {
-                    counts[k] = _mm256_sub_epi8(counts[k], _mm256_cmpeq_epi8(v, wanted[k]));
-                }
-                if n % 255 == 254 || n == VECTORS - 1 {
-                    for k in 0..4 {
-                        let sums = _mm256_sad_epu8(counts[k], _mm256_setzero_si256());
-                        totals[k] = _mm256_add_epi64(totals[k], sums);
-                        counts[k] = _mm256_setzero_si256();
-                    }
-                }
-            }
-            for (k, total) in totals.iter().enumerate() {
-                if let Some(slot) = h.get_mut(usize::from(first) + k) {
-                    let lanes = bytes(*total);
-                    *slot = lanes
-                        .chunks_exact(8)
-                        .map(|l| u64::from_le_bytes(l.try_into().expect("8 bytes")))
-                        .sum::<u64>() as u32;
-                }
+        let mut first = usize::from(lo);
+        while first <= usize::from(hi) {
+            if usize::from(hi) + 1 - first > COMPARED {
+                window8(raw, first, &mut h);
+                first += 8;
+            } else {
+                compared(raw, first, &mut h);
+                break;
             }
         }
         h
+    }
+
+    /// Values counted by compares in one pass (2 instructions per value
+    /// and vector, against ~11 per vector for a window of 8).
+    const COMPARED: usize = 6;
+    /// Vectors per byte counter before it could wrap.
+    const CHUNK: usize = 255 * 32;
+
+    /// Counts of the values `first..first + COMPARED`: per vector, a
+    /// compare per value whose all-ones lanes subtract one from byte
+    /// counters, summed (PSADBW) every 255 vectors, before one can wrap.
+    #[target_feature(enable = "avx2")]
+    fn compared(raw: &[u8; REGISTERS], first: usize, h: &mut Histogram) {
+        let wanted: [__m256i; COMPARED] =
+            std::array::from_fn(|k| _mm256_set1_epi8((first + k) as i8));
+        let mut totals = [_mm256_setzero_si256(); COMPARED];
+        for chunk in raw.chunks(CHUNK) {
+            let mut counts = [_mm256_setzero_si256(); COMPARED];
+            for v in chunk.chunks_exact(32) {
+                let x = load(v);
+                for k in 0..COMPARED {
+                    counts[k] = _mm256_sub_epi8(counts[k], _mm256_cmpeq_epi8(x, wanted[k]));
+                }
+            }
+            for k in 0..COMPARED {
+                let sums = _mm256_sad_epu8(counts[k], _mm256_setzero_si256());
+                totals[k] = _mm256_add_epi64(totals[k], sums);
+            }
+        }
+        for (k, total) in totals.iter().enumerate() {
+            if let Some(slot) = h.get_mut(first + k) {
+                *slot = bytes(*total)
+                    .chunks_exact(8)
+                    .map(|l| u64::from_le_bytes(l.try_into().expect("8 bytes")))
+                    .sum::<u64>() as u32;
+            }
+        }
+    }
+
+    /// Counts of the values `base..base + 8`: each register becomes a
+    /// one-hot bit (PSHUFB on its offset from `base`), and carry-save
+    /// adders count every bit position, 16 vectors at a time, so only one
+    /// vector in 16 has its positions counted. (One window of 8 per pass:
+    /// two chains of counters at once would not fit the 16 registers.)
+    #[target_feature(enable = "avx2")]
+    fn window8(raw: &[u8; REGISTERS], base: usize, h: &mut Histogram) {
+        let one_hot = _mm256_setr_epi8(
+            1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, //
+            1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0,
+        );
+        let (shift, bias) = (_mm256_set1_epi8(base as i8), _mm256_set1_epi8(0x70));
+        // Offsets 0..16 keep their low nibble with the top bit clear, for
+        // PSHUFB to look up (8..16 find zeros); any other saturates to a
+        // set top bit, which PSHUFB turns into zero.
+        let bit = |x: __m256i| {
+            let offset = _mm256_adds_epu8(_mm256_sub_epi8(x, shift), bias);
+            _mm256_shuffle_epi8(one_hot, offset)
+        };
+        let mut csa = Csa::new();
+        let mut counts = [0u32; 8];
+        for block in raw.chunks_exact(16 * 32) {
+            let sixteens = csa.add16(|i| bit(load(&block[i * 32..])));
+            add_positions(&mut counts, sixteens, 16);
+        }
+        add_positions(&mut counts, csa.eights, 8);
+        add_positions(&mut counts, csa.fours, 4);
+        add_positions(&mut counts, csa.twos, 2);
+        add_positions(&mut counts, csa.ones, 1);
+        for (k, &c) in counts.iter().enumerate() {
+            if let Some(slot) = h.get_mut(base + k) {
+                *slot = c;
+            }
+        }
+    }
+
+    /// `counts[k] += weight × (bytes of v with bit k set)`: MOVEMASK takes
+    /// the top bits, and adding v to itself moves the next bit up.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn add_positions(counts: &mut [u32; 8], mut v: __m256i, weight: u32) {
+        for k in (0..8).rev() {
+            counts[k] += weight * (_mm256_movemask_epi8(v) as u32).count_ones();
+            v = _mm256_add_epi8(v, v);
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(v: &[u8]) -> __m256i {
+        assert!(v.len() >= 32);
+        // SAFETY: `v` has at least 32 bytes; loadu needs no alignment.
+        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
     }
 
     #[inline]
@@ -285,6 +413,125 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    //! 64 registers (48 packed bytes) per step: VPERMB spreads each 6-byte
+    //! group of 8 registers over a 64-bit lane, VPMULTISHIFTQB picks its
+    //! eight 6-bit fields into bytes; packing multiplies pairs and quads
+    //! together (VPMADDUBSW, VPMADDWD) and VPERMB squeezes out the gaps.
+    //! Masked loads and stores touch exactly the 48 bytes, so no step
+    //! needs padding.
+    use super::{DENSE_BYTES, Histogram, REGISTERS};
+    use std::arch::x86_64::*;
+
+    const BYTES48: __mmask64 = (1 << 48) - 1;
+
+    /// Lane q takes packed bytes 6q..6q+6 (its last two bytes repeat the
+    /// sixth; the fields that reach them are masked to 6 bits).
+    const SPREAD: [u8; 64] = {
+        let mut a = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            let (q, j) = (i / 8, i % 8);
+            a[i] = (q * 6 + if j < 6 { j } else { 5 }) as u8;
+            i += 1;
+        }
+        a
+    };
+
+    /// Bytes 0..3 of each 32-bit lane, lane after lane (48 bytes).
+    const SQUEEZE: [u8; 64] = {
+        let mut a = [0u8; 64];
+        let mut i = 0;
+        while i < 48 {
+            a[i] = ((i / 3) * 4 + i % 3) as u8;
+            i += 1;
+        }
+        a
+    };
+
+    /// The bit offsets of the 8 registers in a lane: 0, 6, ..., 42.
+    const FIELDS: i64 = 0x2a24_1e18_120c_0600;
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn unpack(packed: &[u8]) -> __m512i {
+        assert!(packed.len() >= 48);
+        // SAFETY: the masked load reads 48 bytes, all in `packed`; the
+        // index tables are 64 bytes.
+        unsafe {
+            let x = _mm512_maskz_loadu_epi8(BYTES48, packed.as_ptr().cast());
+            let lanes = _mm512_permutexvar_epi8(_mm512_loadu_si512(SPREAD.as_ptr().cast()), x);
+            let fields = _mm512_multishift_epi64_epi8(_mm512_set1_epi64(FIELDS), lanes);
+            _mm512_and_si512(fields, _mm512_set1_epi8(0x3f))
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn pack(registers: __m512i, packed: &mut [u8]) {
+        assert!(packed.len() >= 48);
+        // r0 + 64 r1 in each 16-bit lane, then + 4096 (r2 + 64 r3) in each
+        // 32-bit lane: four registers in the lane's low 3 bytes.
+        let pairs = _mm512_maddubs_epi16(registers, _mm512_set1_epi16(0x4001));
+        let quads = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x1000_0001));
+        // SAFETY: the masked store writes 48 bytes, all in `packed`; the
+        // index table is 64 bytes.
+        unsafe {
+            let squeeze = _mm512_loadu_si512(SQUEEZE.as_ptr().cast());
+            let y = _mm512_permutexvar_epi8(squeeze, quads);
+            _mm512_mask_storeu_epi8(packed.as_mut_ptr().cast(), BYTES48, y);
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub fn merge_dense(raw: &mut [u8; REGISTERS], dense: &[u8; DENSE_BYTES]) {
+        for (regs, packed) in raw.chunks_exact_mut(64).zip(dense.chunks_exact(48)) {
+            // SAFETY: `regs` has 64 bytes.
+            unsafe {
+                let dst = regs.as_mut_ptr().cast::<__m512i>();
+                _mm512_storeu_si512(
+                    dst,
+                    _mm512_max_epu8(_mm512_loadu_si512(dst), unpack(packed)),
+                );
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub fn compress(dense: &mut [u8; DENSE_BYTES], raw: &[u8; REGISTERS]) {
+        for (packed, regs) in dense.chunks_exact_mut(48).zip(raw.chunks_exact(64)) {
+            // SAFETY: `regs` has 64 bytes.
+            pack(unsafe { _mm512_loadu_si512(regs.as_ptr().cast()) }, packed);
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub fn histogram_dense(dense: &[u8; DENSE_BYTES]) -> Histogram {
+        let mut raw = [0u8; REGISTERS];
+        let (mut lo, mut hi) = (_mm512_set1_epi8(-1), _mm512_setzero_si512());
+        for (regs, packed) in raw.chunks_exact_mut(64).zip(dense.chunks_exact(48)) {
+            let v = unpack(packed);
+            lo = _mm512_min_epu8(lo, v);
+            hi = _mm512_max_epu8(hi, v);
+            // SAFETY: `regs` has 64 bytes.
+            unsafe { _mm512_storeu_si512(regs.as_mut_ptr().cast(), v) };
+        }
+        let (mut lows, mut highs) = ([0u8; 64], [0u8; 64]);
+        // SAFETY: both arrays are 64 bytes.
+        unsafe {
+            _mm512_storeu_si512(lows.as_mut_ptr().cast(), lo);
+            _mm512_storeu_si512(highs.as_mut_ptr().cast(), hi);
+        }
+        let lo = lows.into_iter().min().unwrap_or(0);
+        let hi = highs.into_iter().max().unwrap_or(0);
+        // AVX-512 F implies AVX2. The AVX2 counter beats an AVX-512 one
+        // (mask compares, masked adds) where 512-bit operations run as two
+        // 256-bit halves (Zen 4).
+        super::avx2::count(&raw, lo, hi)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +540,15 @@ mod tests {
     fn avx2() -> bool {
         #[cfg(target_arch = "x86_64")]
         return std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    fn avx512() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vbmi");
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -362,6 +618,19 @@ mod tests {
                     prop_assert_eq!(&direct[..], &slow_max[..]);
                     let mut packed = Box::new([0u8; DENSE_BYTES]);
                     avx2::compress(&mut packed, &raw);
+                    prop_assert_eq!(&packed[..], &dense[..]);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx512() {
+                // SAFETY: AVX-512 F, BW and VBMI are present.
+                unsafe {
+                    prop_assert_eq!(avx512::histogram_dense(&dense), slow_hist);
+                    let mut direct = base.clone();
+                    avx512::merge_dense(&mut direct, &dense);
+                    prop_assert_eq!(&direct[..], &slow_max[..]);
+                    let mut packed = Box::new([0x5au8; DENSE_BYTES]);
+                    avx512::compress(&mut packed, &raw);
                     prop_assert_eq!(&packed[..], &dense[..]);
                 }
             }

@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub mod bitop;
+#[cfg(target_arch = "x86_64")]
+mod csa;
 pub mod find;
 pub mod hll;
 pub mod popcount;
@@ -22,7 +24,8 @@ pub use popcount::popcount;
 pub enum Level {
     Scalar = 1,
     Avx2 = 2,
-    /// AVX-512 F + VPOPCNTDQ (AVX2 is implied on every such CPU).
+    /// AVX-512 F, BW, VBMI and VPOPCNTDQ (Ice Lake, Zen 4 and later; AVX2
+    /// is implied on every such CPU).
     Avx512 = 3,
 }
 
@@ -47,7 +50,12 @@ fn detect() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        if has!("avx2") && has!("avx512f") && has!("avx512vpopcntdq") {
+        if has!("avx2")
+            && has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512vbmi")
+            && has!("avx512vpopcntdq")
+        {
             return Level::Avx512;
         }
         if has!("avx2") {

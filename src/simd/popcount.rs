@@ -42,6 +42,7 @@ mod avx2 {
     //! vectors into ones/twos/fours/eights and one "sixteens" vector, so
     //! only one in 16 vectors needs a real population count (the nibble
     //! lookup); the tail uses the lookup directly.
+    use crate::simd::csa::Csa;
     use std::arch::x86_64::*;
 
     /// Per-64-bit-lane population counts of `v` (nibble lookup + PSADBW).
@@ -58,46 +59,25 @@ mod avx2 {
         _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256())
     }
 
-    /// Carry-save adder: (high, low) bits of a + b + c, bitwise.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn csa(a: __m256i, b: __m256i, c: __m256i) -> (__m256i, __m256i) {
-        let u = _mm256_xor_si256(a, b);
-        (
-            _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c)),
-            _mm256_xor_si256(u, c),
-        )
-    }
-
     /// SAFETY: the caller checked that the CPU supports AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn popcount(bytes: &[u8]) -> u64 {
         // SAFETY (for every load below): each reads 32 bytes inside `block`
         // or `chunk`; loadu has no alignment need.
         let load = |p: &[u8]| unsafe { _mm256_loadu_si256(p.as_ptr().cast()) };
-        let zero = _mm256_setzero_si256();
-        let (mut total, mut ones, mut twos, mut fours, mut eights) = (zero, zero, zero, zero, zero);
+        let mut total = _mm256_setzero_si256();
+        let mut counters = Csa::new();
         let mut blocks = bytes.chunks_exact(16 * 32);
         for block in blocks.by_ref() {
-            let v = |i: usize| load(&block[i * 32..]);
-            let (twos_a, o) = csa(ones, v(0), v(1));
-            let (twos_b, o) = csa(o, v(2), v(3));
-            let (fours_a, t) = csa(twos, twos_a, twos_b);
-            let (twos_a, o) = csa(o, v(4), v(5));
-            let (twos_b, o) = csa(o, v(6), v(7));
-            let (fours_b, t) = csa(t, twos_a, twos_b);
-            let (eights_a, f) = csa(fours, fours_a, fours_b);
-            let (twos_a, o) = csa(o, v(8), v(9));
-            let (twos_b, o) = csa(o, v(10), v(11));
-            let (fours_a, t) = csa(t, twos_a, twos_b);
-            let (twos_a, o) = csa(o, v(12), v(13));
-            let (twos_b, o) = csa(o, v(14), v(15));
-            let (fours_b, t) = csa(t, twos_a, twos_b);
-            let (eights_b, f) = csa(f, fours_a, fours_b);
-            let (sixteens, e) = csa(eights, eights_a, eights_b);
+            let sixteens = counters.add16(|i| load(&block[i * 32..]));
             total = _mm256_add_epi64(total, count(sixteens));
-            (ones, twos, fours, eights) = (o, t, f, e);
         }
+        let Csa {
+            ones,
+            twos,
+            fours,
+            eights,
+        } = counters;
         total = _mm256_slli_epi64(total, 4);
         total = _mm256_add_epi64(total, _mm256_slli_epi64(count(eights), 3));
         total = _mm256_add_epi64(total, _mm256_slli_epi64(count(fours), 2));
