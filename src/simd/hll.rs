@@ -588,50 +588,75 @@ mod tests {
         assert_eq!(d[DENSE_BYTES - 1], 0b1111_1100);
     }
 
+    /// `data` copied `offset` bytes into a fresh buffer (kernels must not
+    /// care how the registers are aligned: a value's registers start 16
+    /// bytes into its allocation).
+    fn at_offset<const N: usize>(data: &[u8; N], offset: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; offset];
+        buf.extend_from_slice(data);
+        buf
+    }
+
     proptest! {
         #[test]
-        fn kernels_match_scalar(seed in any::<u64>(), centre in 0u8..64, spread in 0u8..64, base_seed in any::<u64>()) {
-            let raw = registers(seed, centre, spread);
+        fn kernels_match_scalar(
+            seed in any::<u64>(),
+            centre in 0u8..64,
+            spread in 0u8..64,
+            base_seed in any::<u64>(),
+            offset in 0usize..64,
+        ) {
+            let raw_box = registers(seed, centre, spread);
             let base = registers(base_seed, centre / 2, spread);
-            let mut dense = Box::new([0u8; DENSE_BYTES]);
-            compress_scalar(&mut dense, &raw);
-            prop_assert!((0..REGISTERS).all(|i| get(&dense[..], i) == raw[i]));
-            let slow_hist = histogram_raw_scalar(&raw);
-            prop_assert_eq!(histogram_dense_scalar(&dense), slow_hist);
-            prop_assert_eq!(histogram_dense(&dense), slow_hist);
-            prop_assert_eq!(histogram_raw(&raw), slow_hist);
+            let mut dense_box = Box::new([0u8; DENSE_BYTES]);
+            compress_scalar(&mut dense_box, &raw_box);
+            prop_assert!((0..REGISTERS).all(|i| get(&dense_box[..], i) == raw_box[i]));
+            let slow_hist = histogram_raw_scalar(&raw_box);
+            prop_assert_eq!(histogram_dense_scalar(&dense_box), slow_hist);
             let mut slow_max = base.clone();
-            merge_dense_scalar(&mut slow_max, &dense);
-            let mut fast_max = base.clone();
-            merge_dense(&mut fast_max, &dense);
-            prop_assert_eq!(&fast_max[..], &slow_max[..]);
-            let mut fast_dense = Box::new([0xa5u8; DENSE_BYTES]);
-            compress(&mut fast_dense, &raw);
-            prop_assert_eq!(&fast_dense[..], &dense[..]);
+            merge_dense_scalar(&mut slow_max, &dense_box);
+
+            // The vector kernels read and write at `offset`.
+            let (dense_buf, raw_buf) = (at_offset(&dense_box, offset), at_offset(&raw_box, offset));
+            let dense: &[u8; DENSE_BYTES] = dense_buf[offset..].try_into().unwrap();
+            let raw: &[u8; REGISTERS] = raw_buf[offset..].try_into().unwrap();
+            let mut out = vec![0x5au8; offset + DENSE_BYTES];
+            let mut max = at_offset(&base, offset);
+            let (out_at, max_at) = (&mut out[offset..], &mut max[offset..]);
+            let out_at: &mut [u8; DENSE_BYTES] = out_at.try_into().unwrap();
+            let max_at: &mut [u8; REGISTERS] = max_at.try_into().unwrap();
+
+            prop_assert_eq!(histogram_dense(dense), slow_hist);
+            prop_assert_eq!(histogram_raw(raw), slow_hist);
+            merge_dense(max_at, dense);
+            prop_assert_eq!(&max_at[..], &slow_max[..]);
+            compress(out_at, raw);
+            prop_assert_eq!(&out_at[..], &dense_box[..]);
             #[cfg(target_arch = "x86_64")]
             if avx2() {
                 // SAFETY: AVX2 is present.
                 unsafe {
-                    prop_assert_eq!(avx2::histogram_raw(&raw), slow_hist);
-                    let mut direct = base.clone();
-                    avx2::merge_dense(&mut direct, &dense);
-                    prop_assert_eq!(&direct[..], &slow_max[..]);
-                    let mut packed = Box::new([0u8; DENSE_BYTES]);
-                    avx2::compress(&mut packed, &raw);
-                    prop_assert_eq!(&packed[..], &dense[..]);
+                    prop_assert_eq!(avx2::histogram_raw(raw), slow_hist);
+                    prop_assert_eq!(avx2::histogram_dense(dense), slow_hist);
+                    max_at.copy_from_slice(&base[..]);
+                    avx2::merge_dense(max_at, dense);
+                    prop_assert_eq!(&max_at[..], &slow_max[..]);
+                    out_at.fill(0xa5);
+                    avx2::compress(out_at, raw);
+                    prop_assert_eq!(&out_at[..], &dense_box[..]);
                 }
             }
             #[cfg(target_arch = "x86_64")]
             if avx512() {
                 // SAFETY: AVX-512 F, BW and VBMI are present.
                 unsafe {
-                    prop_assert_eq!(avx512::histogram_dense(&dense), slow_hist);
-                    let mut direct = base.clone();
-                    avx512::merge_dense(&mut direct, &dense);
-                    prop_assert_eq!(&direct[..], &slow_max[..]);
-                    let mut packed = Box::new([0x5au8; DENSE_BYTES]);
-                    avx512::compress(&mut packed, &raw);
-                    prop_assert_eq!(&packed[..], &dense[..]);
+                    prop_assert_eq!(avx512::histogram_dense(dense), slow_hist);
+                    max_at.copy_from_slice(&base[..]);
+                    avx512::merge_dense(max_at, dense);
+                    prop_assert_eq!(&max_at[..], &slow_max[..]);
+                    out_at.fill(0xa5);
+                    avx512::compress(out_at, raw);
+                    prop_assert_eq!(&out_at[..], &dense_box[..]);
                 }
             }
         }
