@@ -4,6 +4,7 @@
 
 use super::{Command, Ctx, as_str, is, ks};
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::Entry;
 use crate::simd::hll::{self as kernels, REGISTERS};
 use crate::types::hll::{self, Corrupt, Encoding};
 use crate::types::{StrValue, Value};
@@ -79,12 +80,14 @@ fn hll_bytes(value: &Value) -> Result<(&[u8], Encoding), CmdError> {
 /// dbUnshareStringValue does; None if the key is missing. Checks first.
 fn hll_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Vec<u8>>, CmdError> {
     let now = ctx.now_ms;
-    let Some(e) = ctx.db().lookup_write(key, now) else {
-        return Ok(None);
-    };
+    ctx.db().lookup_write(key, now).map(unshared).transpose()
+}
+
+/// An entry's HLL bytes, checked, as a raw string's own buffer.
+fn unshared(e: &mut Entry) -> Result<&mut Vec<u8>, CmdError> {
     hll_bytes(&e.value)?;
     let Value::Str(s) = &mut e.value;
-    Ok(Some(s.make_raw()))
+    Ok(s.make_raw())
 }
 
 /// The largest sparse HLL, in bytes, before it turns dense.
@@ -141,11 +144,13 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(hll::count_raw(&max) as i64);
         return Ok(());
     }
-    if ctx.db().lookup_read(argv[1], now, touch).is_none() {
+    // A read: looked up as one (hits, misses, CLIENT NO-TOUCH), though the
+    // cached cardinality may be written.
+    let Some(e) = ctx.db().lookup_read(argv[1], now, touch) else {
         ctx.out.int(0);
         return Ok(());
-    }
-    let data = hll_for_write(ctx, argv[1])?.expect("looked up");
+    };
+    let data = unshared(e)?;
     let card = match hll::cached_card(data) {
         Some(card) => card,
         None => {
