@@ -31,6 +31,8 @@ pub enum CmdError {
     CorruptHll,
     /// Any other error; the text starts with its code ("ERR ...").
     Other(Cow<'static, str>),
+    /// The same, with client bytes quoted as they came (not UTF-8).
+    OtherBytes(Vec<u8>),
 }
 
 /// Shorthand for a free-form "ERR ..." error.
@@ -74,6 +76,7 @@ impl CmdError {
                 return t.into();
             }
             Self::Other(text) => text.clone(),
+            Self::OtherBytes(text) => return text.clone().into(),
         };
         match text {
             Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),

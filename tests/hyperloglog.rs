@@ -242,6 +242,29 @@ fn corrupted_values_are_detected_identically() {
     }
 }
 
+/// Every register at one value, 0..=63, dense and with a stale cache:
+/// estimates up to and past what fits a 64-bit integer (valkey stores and
+/// replies llroundl's out-of-range result there).
+#[test]
+fn extreme_registers_count_identically() {
+    let mut p = Pair::new(&[]);
+    for v in 0..64u32 {
+        let w = v | v << 6 | v << 12 | v << 18;
+        let mut hll = b"HYLL\0\0\0\0\0\0\0\0\0\0\0\x80".to_vec();
+        for _ in 0..4096 {
+            hll.extend_from_slice(&w.to_le_bytes()[..3]);
+        }
+        let what = format!("all registers {v}");
+        p.same(&what, &[b"SET".as_slice(), b"d", &hll]);
+        p.same(&what, &["PFCOUNT", "d"]);
+        p.same(&what, &["GETRANGE", "d", "8", "15"]);
+        p.same(&what, &["PFCOUNT", "d", "d"]);
+        p.same(&what, &["PFMERGE", "m", "d"]);
+        p.same(&what, &["PFCOUNT", "m"]);
+        p.same(&what, &["DEL", "m"]);
+    }
+}
+
 #[test]
 fn pfdebug_getreg_and_selftest() {
     let mut p = Pair::new(&[]);

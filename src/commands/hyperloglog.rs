@@ -244,10 +244,10 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let converted = hll::to_dense(data)?;
         ctx.out.int(i64::from(converted));
     } else {
-        return Err(err(format!(
-            "ERR Unknown PFDEBUG subcommand '{}'",
-            String::from_utf8_lossy(sub)
-        )));
+        // Quoted as Valkey's %s does: the bytes up to a NUL.
+        let name = sub.split(|&b| b == 0).next().unwrap_or_default();
+        let text = [b"ERR Unknown PFDEBUG subcommand '", name, b"'"].concat();
+        return Err(CmdError::OtherBytes(text));
     }
     Ok(())
 }

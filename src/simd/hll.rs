@@ -208,7 +208,8 @@ mod avx2 {
     /// Calls `f(block, its 32 registers)` for each 24-byte block of
     /// `dense`; the last block is read through a padded copy, since a lane
     /// load reads 16 bytes for the 12 it uses.
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2")]
     fn for_each_block(dense: &[u8; DENSE_BYTES], mut f: impl FnMut(usize, __m256i)) {
         let mut last = [0u8; 32];
         last[..24].copy_from_slice(&dense[DENSE_BYTES - 24..]);
@@ -219,13 +220,14 @@ mod avx2 {
                 &last
             };
             // SAFETY: `src` has at least 28 readable bytes (lane loads at 0
-            // and 12 of 16 bytes each); this only runs inside the AVX2
-            // kernels above, on CPUs the dispatcher checked.
-            unsafe {
-                let lo = _mm_loadu_si128(src.as_ptr().cast());
-                let hi = _mm_loadu_si128(src[12..].as_ptr().cast());
-                f(b, unpack(lo, hi));
-            }
+            // and 12 of 16 bytes each).
+            let (lo, hi) = unsafe {
+                (
+                    _mm_loadu_si128(src.as_ptr().cast()),
+                    _mm_loadu_si128(src[12..].as_ptr().cast()),
+                )
+            };
+            f(b, unpack(lo, hi));
         }
     }
 

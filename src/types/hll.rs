@@ -13,7 +13,9 @@
 //! holding the register, then merge equal neighbours within five opcodes),
 //! because the bytes it leaves depend on the order of updates, not only on
 //! the registers. A byte read past the end reads as zero, as Valkey reads
-//! the string's terminator.
+//! the string's terminator (after an update that cuts a truncated last
+//! XZERO, Valkey's terminator may hold a byte of it instead, depending on
+//! its allocation; such client-corrupted values are not followed there).
 
 use crate::simd::hll::{self as kernels, DENSE_BYTES, Histogram, REGISTERS};
 
@@ -390,7 +392,14 @@ pub fn estimate(h: &Histogram) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(f64::from(h[0]) / m);
-    (ALPHA_INF * m * m / z).round() as u64
+    let e = (ALPHA_INF * m * m / z).round();
+    // Beyond i64 (registers a client set absurdly high, z = 0): llroundl's
+    // out-of-range result, LLONG_MIN, which Valkey then stores and replies.
+    if e < 9_223_372_036_854_775_808.0 {
+        e as u64
+    } else {
+        1 << 63
+    }
 }
 
 fn sigma(mut x: f64) -> f64 {
