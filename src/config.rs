@@ -23,6 +23,11 @@ pub struct Config {
     pub client_query_buffer_limit: i64,
     /// Largest sparse HyperLogLog (header included) before it turns dense.
     pub hll_sparse_max_bytes: i64,
+    /// List node limit: entries if positive, else a size class (-2: 8 KB).
+    pub list_max_listpack_size: i64,
+    /// Nodes left uncompressed at each end of a list (stored; lists are
+    /// not compressed yet).
+    pub list_compress_depth: i64,
     pub requirepass: String,
     pub protected_mode: bool,
     pub loglevel: String,
@@ -62,6 +67,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
             requirepass: String::new(),
             protected_mode: true,
             loglevel: "notice".into(),
@@ -194,6 +201,7 @@ fn set_io_threads(c: &mut Config, args: &[String]) -> Result<(), String> {
 const MUTABLE: bool = true;
 const FIXED: bool = false;
 const I32_MAX: i64 = i32::MAX as i64;
+const I32_MIN: i64 = i32::MIN as i64;
 
 const fn int(
     name: &'static str,
@@ -286,6 +294,16 @@ const DIRECTIVES: &[Directive] = &[
     }),
     memory("hll-sparse-max-bytes", MUTABLE, 0, |c| {
         &mut c.hll_sparse_max_bytes
+    }),
+    int("list-max-listpack-size", MUTABLE, I32_MIN, I32_MAX, |c| {
+        &mut c.list_max_listpack_size
+    }),
+    // Its old name, an alias of the same setting.
+    int("list-max-ziplist-size", MUTABLE, I32_MIN, I32_MAX, |c| {
+        &mut c.list_max_listpack_size
+    }),
+    int("list-compress-depth", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.list_compress_depth
     }),
     string("requirepass", MUTABLE, |c| &mut c.requirepass),
     Directive {

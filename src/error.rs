@@ -5,7 +5,6 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CmdError {
     Syntax,
-    #[expect(dead_code, reason = "raised once a second value type exists")]
     WrongType,
     NotInteger,
     NotFloat,

@@ -266,6 +266,8 @@ scripts!(
     strings,
     bitmaps,
     hyperloglog,
+    lists,
+    wrongtype,
     string_ranges,
     counters,
     set_options,
@@ -280,13 +282,6 @@ scripts!(
     errors,
     resp3,
 );
-
-/// Needs lists (RPUSH/LPUSH); enable once ferrokv has them.
-#[test]
-#[ignore = "needs list commands in ferrokv"]
-fn wrongtype() {
-    run_script("wrongtype");
-}
 
 /// Needs maxmemory policies (LRU/LFU tracking); enable with eviction.
 #[test]
@@ -305,7 +300,6 @@ fn every_script_has_a_test() {
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = SCRIPTS.iter().map(|s| s.to_string()).collect();
-    listed.push("wrongtype".into());
     listed.push("eviction_policies".into());
     listed.sort();
     assert_eq!(

@@ -2,7 +2,7 @@
 //! any bit offset of a string, read and written MSB first, with WRAP, SAT
 //! or FAIL on overflow.
 
-use super::{Command, Ctx, as_str, int_arg, is, ks};
+use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::{StrValue, Value};
 
@@ -248,7 +248,7 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(fields.len());
     if writes {
         let e = ctx.db().lookup_write(argv[1], now).expect("present");
-        let Value::Str(s) = &mut e.value;
+        let s = as_str_mut(&mut e.value)?;
         let data = s.make_raw();
         if data.len() < need {
             data.resize(need, 0);

@@ -1,7 +1,7 @@
 //! Bitmap commands on string values (Valkey's bitops.c): bit `n` is bit
 //! `7 - n % 8` of byte `n / 8`, most significant first.
 
-use super::{Command, Ctx, as_str, int_arg, is, ks};
+use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks};
 use crate::error::{CmdResult, err};
 use crate::keyspace::Db;
 use crate::simd::{self, BitOp};
@@ -106,7 +106,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let e = ctx.db().lookup_write(argv[1], now).expect("present");
-    let Value::Str(s) = &mut e.value;
+    let s = as_str_mut(&mut e.value)?;
     let data = s.make_raw();
     if data.len() <= byte {
         data.resize(byte + 1, 0);
@@ -392,6 +392,7 @@ fn source_bytes<'a>(db: &'a Db, key: &[u8], scratch: &'a mut itoa::Buffer) -> &'
     match db.get_checked(key) {
         Some(e) => match &e.value {
             Value::Str(s) => s.as_bytes(scratch),
+            _ => &[],
         },
         None => &[],
     }

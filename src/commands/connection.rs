@@ -109,6 +109,14 @@ const CLIENT: &[Command] = &[
         client_kill,
     ),
     Command::new(
+        "unblock",
+        -3,
+        "admin noscript loading stale",
+        (0, 0, 0),
+        "@admin @slow @dangerous @connection",
+        client_unblock,
+    ),
+    Command::new(
         "setinfo",
         4,
         "noscript loading stale allow_busy",
@@ -566,6 +574,40 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         ctx.out.int(killed);
     }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking
+/// command as if it timed out, or with an UNBLOCKED error.
+fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let id = int_arg(argv[2])?;
+    let with_error = match argv.get(3) {
+        None => false,
+        Some(a) if argv.len() == 4 && is(a, "timeout") => false,
+        Some(a) if argv.len() == 4 && is(a, "error") => true,
+        Some(_) => return Err(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let srv = &mut *ctx.srv;
+    let found = srv.clients.iter_mut().enumerate().find_map(|(slot, c)| {
+        c.as_mut()
+            .filter(|c| c.session.id as i64 == id && c.session.blocked.is_some())
+            .map(|c| (slot, c))
+    });
+    let Some((slot, client)) = found else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let b = client.session.blocked.take().expect("checked above");
+    if with_error {
+        let text = b"UNBLOCKED client unblocked via CLIENT UNBLOCK";
+        client.out.error(text);
+        srv.count_error(text);
+    } else {
+        client.out.null_array();
+    }
+    srv.blocking.unblock(slot, &b);
+    srv.blocking.woken.push(slot);
+    ctx.out.int(1);
     Ok(())
 }
 

@@ -48,6 +48,7 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "client|list" => CLIENT_LIST,
         "client|info" => CLIENT_INFO,
         "client|kill" => CLIENT_KILL,
+        "client|unblock" => CLIENT_UNBLOCK,
         "client|setinfo" => CLIENT_SETINFO,
         "client|reply" => CLIENT_REPLY,
         "client|no-evict" => CLIENT_NO_EVICT,
@@ -89,6 +90,28 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "object|idletime" => OBJECT_IDLETIME,
         "object|refcount" => OBJECT_REFCOUNT,
         "object|help" => OBJECT_HELP,
+        "lpush" => LPUSH,
+        "rpush" => RPUSH,
+        "lpushx" => LPUSHX,
+        "rpushx" => RPUSHX,
+        "lpop" => LPOP,
+        "rpop" => RPOP,
+        "llen" => LLEN,
+        "lrange" => LRANGE,
+        "lindex" => LINDEX,
+        "lset" => LSET,
+        "linsert" => LINSERT,
+        "lrem" => LREM,
+        "ltrim" => LTRIM,
+        "lpos" => LPOS,
+        "lmove" => LMOVE,
+        "rpoplpush" => RPOPLPUSH,
+        "lmpop" => LMPOP,
+        "blpop" => BLPOP,
+        "brpop" => BRPOP,
+        "blmove" => BLMOVE,
+        "brpoplpush" => BRPOPLPUSH,
+        "blmpop" => BLMPOP,
         "info" => INFO,
         "time" => TIME,
         "config" => CONFIG,
@@ -1549,6 +1572,51 @@ const CLIENT_KILL: DocFields = &[
     ),
 ];
 
+const CLIENT_UNBLOCK: DocFields = &[
+    (
+        "summary",
+        Str("Unblocks a client blocked by a blocking command from a different connection."),
+    ),
+    ("since", Str("5.0.0")),
+    ("group", Str("connection")),
+    (
+        "complexity",
+        Str("O(log N) where N is the number of client connections"),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("client-id")),
+                ("type", Str("integer")),
+                ("display_text", Str("client-id")),
+            ]),
+            Map(&[
+                ("name", Str("unblock-type")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("timeout")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("timeout")),
+                            ("token", Str("TIMEOUT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("error")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("error")),
+                            ("token", Str("ERROR")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
 const CLIENT_SETINFO: DocFields = &[
     (
         "summary",
@@ -2758,6 +2826,955 @@ const OBJECT_HELP: DocFields = &[
     ("since", Str("6.2.0")),
     ("group", Str("generic")),
     ("complexity", Str("O(1)")),
+];
+
+const LPUSH: DocFields = &[
+    (
+        "summary",
+        Str("Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.4.0"),
+            Str("Accepts multiple `element` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const RPUSH: DocFields = &[
+    (
+        "summary",
+        Str("Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.4.0"),
+            Str("Accepts multiple `element` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const LPUSHX: DocFields = &[
+    (
+        "summary",
+        Str("Prepends one or more elements to a list only when the list exists."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("4.0.0"),
+            Str("Accepts multiple `element` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const RPUSHX: DocFields = &[
+    (
+        "summary",
+        Str("Appends one or more elements to a list only when the list exists."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("4.0.0"),
+            Str("Accepts multiple `element` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const LPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns and removes one or more elements from the beginning of a list. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of elements returned"),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("6.2.0"), Str("Added the `count` argument.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const RPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns and removes one or more elements from the end of a list. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of elements returned"),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("6.2.0"), Str("Added the `count` argument.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const LLEN: DocFields = &[
+    ("summary", Str("Returns the length of a list.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const LRANGE: DocFields = &[
+    ("summary", Str("Returns a range of elements from a list.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("stop")),
+                ("type", Str("integer")),
+                ("display_text", Str("stop")),
+            ]),
+        ]),
+    ),
+];
+
+const LINDEX: DocFields = &[
+    (
+        "summary",
+        Str("Returns an element from a list by its index."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("index")),
+                ("type", Str("integer")),
+                ("display_text", Str("index")),
+            ]),
+        ]),
+    ),
+];
+
+const LSET: DocFields = &[
+    (
+        "summary",
+        Str("Sets the value of an element in a list by its index."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("index")),
+                ("type", Str("integer")),
+                ("display_text", Str("index")),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+            ]),
+        ]),
+    ),
+];
+
+const LINSERT: DocFields = &[
+    (
+        "summary",
+        Str("Inserts an element before or after another element in a list."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("where")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("before")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("before")),
+                            ("token", Str("BEFORE")),
+                        ]),
+                        Map(&[
+                            ("name", Str("after")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("after")),
+                            ("token", Str("AFTER")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("pivot")),
+                ("type", Str("string")),
+                ("display_text", Str("pivot")),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+            ]),
+        ]),
+    ),
+];
+
+const LREM: DocFields = &[
+    (
+        "summary",
+        Str("Removes elements from a list. Deletes the list if the last element was removed."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N+M) where N is the length of the list and M is the number of elements removed."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+            ]),
+        ]),
+    ),
+];
+
+const LTRIM: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes elements from both ends of a list. Deletes the list if all elements were trimmed.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of elements to be removed by the operation."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("stop")),
+                ("type", Str("integer")),
+                ("display_text", Str("stop")),
+            ]),
+        ]),
+    ),
+];
+
+const LPOS: DocFields = &[
+    (
+        "summary",
+        Str("Returns the index of matching elements in a list."),
+    ),
+    ("since", Str("6.0.6")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("element")),
+                ("type", Str("string")),
+                ("display_text", Str("element")),
+            ]),
+            Map(&[
+                ("name", Str("rank")),
+                ("type", Str("integer")),
+                ("display_text", Str("rank")),
+                ("token", Str("RANK")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("num-matches")),
+                ("type", Str("integer")),
+                ("display_text", Str("num-matches")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("len")),
+                ("type", Str("integer")),
+                ("display_text", Str("len")),
+                ("token", Str("MAXLEN")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const LMOVE: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+        ),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("list")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("wherefrom")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("whereto")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const RPOPLPUSH: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("list")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+        ]),
+    ),
+];
+
+const LMPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("where")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const BLPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of provided keys."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.0.0"),
+            Str("`timeout` is interpreted as a double instead of an integer."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BRPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of provided keys."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.0.0"),
+            Str("`timeout` is interpreted as a double instead of an integer."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BLMOVE: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+        ),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("list")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("wherefrom")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("whereto")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BRPOPLPUSH: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("list")),
+    ("complexity", Str("O(1)")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.0.0"),
+            Str("`timeout` is interpreted as a double instead of an integer."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BLMPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        ),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("list")),
+    (
+        "complexity",
+        Str(
+            "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("where")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("left")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("left")),
+                            ("token", Str("LEFT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("right")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("right")),
+                            ("token", Str("RIGHT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
 ];
 
 const INFO: DocFields = &[

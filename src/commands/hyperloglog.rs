@@ -2,7 +2,7 @@
 //! PFDEBUG and PFSELFTEST over strings in Valkey's HLL format
 //! ([`crate::types::hll`]).
 
-use super::{Command, Ctx, as_str, is, ks};
+use super::{Command, Ctx, as_str, as_str_mut, is, ks};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Entry;
 use crate::simd::hll::{self as kernels, REGISTERS};
@@ -86,7 +86,7 @@ fn hll_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Vec<
 /// An entry's HLL bytes, checked, as a raw string's own buffer.
 fn unshared(e: &mut Entry) -> Result<&mut Vec<u8>, CmdError> {
     hll_bytes(&e.value)?;
-    let Value::Str(s) = &mut e.value;
+    let s = as_str_mut(&mut e.value)?;
     Ok(s.make_raw())
 }
 

@@ -220,6 +220,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     }
     let entry = db.remove(src).expect("looked up above");
     db.insert_entry(dst, entry);
+    let db = ctx.client.db;
+    ctx.srv.blocking.signal(db, dst);
     Ok(true)
 }
 
@@ -286,6 +288,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ..entry
         },
     );
+    ctx.srv.blocking.signal(dst_db, dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -305,6 +308,7 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let entry = ctx.db().remove(key).expect("looked up above");
     ctx.srv.dbs[dst_db].insert_entry(key, entry);
+    ctx.srv.blocking.signal(dst_db, key);
     ctx.out.int(1);
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod docs;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 
@@ -71,6 +72,10 @@ pub struct KeySpec {
     pub step: i32,
     /// Why the flags are what they are, when Valkey explains it.
     pub notes: Option<&'static str>,
+    /// Keys counted by an argument instead (LMPOP numkeys key ...):
+    /// (that argument's index and the first key's, both relative to
+    /// `begin`); `last` is then unused.
+    pub keynum: Option<(i32, i32)>,
 }
 
 pub const fn ks(flags: &'static str, begin: i32, last: i32, step: i32) -> KeySpec {
@@ -80,6 +85,25 @@ pub const fn ks(flags: &'static str, begin: i32, last: i32, step: i32) -> KeySpe
         last,
         step,
         notes: None,
+        keynum: None,
+    }
+}
+
+/// A key spec whose keys follow a count at `begin + keynumidx`.
+pub const fn ks_keynum(
+    flags: &'static str,
+    begin: i32,
+    keynumidx: i32,
+    firstkey: i32,
+    step: i32,
+) -> KeySpec {
+    KeySpec {
+        flags,
+        begin,
+        last: 0,
+        step,
+        notes: None,
+        keynum: Some((keynumidx, firstkey)),
     }
 }
 
@@ -190,6 +214,7 @@ const FAMILIES: &[&[Command]] = &[
     bitmaps::COMMANDS,
     bitfield::COMMANDS,
     hyperloglog::COMMANDS,
+    lists::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
@@ -328,6 +353,15 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
 pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
     match value {
         Value::Str(s) => Ok(s),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+/// The string held by a value, mutably, or WRONGTYPE.
+pub fn as_str_mut(value: &mut Value) -> Result<&mut StrValue, CmdError> {
+    match value {
+        Value::Str(s) => Ok(s),
+        _ => Err(CmdError::WrongType),
     }
 }
 
@@ -372,6 +406,12 @@ mod tests {
         let t = CommandTable::new();
         for (id, cmd) in t.entries.iter().enumerate() {
             let name = &t.full_names[id];
+            if cmd.has_flag("movablekeys") {
+                // Keys found by their specs only (LMPOP numkeys key ...).
+                assert_eq!(cmd.first_key, 0, "{name}");
+                assert!(!cmd.key_specs.is_empty(), "{name}");
+                continue;
+            }
             assert_eq!(cmd.first_key == 0, cmd.key_specs.is_empty(), "{name}");
             if let Some(first) = cmd.key_specs.first() {
                 assert_eq!(first.begin, cmd.first_key, "{name}");

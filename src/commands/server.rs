@@ -314,15 +314,30 @@ fn write_command_info(ctx: &mut Ctx, id: CmdId) {
         out.bulk(b"find_keys");
         out.map(2);
         out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(i64::from(spec.last));
+        match spec.keynum {
+            Some((keynumidx, firstkey)) => {
+                out.bulk(b"keynum");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"keynumidx");
+                out.int(i64::from(keynumidx));
+                out.bulk(b"firstkey");
+                out.int(i64::from(firstkey));
+            }
+            None => {
+                out.bulk(b"range");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"lastkey");
+                out.int(i64::from(spec.last));
+            }
+        }
         out.bulk(b"keystep");
         out.int(i64::from(spec.step));
-        out.bulk(b"limit");
-        out.int(0);
+        if spec.keynum.is_none() {
+            out.bulk(b"limit");
+            out.int(0);
+        }
     }
     let subs: Vec<CmdId> = t.subcommands_of(id).collect();
     out.array(subs.len());
@@ -476,10 +491,20 @@ fn keys_of<'a>(ctx: &Ctx, args: &[&'a [u8]]) -> Result<Vec<(&'a [u8], &'static s
     }
     let mut keys = Vec::new();
     for spec in cmd.key_specs {
-        let last = if spec.last < 0 {
-            argc + spec.last
-        } else {
-            spec.begin + spec.last
+        let (begin, last) = match spec.keynum {
+            Some((keynumidx, firstkey)) => {
+                let at = (spec.begin + keynumidx) as usize;
+                let n = args
+                    .get(at)
+                    .and_then(|a| crate::util::parse_i64(a))
+                    .filter(|n| *n > 0 && *n <= i64::from(argc))
+                    .ok_or_else(|| err("ERR Invalid arguments specified for command"))?
+                    as i32;
+                let first = spec.begin + firstkey;
+                (first, first + (n - 1) * spec.step.max(1))
+            }
+            None if spec.last < 0 => (spec.begin, argc + spec.last),
+            None => (spec.begin, spec.begin + spec.last),
         };
         let flags = if spec.flags.contains("variable_flags") {
             // SET's key is read only with GET; otherwise it is overwritten.
@@ -491,7 +516,7 @@ fn keys_of<'a>(ctx: &Ctx, args: &[&'a [u8]]) -> Result<Vec<(&'a [u8], &'static s
         } else {
             spec.flags
         };
-        let mut i = spec.begin;
+        let mut i = begin;
         while i <= last.min(argc - 1) {
             keys.push((args[i as usize], flags));
             i += spec.step.max(1);

@@ -1,6 +1,6 @@
 //! String commands (Valkey's t_string.c).
 
-use super::{Command, Ctx, as_str, int_arg, is, ks, reply_str};
+use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks, reply_str};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::{StrValue, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
@@ -460,7 +460,7 @@ fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for key in &argv[1..] {
         match db.lookup_read(key, now, touch).map(|e| &e.value) {
             Some(Value::Str(s)) => reply_str(ctx.out, s),
-            None => ctx.out.null(),
+            _ => ctx.out.null(),
         }
     }
     Ok(())
@@ -527,7 +527,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(len) => {
             check_string_length(ctx, (len + tail.len()) as u64)?;
             let e = ctx.db().lookup_write(key, now).expect("looked up above");
-            let Value::Str(s) = &mut e.value;
+            let s = as_str_mut(&mut e.value)?;
             let data = s.make_raw();
             data.extend_from_slice(tail);
             data.len()
@@ -604,7 +604,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .insert(key, Value::Str(StrValue::raw(b"")), None, now);
     }
     let e = ctx.db().lookup_write(key, now).expect("present");
-    let Value::Str(s) = &mut e.value;
+    let s = as_str_mut(&mut e.value)?;
     let data = s.make_raw();
     if data.len() < offset + patch.len() {
         data.resize(offset + patch.len(), 0);
@@ -689,6 +689,7 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut fetch = |key: &[u8]| -> Option<Result<Vec<u8>, ()>> {
         db.lookup_read(key, now, touch).map(|e| match &e.value {
             Value::Str(s) => Ok(s.to_vec()),
+            _ => Err(()),
         })
     };
     let a = fetch(argv[1]);

@@ -147,8 +147,9 @@ impl Db {
     }
 
     fn put_entry(&mut self, slot: Option<Slot>, key: &[u8], mut entry: Entry) {
-        let Value::Str(s) = &mut entry.value;
-        s.reembed(key.len(), entry.expire_at.is_some());
+        if let Value::Str(s) = &mut entry.value {
+            s.reembed(key.len(), entry.expire_at.is_some());
+        }
         let has_expire = entry.expire_at.is_some();
         let had_expire = match slot.map(|s| s.0) {
             Some(i) => std::mem::replace(&mut self.dict[i], entry)
@@ -178,8 +179,9 @@ impl Db {
             return false;
         };
         let had_expire = std::mem::replace(&mut e.expire_at, expire_at).is_some();
-        let Value::Str(s) = &mut e.value;
-        s.reembed(key.len(), expire_at.is_some());
+        if let Value::Str(s) = &mut e.value {
+            s.reembed(key.len(), expire_at.is_some());
+        }
         if had_expire != expire_at.is_some() {
             self.track_expire(key, expire_at.is_some());
         }

@@ -41,6 +41,10 @@ pub struct Session {
     pub net_in: u64,
     pub net_out: u64,
     pub commands: u64,
+    /// Set by a blocking command that found nothing to serve.
+    pub block: Option<super::blocking::BlockRequest>,
+    /// While blocked: what on, and the command to run again.
+    pub blocked: Option<super::blocking::Blocked>,
 }
 
 pub struct Client {
@@ -101,6 +105,9 @@ impl Session {
     /// CLIENT LIST's flags field.
     pub fn flags(&self) -> String {
         let mut flags = String::new();
+        if self.blocked.is_some() {
+            flags.push('b');
+        }
         if self.close_after_reply || self.close_asap {
             flags.push('A');
         }

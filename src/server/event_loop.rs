@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use ferrokv_transport::{Connection, Frame, Limits, Parsed};
 use mio::{Events, Interest, Poll, Token};
 
-use super::client::{Client, IoSnapshot};
+use super::blocking::Blocked;
+use super::client::{Client, IoSnapshot, Session};
 use super::listeners::{self, LISTENER_BASE};
 use super::{Server, Shutdown, dispatch};
 use crate::util::time::unix_ms;
@@ -72,7 +73,12 @@ impl EventLoop {
         loop {
             let now = Instant::now();
             let timeout = if self.revisit.is_empty() {
-                next_cron.saturating_duration_since(now)
+                let mut wait = next_cron.saturating_duration_since(now);
+                if let Some(at) = srv.blocking.next_deadline() {
+                    let left = at.saturating_sub(unix_ms()).max(0);
+                    wait = wait.min(Duration::from_millis(left as u64));
+                }
+                wait
             } else {
                 Duration::ZERO
             };
@@ -92,6 +98,7 @@ impl EventLoop {
             for slot in std::mem::take(&mut self.revisit) {
                 self.serve(srv, slot, true);
             }
+            self.serve_blocked(srv);
             for slot in std::mem::take(&mut srv.kill_queue) {
                 if let Some(client) = srv.clients[slot].take_if(|c| c.session.close_asap) {
                     self.close(srv, slot, client);
@@ -176,7 +183,7 @@ impl EventLoop {
         };
         let mut open = true;
         if readable && !client.read_paused {
-            open = read_and_run(srv, &mut client);
+            open = read_and_run(srv, &mut client, slot);
         }
         if open {
             open = flush(srv, &mut client);
@@ -204,7 +211,81 @@ impl EventLoop {
         }
     }
 
+    /// Serves blocked clients: those whose keys received elements (their
+    /// command runs again, first blocked first served, while the key still
+    /// holds a list), those past their deadline (a null array), and those
+    /// CLIENT UNBLOCK released. Each is revisited to flush its reply and
+    /// resume its pending input.
+    fn serve_blocked(&mut self, srv: &mut Server) {
+        loop {
+            let ready = srv.blocking.take_ready();
+            if ready.is_empty() {
+                break;
+            }
+            for (db, key) in ready {
+                for slot in srv.blocking.waiters(db, &key) {
+                    let now = unix_ms();
+                    let holds_list = matches!(
+                        srv.dbs[db].peek(&key, now).map(|e| &e.value),
+                        Some(crate::types::Value::List(_))
+                    );
+                    if !holds_list {
+                        break;
+                    }
+                    let Some(mut client) = srv.clients[slot].take() else {
+                        continue;
+                    };
+                    let b = client
+                        .session
+                        .blocked
+                        .take()
+                        .expect("waiting clients are blocked");
+                    srv.blocking.unblock(slot, &b);
+                    let argv: Vec<&[u8]> = b.argv.iter().map(Vec::as_slice).collect();
+                    let own_io = super::client::IoSnapshot::of(&client);
+                    let mut clock = dispatch::BatchClock::start();
+                    dispatch::execute(
+                        srv,
+                        &mut client.session,
+                        &mut client.out,
+                        &argv,
+                        own_io,
+                        &mut clock,
+                    );
+                    if let Some(req) = client.session.block.take() {
+                        // Blocked again: it keeps its first deadline.
+                        let again = Blocked {
+                            deadline_ms: b.deadline_ms,
+                            keys: req.keys,
+                            ..b
+                        };
+                        srv.blocking.block(slot, &again);
+                        client.session.blocked = Some(again);
+                    } else {
+                        self.revisit.push(slot);
+                    }
+                    srv.clients[slot] = Some(client);
+                }
+            }
+        }
+        let now = unix_ms();
+        for slot in srv.blocking.expired(now) {
+            let Some(client) = srv.clients[slot].as_mut() else {
+                continue;
+            };
+            if let Some(b) = client.session.blocked.take() {
+                srv.blocking.unblock(slot, &b);
+                client.out.null_array();
+                self.revisit.push(slot);
+            }
+        }
+        self.revisit.append(&mut srv.blocking.woken);
+    }
+
     fn close(&mut self, srv: &mut Server, slot: usize, mut client: Box<Client>) {
+        if let Some(b) = client.session.blocked.take() {
+            srv.blocking.unblock(slot, &b);
+        }
         let _ = self.poll.registry().deregister(client.conn.source());
         if client.conn.linger() {
             self.lingering.push(Lingering {
@@ -340,10 +421,10 @@ fn refuse(srv: &Server, is_local: bool) -> Option<&'static str> {
 
 /// Reads everything available and runs each complete request. Returns false
 /// when the connection is finished.
-fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
-    // Input left over from a pause runs first.
+fn read_and_run(srv: &mut Server, c: &mut Client, slot: usize) -> bool {
+    // Input left over from a pause (or a block) runs first.
     if c.pending_input() > 0 {
-        run_requests(srv, c, &mut dispatch::BatchClock::start());
+        run_requests(srv, c, &mut dispatch::BatchClock::start(), slot);
     }
     loop {
         if c.session.close_after_reply || c.session.close_asap {
@@ -389,7 +470,7 @@ fn read_and_run(srv: &mut Server, c: &mut Client) -> bool {
             srv.stats.query_buffer_limit_disconnections += 1;
             return false;
         }
-        run_requests(srv, c, &mut clock);
+        run_requests(srv, c, &mut clock, slot);
         if n < spare {
             // Drained: with edge-triggered readiness, data arriving after
             // this read raises a new event.
@@ -419,8 +500,12 @@ fn make_room(c: &mut Client, want: usize) {
 }
 
 /// Parses and runs the complete requests buffered for `c`.
-fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClock) {
-    while c.qpos < c.qend && !c.session.close_after_reply && !c.session.close_asap {
+fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClock, slot: usize) {
+    while c.qpos < c.qend
+        && !c.session.close_after_reply
+        && !c.session.close_asap
+        && c.session.blocked.is_none()
+    {
         if c.pending_output() >= OUTPUT_HIGH_WATER {
             c.read_paused = true;
             return;
@@ -450,17 +535,13 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
                     for (slot, &(s, l)) in small.iter_mut().zip(ranges) {
                         *slot = &base[s..s + l];
                     }
-                    dispatch::execute(
-                        srv,
-                        &mut c.session,
-                        &mut c.out,
-                        &small[..ranges.len()],
-                        own_io,
-                        clock,
-                    );
+                    let argv = &small[..ranges.len()];
+                    dispatch::execute(srv, &mut c.session, &mut c.out, argv, own_io, clock);
+                    block_if_asked(srv, &mut c.session, slot, argv);
                 } else {
                     let argv: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &base[s..s + l]).collect();
                     dispatch::execute(srv, &mut c.session, &mut c.out, &argv, own_io, clock);
+                    block_if_asked(srv, &mut c.session, slot, &argv);
                 }
                 c.qpos += consumed;
             }
@@ -480,6 +561,21 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
                 return;
             }
         }
+    }
+}
+
+/// Blocks the client if the command it just ran asked to: it keeps the
+/// command to run again when a key it waits on receives elements.
+fn block_if_asked(srv: &mut Server, session: &mut Session, slot: usize, argv: &[&[u8]]) {
+    if let Some(req) = session.block.take() {
+        let b = Blocked {
+            db: session.db,
+            keys: req.keys,
+            deadline_ms: req.deadline_ms,
+            argv: argv.iter().map(|a| a.to_vec()).collect(),
+        };
+        srv.blocking.block(slot, &b);
+        session.blocked = Some(b);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server: shared state owned by the executor thread, command dispatch,
 //! and the event loop that feeds it.
 
+pub mod blocking;
 pub mod client;
 pub mod dispatch;
 pub mod event_loop;
@@ -67,6 +68,8 @@ pub struct Server {
     pub shutdown: Option<Shutdown>,
     pub active_expire_enabled: bool,
     pub listeners: listeners::Listeners,
+    /// Clients blocked on keys, and keys that may serve them.
+    pub blocking: blocking::Blocking,
     rng_state: u64,
 }
 
@@ -89,6 +92,7 @@ impl Server {
             shutdown: None,
             active_expire_enabled: true,
             listeners: listeners::Listeners::default(),
+            blocking: blocking::Blocking::default(),
             rng_state: seed,
         };
         srv.run_id = (0..5)

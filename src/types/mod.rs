@@ -1,14 +1,18 @@
-//! Value types stored in the keyspace. Strings for now; lists, hashes, sets,
-//! sorted sets and streams join as their issues land.
+//! Value types stored in the keyspace: strings and lists so far; hashes,
+//! sets, sorted sets and streams join as their issues land.
 
 pub mod hll;
+pub mod list;
+pub mod listpack;
 pub mod string;
 
+pub use list::List;
 pub use string::{Bytes, StrValue};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    List(List),
 }
 
 impl Value {
@@ -16,6 +20,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -23,6 +28,7 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding_name(),
+            Value::List(l) => l.encoding_name(),
         }
     }
 }

@@ -1,0 +1,218 @@
+//! Randomized differential test of the list commands: the same seeded
+//! sequence of commands goes to ferrokv and to valkey-server 9.1; every
+//! reply, the encoding OBJECT ENCODING reports and the whole list must be
+//! identical after each command. Elements range from small integers to
+//! values larger than a quicklist node, so lists cross between listpack
+//! and quicklist (and plain nodes) in both directions.
+
+mod common;
+
+use common::{Conn, Server};
+
+struct Pair {
+    ours: Conn,
+    theirs: Conn,
+    _servers: (Server, Server),
+}
+
+impl Pair {
+    fn new(args: &[&str]) -> Pair {
+        let servers = (Server::start(args), Server::reference(args));
+        Pair {
+            ours: servers.0.conn(),
+            theirs: servers.1.conn(),
+            _servers: servers,
+        }
+    }
+
+    fn same(&mut self, what: &str, args: &[Vec<u8>]) -> Vec<u8> {
+        let ours = self.ours.cmd(args);
+        let theirs = self.theirs.cmd(args);
+        if ours != theirs {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    let s = String::from_utf8_lossy(&a[..a.len().min(40)]).into_owned();
+                    if a.len() > 40 {
+                        format!("{s}...({} bytes)", a.len())
+                    } else {
+                        s
+                    }
+                })
+                .collect();
+            panic!(
+                "{what}: {} replies differ\n ferrokv: {}\n valkey:  {}",
+                shown.join(" "),
+                show(&ours),
+                show(&theirs)
+            );
+        }
+        ours
+    }
+}
+
+fn show(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&reply[..reply.len().min(300)]).into_owned();
+    format!("{text:?} ({} bytes)", reply.len())
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn index(&mut self) -> Vec<u8> {
+        (self.below(40) as i64 - 20).to_string().into_bytes()
+    }
+
+    /// Mostly small values that repeat (so LREM/LPOS/LINSERT find them),
+    /// some medium, a few larger than a node.
+    fn element(&mut self) -> Vec<u8> {
+        match self.below(20) {
+            0..=7 => (self.below(12) as i64 - 3).to_string().into_bytes(),
+            8..=13 => format!("v{}", self.below(10)).into_bytes(),
+            14..=16 => vec![b'm'; 100 + self.below(900) as usize],
+            17..=18 => vec![b'b'; 2000 + self.below(3000) as usize],
+            _ => vec![b'h'; 8100 + self.below(2000) as usize],
+        }
+    }
+}
+
+fn args(parts: &[&[u8]]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
+/// One random list command on one of three keys.
+fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
+    let keys: [&[u8]; 3] = [b"a", b"b", b"c"];
+    let key = keys[rng.below(3) as usize];
+    let other = keys[rng.below(3) as usize];
+    let side = |r: &mut Rng| {
+        if r.below(2) == 0 {
+            b"LEFT".to_vec()
+        } else {
+            b"RIGHT".to_vec()
+        }
+    };
+    match rng.below(16) {
+        0..=3 => {
+            let cmd: &[u8] = if rng.below(2) == 0 {
+                b"LPUSH"
+            } else {
+                b"RPUSH"
+            };
+            let mut a = args(&[cmd, key]);
+            for _ in 0..1 + rng.below(6) {
+                a.push(rng.element());
+            }
+            a
+        }
+        4 => {
+            let cmd: &[u8] = if rng.below(2) == 0 { b"LPOP" } else { b"RPOP" };
+            args(&[cmd, key])
+        }
+        5 => {
+            let cmd: &[u8] = if rng.below(2) == 0 { b"LPOP" } else { b"RPOP" };
+            let n = rng.below(8).to_string().into_bytes();
+            args(&[cmd, key, &n])
+        }
+        6 => {
+            let (i, e) = (rng.index(), rng.element());
+            args(&[b"LSET", key, &i, &e])
+        }
+        7 => {
+            let (pivot, e) = (rng.element(), rng.element());
+            let w: &[u8] = if rng.below(2) == 0 {
+                b"BEFORE"
+            } else {
+                b"AFTER"
+            };
+            args(&[b"LINSERT", key, w, &pivot, &e])
+        }
+        8 => {
+            let (n, e) = (rng.index(), rng.element());
+            args(&[b"LREM", key, &n, &e])
+        }
+        9 => {
+            let (s, e) = (rng.index(), rng.index());
+            args(&[b"LTRIM", key, &s, &e])
+        }
+        10 => {
+            let (from, to) = (side(rng), side(rng));
+            args(&[b"LMOVE", key, other, &from, &to])
+        }
+        11 => {
+            let n = (1 + rng.below(5)).to_string().into_bytes();
+            let s = side(rng);
+            args(&[b"LMPOP", b"2", key, other, &s, b"COUNT", &n])
+        }
+        12 => {
+            let e = rng.element();
+            let r = (rng.below(5) as i64 - 2).max(1).to_string().into_bytes();
+            args(&[b"LPOS", key, &e, b"RANK", &r, b"COUNT", b"0"])
+        }
+        13 => {
+            let i = rng.index();
+            args(&[b"LINDEX", key, &i])
+        }
+        14 => {
+            let (s, e) = (rng.index(), rng.index());
+            args(&[b"LRANGE", key, &s, &e])
+        }
+        _ => {
+            let cmd: &[u8] = if rng.below(2) == 0 {
+                b"LPUSHX"
+            } else {
+                b"RPUSHX"
+            };
+            let e = rng.element();
+            args(&[cmd, key, &e])
+        }
+    }
+}
+
+fn run(seed: u64, steps: usize, server_args: &[&str]) {
+    let mut p = Pair::new(server_args);
+    let mut rng = Rng(seed);
+    let (mut listpacks, mut quicklists) = (0, 0);
+    for step in 0..steps {
+        let what = format!("seed {seed:#x} {server_args:?} step {step}");
+        let cmd = command(&mut rng);
+        p.same(&what, &cmd);
+        for key in ["a", "b", "c"] {
+            match &p.same(&what, &args(&[b"OBJECT", b"ENCODING", key.as_bytes()]))[..] {
+                b"$8\r\nlistpack\r\n" => listpacks += 1,
+                b"$9\r\nquicklist\r\n" => quicklists += 1,
+                _ => {}
+            }
+            p.same(&what, &args(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]));
+        }
+    }
+    // The sequence must have exercised both encodings.
+    assert!(
+        listpacks > 0 && quicklists > 0,
+        "{server_args:?}: {listpacks} listpack and {quicklists} quicklist observations"
+    );
+}
+
+#[test]
+fn random_sequences_default_limits() {
+    run(0x11, 1500, &[]);
+}
+
+#[test]
+fn random_sequences_other_limits() {
+    run(0x22, 600, &["--list-max-listpack-size", "3"]);
+    run(0x33, 600, &["--list-max-listpack-size", "-1"]);
+    run(0x44, 400, &["--list-max-listpack-size", "0"]);
+    run(0x55, 800, &["--list-max-listpack-size", "-3"]);
+}
