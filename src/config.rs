@@ -23,6 +23,10 @@ pub struct Config {
     pub client_query_buffer_limit: i64,
     /// Largest sparse HyperLogLog (header included) before it turns dense.
     pub hll_sparse_max_bytes: i64,
+    /// Hashes stay listpacks up to this many fields, each field and value
+    /// up to this many bytes.
+    pub hash_max_listpack_entries: i64,
+    pub hash_max_listpack_value: i64,
     /// List node limit: entries if positive, else a size class (-2: 8 KB).
     pub list_max_listpack_size: i64,
     /// Nodes left uncompressed at each end of a list (stored; lists are
@@ -67,6 +71,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             requirepass: String::new(),
@@ -294,6 +300,19 @@ const DIRECTIVES: &[Directive] = &[
     }),
     memory("hll-sparse-max-bytes", MUTABLE, 0, |c| {
         &mut c.hll_sparse_max_bytes
+    }),
+    int("hash-max-listpack-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.hash_max_listpack_entries
+    }),
+    // The old names, aliases of the same settings.
+    int("hash-max-ziplist-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.hash_max_listpack_entries
+    }),
+    memory("hash-max-listpack-value", MUTABLE, 0, |c| {
+        &mut c.hash_max_listpack_value
+    }),
+    memory("hash-max-ziplist-value", MUTABLE, 0, |c| {
+        &mut c.hash_max_listpack_value
     }),
     int("list-max-listpack-size", MUTABLE, I32_MIN, I32_MAX, |c| {
         &mut c.list_max_listpack_size

@@ -267,6 +267,7 @@ scripts!(
     bitmaps,
     hyperloglog,
     lists,
+    hashes,
     wrongtype,
     string_ranges,
     counters,

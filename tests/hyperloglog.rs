@@ -6,50 +6,12 @@
 
 mod common;
 
-use common::{Conn, Server};
+use common::{Pair, Rng, show};
 
-/// Both servers and a connection to each.
-struct Pair {
-    ours: Conn,
-    theirs: Conn,
-    _servers: (Server, Server),
-}
-
-impl Pair {
-    fn new(args: &[&str]) -> Pair {
-        let servers = (Server::start(args), Server::reference(args));
-        Pair {
-            ours: servers.0.conn(),
-            theirs: servers.1.conn(),
-            _servers: servers,
-        }
-    }
-
-    /// Sends a command to both; their replies must be byte-identical.
-    fn same<A: AsRef<[u8]>>(&mut self, what: &str, args: &[A]) -> Vec<u8> {
-        let ours = self.ours.cmd(args);
-        let theirs = self.theirs.cmd(args);
-        if ours != theirs {
-            let name = String::from_utf8_lossy(args[0].as_ref()).into_owned();
-            panic!(
-                "{what}: {name} replies differ\n ferrokv: {}\n valkey:  {}",
-                show(&ours),
-                show(&theirs)
-            );
-        }
-        ours
-    }
-
-    /// GET of `key` on both, identical; returns the value.
-    fn same_value(&mut self, what: &str, key: &str) -> Vec<u8> {
-        let reply = self.same(what, &["GET", key]);
-        bulk(&reply)
-    }
-}
-
-fn show(reply: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&reply[..reply.len().min(300)]).into_owned();
-    format!("{text:?} ({} bytes)", reply.len())
+/// GET of `key` on both, identical; returns the value.
+fn same_value(p: &mut Pair, what: &str, key: &str) -> Vec<u8> {
+    let reply = p.same(what, &["GET", key]);
+    bulk(&reply)
 }
 
 /// The payload of a bulk reply.
@@ -63,22 +25,6 @@ fn bulk(reply: &[u8]) -> Vec<u8> {
     reply[header..reply.len() - 2].to_vec()
 }
 
-/// A small deterministic generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// PFADD of `n` elements named `prefix:i` from `start`, in batches of
 /// varying size, comparing GET and PFCOUNT after every batch.
 fn grow(pair: &mut Pair, key: &str, prefix: &str, start: usize, n: usize) {
@@ -90,10 +36,10 @@ fn grow(pair: &mut Pair, key: &str, prefix: &str, start: usize, n: usize) {
         args.extend((i..i + size).map(|j| format!("{prefix}:{j}")));
         let what = format!("{key} after {} elements", i + size - start);
         pair.same(&what, &args);
-        pair.same_value(&what, key);
+        same_value(pair, &what, key);
         if b % 3 == 0 {
             pair.same(&what, &["PFCOUNT", key]);
-            pair.same_value(&what, key);
+            same_value(pair, &what, key);
         }
         i += size;
         b += 1;
@@ -110,7 +56,7 @@ fn sparse_growth_and_promotion_match_byte_for_byte() {
     // Adding elements already counted changes nothing (reply 0), and keeps
     // the cached cardinality valid.
     p.same("repeat", &["PFADD", "h", "e:1", "e:2", "e:3"]);
-    p.same_value("repeat", "h");
+    same_value(&mut p, "repeat", "h");
     // A single element whose register already is at least as high.
     p.same("no-op", &["PFADD", "h"]);
 }
@@ -150,9 +96,9 @@ fn merge_and_union_count_match() {
     for args in merges {
         let what = args.join(" ");
         p.same(&what, args);
-        p.same_value(&what, args[1]);
+        same_value(&mut p, &what, args[1]);
         p.same(&what, &["PFCOUNT", args[1]]);
-        p.same_value(&what, args[1]);
+        same_value(&mut p, &what, args[1]);
         p.same(&what, &["PFDEBUG", "ENCODING", args[1]]);
     }
     for keys in [
@@ -170,7 +116,7 @@ fn merge_and_union_count_match() {
     p.same("simd", &["PFDEBUG", "SIMD", "OFF"]);
     p.same("union", &["PFCOUNT", "big", "big2", "small"]);
     p.same("merge", &["PFMERGE", "m6", "big", "big2"]);
-    p.same_value("merge", "m6");
+    same_value(&mut p, "merge", "m6");
     p.same("simd", &["PFDEBUG", "SIMD", "ON"]);
 }
 
@@ -189,9 +135,9 @@ fn values_move_between_servers() {
             p.same(&what, &[b"SET".as_slice(), copy.as_bytes(), &bytes]);
             p.same(&what, &["PFCOUNT", &copy]);
             p.same(&what, &["PFADD", &copy, "new1", "new2", "new3"]);
-            p.same_value(&what, &copy);
+            same_value(&mut p, &what, &copy);
             p.same(&what, &["PFMERGE", "merged", &copy, "sparse"]);
-            p.same_value(&what, "merged");
+            same_value(&mut p, &what, "merged");
             p.same(&what, &["PFCOUNT", &copy, "dense"]);
             p.same(&what, &["OBJECT", "ENCODING", &copy]);
         }
@@ -203,8 +149,8 @@ fn corrupted_values_are_detected_identically() {
     let mut p = Pair::new(&[]);
     grow(&mut p, "sparse", "s", 0, 150);
     grow(&mut p, "dense", "d", 0, 5000);
-    let sparse = p.same_value("sparse", "sparse");
-    let dense = p.same_value("dense", "dense");
+    let sparse = same_value(&mut p, "sparse", "sparse");
+    let dense = same_value(&mut p, "dense", "dense");
     let seed = 0x5eed_0001;
     let mut rng = Rng(seed);
     for round in 0..400 {
@@ -214,15 +160,15 @@ fn corrupted_values_are_detected_identically() {
             sparse.clone()
         };
         match rng.below(4) {
-            0 => v.truncate(16 + rng.below(v.len() - 15)),
+            0 => v.truncate(16 + rng.below((v.len() - 15) as u64) as usize),
             1 => v.extend((0..1 + rng.below(3)).map(|_| rng.next() as u8)),
             _ => {
                 for _ in 0..1 + rng.below(4) {
                     // Mostly the registers; now and then the header.
                     let at = if rng.below(8) == 0 {
-                        rng.below(16)
+                        rng.below(16) as usize
                     } else {
-                        16 + rng.below(v.len() - 16)
+                        16 + rng.below((v.len() - 16) as u64) as usize
                     };
                     v[at] = rng.next() as u8;
                 }
@@ -233,11 +179,11 @@ fn corrupted_values_are_detected_identically() {
         p.same(&what, &["PFCOUNT", "x"]);
         p.same(&what, &["PFCOUNT", "x", "sparse"]);
         p.same(&what, &["PFADD", "x", "e1", "e2", &format!("r{round}")]);
-        p.same_value(&what, "x");
+        same_value(&mut p, &what, "x");
         p.same(&what, &["PFMERGE", "y", "x"]);
         p.same(&what, &["PFDEBUG", "DECODE", "x"]);
         p.same(&what, &["PFDEBUG", "TODENSE", "x"]);
-        p.same_value(&what, "x");
+        same_value(&mut p, &what, "x");
         p.same(&what, &["DEL", "y"]);
     }
 }
@@ -270,7 +216,7 @@ fn pfdebug_getreg_and_selftest() {
     let mut p = Pair::new(&[]);
     grow(&mut p, "h", "g", 0, 40);
     p.same("getreg", &["PFDEBUG", "GETREG", "h"]);
-    p.same_value("getreg turns dense", "h");
+    same_value(&mut p, "getreg turns dense", "h");
     let mut ours = p.ours.cmd(&["PFSELFTEST"]);
     assert_eq!(ours, b"+OK\r\n", "{}", show(&ours));
     ours = p.ours.cmd(&["PFDEBUG", "SIMD", "OFF"]);

@@ -7,83 +7,21 @@
 
 mod common;
 
-use common::{Conn, Server};
+use common::{Pair, Rng};
 
-struct Pair {
-    ours: Conn,
-    theirs: Conn,
-    _servers: (Server, Server),
+fn index(rng: &mut Rng) -> Vec<u8> {
+    (rng.below(40) as i64 - 20).to_string().into_bytes()
 }
 
-impl Pair {
-    fn new(args: &[&str]) -> Pair {
-        let servers = (Server::start(args), Server::reference(args));
-        Pair {
-            ours: servers.0.conn(),
-            theirs: servers.1.conn(),
-            _servers: servers,
-        }
-    }
-
-    fn same(&mut self, what: &str, args: &[Vec<u8>]) -> Vec<u8> {
-        let ours = self.ours.cmd(args);
-        let theirs = self.theirs.cmd(args);
-        if ours != theirs {
-            let shown: Vec<String> = args
-                .iter()
-                .map(|a| {
-                    let s = String::from_utf8_lossy(&a[..a.len().min(40)]).into_owned();
-                    if a.len() > 40 {
-                        format!("{s}...({} bytes)", a.len())
-                    } else {
-                        s
-                    }
-                })
-                .collect();
-            panic!(
-                "{what}: {} replies differ\n ferrokv: {}\n valkey:  {}",
-                shown.join(" "),
-                show(&ours),
-                show(&theirs)
-            );
-        }
-        ours
-    }
-}
-
-fn show(reply: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&reply[..reply.len().min(300)]).into_owned();
-    format!("{text:?} ({} bytes)", reply.len())
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn index(&mut self) -> Vec<u8> {
-        (self.below(40) as i64 - 20).to_string().into_bytes()
-    }
-
-    /// Mostly small values that repeat (so LREM/LPOS/LINSERT find them),
-    /// some medium, a few larger than a node.
-    fn element(&mut self) -> Vec<u8> {
-        match self.below(20) {
-            0..=7 => (self.below(12) as i64 - 3).to_string().into_bytes(),
-            8..=13 => format!("v{}", self.below(10)).into_bytes(),
-            14..=16 => vec![b'm'; 100 + self.below(900) as usize],
-            17..=18 => vec![b'b'; 2000 + self.below(3000) as usize],
-            _ => vec![b'h'; 8100 + self.below(2000) as usize],
-        }
+/// Mostly small values that repeat (so LREM/LPOS/LINSERT find them),
+/// some medium, a few larger than a node.
+fn element(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(20) {
+        0..=7 => (rng.below(12) as i64 - 3).to_string().into_bytes(),
+        8..=13 => format!("v{}", rng.below(10)).into_bytes(),
+        14..=16 => vec![b'm'; 100 + rng.below(900) as usize],
+        17..=18 => vec![b'b'; 2000 + rng.below(3000) as usize],
+        _ => vec![b'h'; 8100 + rng.below(2000) as usize],
     }
 }
 
@@ -112,7 +50,7 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             };
             let mut a = args(&[cmd, key]);
             for _ in 0..1 + rng.below(6) {
-                a.push(rng.element());
+                a.push(element(rng));
             }
             a
         }
@@ -126,11 +64,11 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             args(&[cmd, key, &n])
         }
         6 => {
-            let (i, e) = (rng.index(), rng.element());
+            let (i, e) = (index(rng), element(rng));
             args(&[b"LSET", key, &i, &e])
         }
         7 => {
-            let (pivot, e) = (rng.element(), rng.element());
+            let (pivot, e) = (element(rng), element(rng));
             let w: &[u8] = if rng.below(2) == 0 {
                 b"BEFORE"
             } else {
@@ -139,11 +77,11 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             args(&[b"LINSERT", key, w, &pivot, &e])
         }
         8 => {
-            let (n, e) = (rng.index(), rng.element());
+            let (n, e) = (index(rng), element(rng));
             args(&[b"LREM", key, &n, &e])
         }
         9 => {
-            let (s, e) = (rng.index(), rng.index());
+            let (s, e) = (index(rng), index(rng));
             args(&[b"LTRIM", key, &s, &e])
         }
         10 => {
@@ -156,16 +94,16 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             args(&[b"LMPOP", b"2", key, other, &s, b"COUNT", &n])
         }
         12 => {
-            let e = rng.element();
+            let e = element(rng);
             let r = (rng.below(5) as i64 - 2).max(1).to_string().into_bytes();
             args(&[b"LPOS", key, &e, b"RANK", &r, b"COUNT", b"0"])
         }
         13 => {
-            let i = rng.index();
+            let i = index(rng);
             args(&[b"LINDEX", key, &i])
         }
         14 => {
-            let (s, e) = (rng.index(), rng.index());
+            let (s, e) = (index(rng), index(rng));
             args(&[b"LRANGE", key, &s, &e])
         }
         _ => {
@@ -174,7 +112,7 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             } else {
                 b"RPUSHX"
             };
-            let e = rng.element();
+            let e = element(rng);
             args(&[cmd, key, &e])
         }
     }

@@ -54,6 +54,22 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "client|no-evict" => CLIENT_NO_EVICT,
         "client|no-touch" => CLIENT_NO_TOUCH,
         "client|help" => CLIENT_HELP,
+        "hset" => HSET,
+        "hmset" => HMSET,
+        "hsetnx" => HSETNX,
+        "hget" => HGET,
+        "hmget" => HMGET,
+        "hdel" => HDEL,
+        "hlen" => HLEN,
+        "hstrlen" => HSTRLEN,
+        "hexists" => HEXISTS,
+        "hkeys" => HKEYS,
+        "hvals" => HVALS,
+        "hgetall" => HGETALL,
+        "hincrby" => HINCRBY,
+        "hincrbyfloat" => HINCRBYFLOAT,
+        "hrandfield" => HRANDFIELD,
+        "hscan" => HSCAN,
         "pfadd" => PFADD,
         "pfcount" => PFCOUNT,
         "pfmerge" => PFMERGE,
@@ -1767,6 +1783,500 @@ const CLIENT_HELP: DocFields = &[
     ("since", Str("5.0.0")),
     ("group", Str("connection")),
     ("complexity", Str("O(1)")),
+];
+
+const HSET: DocFields = &[
+    (
+        "summary",
+        Str("Creates or modifies the value of a field in a hash."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("4.0.0"),
+            Str("Accepts multiple `field` and `value` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("data")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("multiple")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                        ]),
+                        Map(&[
+                            ("name", Str("value")),
+                            ("type", Str("string")),
+                            ("display_text", Str("value")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HMSET: DocFields = &[
+    ("summary", Str("Sets the values of multiple fields.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of fields being set."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("data")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("multiple")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                        ]),
+                        Map(&[
+                            ("name", Str("value")),
+                            ("type", Str("string")),
+                            ("display_text", Str("value")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HSETNX: DocFields = &[
+    (
+        "summary",
+        Str("Sets the value of a field in a hash only when the field doesn't exist."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+            Map(&[
+                ("name", Str("value")),
+                ("type", Str("string")),
+                ("display_text", Str("value")),
+            ]),
+        ]),
+    ),
+];
+
+const HGET: DocFields = &[
+    ("summary", Str("Returns the value of a field in a hash.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+        ]),
+    ),
+];
+
+const HMGET: DocFields = &[
+    (
+        "summary",
+        Str("Returns the values of all fields in a hash."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of fields being requested."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const HDEL: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of fields to be removed."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.4.0"),
+            Str("Accepts multiple `field` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const HLEN: DocFields = &[
+    ("summary", Str("Returns the number of fields in a hash.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const HSTRLEN: DocFields = &[
+    (
+        "summary",
+        Str("Returns the length of the value of a field."),
+    ),
+    ("since", Str("3.2.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+        ]),
+    ),
+];
+
+const HEXISTS: DocFields = &[
+    (
+        "summary",
+        Str("Determines whether a field exists in a hash."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+        ]),
+    ),
+];
+
+const HKEYS: DocFields = &[
+    ("summary", Str("Returns all fields in a hash.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(N) where N is the size of the hash.")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const HVALS: DocFields = &[
+    ("summary", Str("Returns all values in a hash.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(N) where N is the size of the hash.")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const HGETALL: DocFields = &[
+    ("summary", Str("Returns all fields and values in a hash.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(N) where N is the size of the hash.")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const HINCRBY: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("integer")),
+                ("display_text", Str("increment")),
+            ]),
+        ]),
+    ),
+];
+
+const HINCRBYFLOAT: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+        ),
+    ),
+    ("since", Str("2.6.0")),
+    ("group", Str("hash")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("field")),
+                ("type", Str("string")),
+                ("display_text", Str("field")),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("double")),
+                ("display_text", Str("increment")),
+            ]),
+        ]),
+    ),
+];
+
+const HRANDFIELD: DocFields = &[
+    (
+        "summary",
+        Str("Returns one or more random fields from a hash."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of fields returned"),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("options")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                        Map(&[
+                            ("name", Str("withvalues")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("withvalues")),
+                            ("token", Str("WITHVALUES")),
+                            ("flags", Set(&[Simple("optional")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HSCAN: DocFields = &[
+    ("summary", Str("Iterates over fields and values of a hash.")),
+    ("since", Str("2.8.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str(
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("cursor")),
+                ("type", Str("integer")),
+                ("display_text", Str("cursor")),
+            ]),
+            Map(&[
+                ("name", Str("pattern")),
+                ("type", Str("pattern")),
+                ("display_text", Str("pattern")),
+                ("token", Str("MATCH")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("novalues")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("novalues")),
+                ("token", Str("NOVALUES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
 ];
 
 const PFADD: DocFields = &[

@@ -5,6 +5,7 @@ pub mod bitfield;
 pub mod bitmaps;
 pub mod connection;
 pub mod docs;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
@@ -215,6 +216,7 @@ const FAMILIES: &[&[Command]] = &[
     bitfield::COMMANDS,
     hyperloglog::COMMANDS,
     lists::COMMANDS,
+    hashes::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

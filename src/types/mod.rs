@@ -1,11 +1,13 @@
-//! Value types stored in the keyspace: strings and lists so far; hashes,
+//! Value types stored in the keyspace: strings, lists and hashes so far;
 //! sets, sorted sets and streams join as their issues land.
 
+pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod listpack;
 pub mod string;
 
+pub use hash::Hash;
 pub use list::List;
 pub use string::{Bytes, StrValue};
 
@@ -13,6 +15,7 @@ pub use string::{Bytes, StrValue};
 pub enum Value {
     Str(StrValue),
     List(List),
+    Hash(Hash),
 }
 
 impl Value {
@@ -21,6 +24,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -29,6 +33,7 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding_name(),
             Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
         }
     }
 }

@@ -984,3 +984,70 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
         other => Err(format!("cannot split {line:?}: {other:?}")),
     }
 }
+
+/// ferrokv and the reference valkey-server side by side, one connection to
+/// each: commands go to both and their replies must be byte-identical.
+pub struct Pair {
+    pub ours: Conn,
+    pub theirs: Conn,
+    pub servers: (Server, Server),
+}
+
+impl Pair {
+    pub fn new(args: &[&str]) -> Pair {
+        let servers = (Server::start(args), Server::reference(args));
+        Pair {
+            ours: servers.0.conn(),
+            theirs: servers.1.conn(),
+            servers,
+        }
+    }
+
+    /// Sends a command to both; panics (naming `what`) unless the replies
+    /// are identical. Returns the reply.
+    pub fn same<A: AsRef<[u8]>>(&mut self, what: &str, args: &[A]) -> Vec<u8> {
+        let ours = self.ours.cmd(args);
+        let theirs = self.theirs.cmd(args);
+        if ours != theirs {
+            panic!(
+                "{what}: {} replies differ\n ferrokv: {}\n valkey:  {}",
+                show_args(args),
+                show(&ours),
+                show(&theirs)
+            );
+        }
+        ours
+    }
+
+    /// The same, comparing replies with the order of aggregate elements
+    /// ignored (hashtable-encoded values iterate in each server's order).
+    pub fn same_unordered<A: AsRef<[u8]>>(&mut self, what: &str, args: &[A]) {
+        let ours = self.ours.cmd(args);
+        let theirs = self.theirs.cmd(args);
+        if canonical_unordered(&ours) != canonical_unordered(&theirs) {
+            panic!(
+                "{what}: {} replies differ (unordered)\n ferrokv: {}\n valkey:  {}",
+                show_args(args),
+                show(&ours),
+                show(&theirs)
+            );
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64) for seeded test sequences.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform-ish in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
