@@ -27,6 +27,11 @@ pub struct Config {
     /// up to this many bytes.
     pub hash_max_listpack_entries: i64,
     pub hash_max_listpack_value: i64,
+    /// Sets stay intsets up to this many integers, listpacks up to this
+    /// many members of at most this many bytes.
+    pub set_max_intset_entries: i64,
+    pub set_max_listpack_entries: i64,
+    pub set_max_listpack_value: i64,
     /// List node limit: entries if positive, else a size class (-2: 8 KB).
     pub list_max_listpack_size: i64,
     /// Nodes left uncompressed at each end of a list (stored; lists are
@@ -73,6 +78,9 @@ impl Default for Config {
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             requirepass: String::new(),
@@ -313,6 +321,15 @@ const DIRECTIVES: &[Directive] = &[
     }),
     memory("hash-max-ziplist-value", MUTABLE, 0, |c| {
         &mut c.hash_max_listpack_value
+    }),
+    int("set-max-intset-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.set_max_intset_entries
+    }),
+    int("set-max-listpack-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.set_max_listpack_entries
+    }),
+    int("set-max-listpack-value", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.set_max_listpack_value
     }),
     int("list-max-listpack-size", MUTABLE, I32_MIN, I32_MAX, |c| {
         &mut c.list_max_listpack_size

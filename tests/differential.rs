@@ -268,6 +268,7 @@ scripts!(
     hyperloglog,
     lists,
     hashes,
+    sets,
     wrongtype,
     string_ranges,
     counters,

@@ -146,6 +146,23 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "command|getkeysandflags" => COMMAND_GETKEYSANDFLAGS,
         "command|getkeys" => COMMAND_GETKEYS,
         "command|help" => COMMAND_HELP,
+        "sadd" => SADD,
+        "srem" => SREM,
+        "smove" => SMOVE,
+        "sismember" => SISMEMBER,
+        "smismember" => SMISMEMBER,
+        "scard" => SCARD,
+        "smembers" => SMEMBERS,
+        "spop" => SPOP,
+        "srandmember" => SRANDMEMBER,
+        "sinter" => SINTER,
+        "sintercard" => SINTERCARD,
+        "sinterstore" => SINTERSTORE,
+        "sunion" => SUNION,
+        "sunionstore" => SUNIONSTORE,
+        "sdiff" => SDIFF,
+        "sdiffstore" => SDIFFSTORE,
+        "sscan" => SSCAN,
         "get" => GET,
         "set" => SET,
         "setnx" => SETNX,
@@ -4724,6 +4741,518 @@ const COMMAND_HELP: DocFields = &[
     ("since", Str("5.0.0")),
     ("group", Str("server")),
     ("complexity", Str("O(1)")),
+];
+
+const SADD: DocFields = &[
+    (
+        "summary",
+        Str("Adds one or more members to a set. Creates the key if it doesn't exist."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.4.0"),
+            Str("Accepts multiple `member` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SREM: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes one or more members from a set. Deletes the set if the last member was removed.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of members to be removed."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.4.0"),
+            Str("Accepts multiple `member` arguments."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SMOVE: DocFields = &[
+    ("summary", Str("Moves a member from one set to another.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("source")),
+                ("type", Str("key")),
+                ("display_text", Str("source")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+        ]),
+    ),
+];
+
+const SISMEMBER: DocFields = &[
+    (
+        "summary",
+        Str("Determines whether a member belongs to a set."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+        ]),
+    ),
+];
+
+const SMISMEMBER: DocFields = &[
+    (
+        "summary",
+        Str("Determines whether multiple members belong to a set."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of elements being checked for membership"),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SCARD: DocFields = &[
+    ("summary", Str("Returns the number of members in a set.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const SMEMBERS: DocFields = &[
+    ("summary", Str("Returns all members of a set.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    ("complexity", Str("O(N) where N is the set cardinality.")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const SPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+        ),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("3.2.0"), Str("Added the `count` argument.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("since", Str("3.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const SRANDMEMBER: DocFields = &[
+    (
+        "summary",
+        Str("Gets one or multiple random members from a set."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.6.0"),
+            Str("Added the optional `count` argument."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("since", Str("2.6.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const SINTER: DocFields = &[
+    ("summary", Str("Returns the intersect of multiple sets.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const SINTERCARD: DocFields = &[
+    (
+        "summary",
+        Str("Returns the number of members of the intersect of multiple sets."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("integer")),
+                ("display_text", Str("limit")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const SINTERSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the intersect of multiple sets in a key."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SUNION: DocFields = &[
+    ("summary", Str("Returns the union of multiple sets.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the total number of elements in all given sets."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const SUNIONSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the union of multiple sets in a key."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the total number of elements in all given sets."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SDIFF: DocFields = &[
+    ("summary", Str("Returns the difference of multiple sets.")),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the total number of elements in all given sets."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const SDIFFSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the difference of multiple sets in a key."),
+    ),
+    ("since", Str("1.0.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str("O(N) where N is the total number of elements in all given sets."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const SSCAN: DocFields = &[
+    ("summary", Str("Iterates over members of a set.")),
+    ("since", Str("2.8.0")),
+    ("group", Str("set")),
+    (
+        "complexity",
+        Str(
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("cursor")),
+                ("type", Str("integer")),
+                ("display_text", Str("cursor")),
+            ]),
+            Map(&[
+                ("name", Str("pattern")),
+                ("type", Str("pattern")),
+                ("display_text", Str("pattern")),
+                ("token", Str("MATCH")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
 ];
 
 const GET: DocFields = &[

@@ -10,6 +10,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use std::collections::HashMap;
@@ -217,6 +218,7 @@ const FAMILIES: &[&[Command]] = &[
     hyperloglog::COMMANDS,
     lists::COMMANDS,
     hashes::COMMANDS,
+    sets::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

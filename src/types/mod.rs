@@ -1,14 +1,17 @@
-//! Value types stored in the keyspace: strings, lists and hashes so far;
-//! sets, sorted sets and streams join as their issues land.
+//! Value types stored in the keyspace: strings, lists, hashes and sets so
+//! far; sorted sets and streams join as their issues land.
 
 pub mod hash;
 pub mod hll;
+pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod set;
 pub mod string;
 
 pub use hash::Hash;
 pub use list::List;
+pub use set::Set;
 pub use string::{Bytes, StrValue};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +19,7 @@ pub enum Value {
     Str(StrValue),
     List(List),
     Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -25,6 +29,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -34,6 +39,7 @@ impl Value {
             Value::Str(s) => s.encoding_name(),
             Value::List(l) => l.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 }

@@ -1,0 +1,606 @@
+//! Set commands (Valkey's t_set.c).
+
+use super::{Command, Ctx, int_arg, is, ks, ks_keynum};
+use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::Entry;
+use crate::types::Value;
+use crate::types::set::{Limits, Set};
+use crate::util::{glob, parse_i64};
+
+const W_FAST: &str = "@write @set @fast";
+const W_SLOW: &str = "@write @set @slow";
+const R_FAST: &str = "@read @set @fast";
+const R_SLOW: &str = "@read @set @slow";
+const ORDER: &str = "nondeterministic_output_order";
+
+/// SCAN's NOVALUES on anything but a hash.
+pub const NOVALUES_ONLY_HSCAN: CmdError = CmdError::Other(std::borrow::Cow::Borrowed(
+    "ERR NOVALUES option can only be used in HSCAN",
+));
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("sadd", -3, "write denyoom fast", (1, 1, 1), W_FAST, sadd).keys(&[ks(
+        "RW insert",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("srem", -3, "write fast", (1, 1, 1), W_FAST, srem).keys(&[ks(
+        "RW delete",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("smove", 4, "write fast", (1, 2, 1), W_FAST, smove)
+        .keys(&[ks("RW access delete", 1, 0, 1), ks("RW insert", 2, 0, 1)]),
+    Command::new(
+        "sismember",
+        3,
+        "readonly fast",
+        (1, 1, 1),
+        R_FAST,
+        sismember,
+    )
+    .keys(&[ks("RO", 1, 0, 1)]),
+    Command::new(
+        "smismember",
+        -3,
+        "readonly fast",
+        (1, 1, 1),
+        R_FAST,
+        smismember,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new("scard", 2, "readonly fast", (1, 1, 1), R_FAST, scard).keys(&[ks("RO", 1, 0, 1)]),
+    Command::new("smembers", 2, "readonly", (1, 1, 1), R_SLOW, smembers)
+        .keys(&[ks("RO access", 1, 0, 1)])
+        .tips(ORDER),
+    Command::new("spop", -2, "write fast", (1, 1, 1), W_FAST, spop)
+        .keys(&[ks("RW access delete", 1, 0, 1)])
+        .tips("nondeterministic_output"),
+    Command::new(
+        "srandmember",
+        -2,
+        "readonly",
+        (1, 1, 1),
+        R_SLOW,
+        srandmember,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)])
+    .tips("nondeterministic_output"),
+    Command::new("sinter", -2, "readonly", (1, -1, 1), R_SLOW, sinter)
+        .keys(&[ks("RO access", 1, -1, 1)])
+        .tips(ORDER),
+    Command::new(
+        "sintercard",
+        -3,
+        "readonly movablekeys",
+        (0, 0, 0),
+        R_SLOW,
+        sintercard,
+    )
+    .keys(&[ks_keynum("RO access", 1, 0, 1, 1)]),
+    Command::new(
+        "sinterstore",
+        -3,
+        "write denyoom",
+        (1, -1, 1),
+        W_SLOW,
+        sinterstore,
+    )
+    .keys(&[ks("OW update", 1, 0, 1), ks("RO access", 2, -1, 1)]),
+    Command::new("sunion", -2, "readonly", (1, -1, 1), R_SLOW, sunion)
+        .keys(&[ks("RO access", 1, -1, 1)])
+        .tips(ORDER),
+    Command::new(
+        "sunionstore",
+        -3,
+        "write denyoom",
+        (1, -1, 1),
+        W_SLOW,
+        sunionstore,
+    )
+    .keys(&[ks("OW update", 1, 0, 1), ks("RO access", 2, -1, 1)]),
+    Command::new("sdiff", -2, "readonly", (1, -1, 1), R_SLOW, sdiff)
+        .keys(&[ks("RO access", 1, -1, 1)])
+        .tips(ORDER),
+    Command::new(
+        "sdiffstore",
+        -3,
+        "write denyoom",
+        (1, -1, 1),
+        W_SLOW,
+        sdiffstore,
+    )
+    .keys(&[ks("OW update", 1, 0, 1), ks("RO access", 2, -1, 1)]),
+    Command::new("sscan", -3, "readonly", (1, 1, 1), R_SLOW, sscan)
+        .keys(&[ks("RO access", 1, 0, 1)])
+        .tips("nondeterministic_output"),
+];
+
+fn limits(ctx: &Ctx) -> Limits {
+    let c = &ctx.srv.config;
+    let n = |v: i64| usize::try_from(v).unwrap_or(0);
+    Limits {
+        intset_entries: n(c.set_max_intset_entries),
+        listpack_entries: n(c.set_max_listpack_entries),
+        listpack_value: n(c.set_max_listpack_value),
+    }
+}
+
+fn as_set_mut(e: &mut Entry) -> Result<&mut Set, CmdError> {
+    match &mut e.value {
+        Value::Set(s) => Ok(s),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+fn set_for_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    match ctx.db().lookup_read(key, now, touch).map(|e| &e.value) {
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(CmdError::WrongType),
+        None => Ok(None),
+    }
+}
+
+fn set_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, CmdError> {
+    let now = ctx.now_ms;
+    ctx.db().lookup_write(key, now).map(as_set_mut).transpose()
+}
+
+/// Stores `set` under `key`, or deletes the key when it is empty (the
+/// *STORE commands); replies with its size.
+fn store(ctx: &mut Ctx, key: &[u8], set: Set) {
+    let len = set.len();
+    let now = ctx.now_ms;
+    if len == 0 {
+        ctx.db().remove(key);
+    } else {
+        ctx.db().insert(key, Value::Set(set), None, now);
+    }
+    ctx.out.int(len as i64);
+}
+
+fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
+    ctx.out.set(members.len());
+    for m in members {
+        ctx.out.bulk(m);
+    }
+}
+
+fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (key, members) = (argv[1], &argv[2..]);
+    let limits = limits(ctx);
+    let set = match set_for_write(ctx, key)? {
+        Some(set) => {
+            set.expect(limits, members.len());
+            set
+        }
+        None => {
+            let now = ctx.now_ms;
+            let set = Set::for_members(limits, members[0], members.len());
+            ctx.db().insert(key, Value::Set(set), None, now);
+            set_for_write(ctx, key)?.expect("just created")
+        }
+    };
+    let added = members.iter().filter(|m| set.add(limits, m)).count();
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let key = argv[1];
+    let Some(set) = set_for_write(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let removed = argv[2..].iter().filter(|m| set.remove(m)).count();
+    if set.is_empty() {
+        ctx.db().remove(key);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (src, dst, member) = (argv[1], argv[2], argv[3]);
+    let limits = limits(ctx);
+    let now = ctx.now_ms;
+    // A missing source answers 0 before any type is checked.
+    if ctx.db().lookup_write(src, now).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    set_for_write(ctx, src)?;
+    let dst_exists = set_for_write(ctx, dst)?.is_some();
+    let source = set_for_write(ctx, src)?.expect("present");
+    if src == dst {
+        let found = source.contains(member);
+        ctx.out.int(i64::from(found));
+        return Ok(());
+    }
+    if !source.remove(member) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if source.is_empty() {
+        ctx.db().remove(src);
+    }
+    if !dst_exists {
+        let set = Set::for_members(limits, member, 1);
+        ctx.db().insert(dst, Value::Set(set), None, now);
+    }
+    set_for_write(ctx, dst)?
+        .expect("present")
+        .add(limits, member);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let found = set_for_read(ctx, argv[1])?.is_some_and(|s| s.contains(argv[2]));
+    ctx.out.int(i64::from(found));
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let found: Vec<bool> = match set_for_read(ctx, argv[1])? {
+        Some(s) => argv[2..].iter().map(|m| s.contains(m)).collect(),
+        None => vec![false; argv.len() - 2],
+    };
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(i64::from(f));
+    }
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let len = set_for_read(ctx, argv[1])?.map_or(0, Set::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let members = set_for_read(ctx, argv[1])?
+        .map(Set::members)
+        .unwrap_or_default();
+    reply_members(ctx, &members);
+    Ok(())
+}
+
+/// The sets under `keys` (None for missing keys), type-checked in order.
+fn sets_of(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<Set>>, CmdError> {
+    keys.iter()
+        .map(|k| set_for_read(ctx, k).map(|s| s.cloned()))
+        .collect()
+}
+
+/// SINTER's result: the smallest set's members (in its order) that every
+/// other set holds; stops at `limit` members if given.
+fn intersection(sets: &[Option<Set>], limit: usize) -> Option<Vec<Vec<u8>>> {
+    let mut present: Vec<&Set> = sets.iter().map(Option::as_ref).collect::<Option<_>>()?;
+    present.sort_by_key(|s| s.len());
+    let (first, rest) = present.split_first()?;
+    Some(
+        first
+            .members()
+            .into_iter()
+            .filter(|m| rest.iter().all(|s| s.contains(m)))
+            .take(limit)
+            .collect(),
+    )
+}
+
+fn sinter(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sets = sets_of(ctx, &argv[1..])?;
+    let members = intersection(&sets, usize::MAX).unwrap_or_default();
+    reply_members(ctx, &members);
+    Ok(())
+}
+
+fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let numkeys = match parse_i64(argv[1]) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Err(err("ERR numkeys should be greater than 0")),
+    };
+    if numkeys > argv.len() - 2 {
+        return Err(err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0usize;
+    let mut rest = argv[2 + numkeys..].iter();
+    while let Some(opt) = rest.next() {
+        match rest.next() {
+            Some(v) if is(opt, "limit") => match parse_i64(v) {
+                Some(n) if n >= 0 => limit = n as usize,
+                _ => return Err(err("ERR LIMIT can't be negative")),
+            },
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    let sets = sets_of(ctx, &argv[2..2 + numkeys])?;
+    let cap = if limit == 0 { usize::MAX } else { limit };
+    let n = intersection(&sets, cap).map_or(0, |m| m.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let limits = limits(ctx);
+    let sets = sets_of(ctx, &argv[2..])?;
+    let mut result = match sets
+        .iter()
+        .map(Option::as_ref)
+        .collect::<Option<Vec<&Set>>>()
+    {
+        Some(mut present) => {
+            present.sort_by_key(|s| s.len());
+            // Valkey starts from an intset for an intset, else a listpack.
+            match present[0] {
+                Set::Intset(_) => Set::Intset(Default::default()),
+                _ => Set::Listpack(Default::default()),
+            }
+        }
+        None => Set::Listpack(Default::default()),
+    };
+    for m in intersection(&sets, usize::MAX).unwrap_or_default() {
+        result.add(limits, &m);
+    }
+    if !result.is_empty() {
+        result.compact_integers(limits);
+    }
+    store(ctx, argv[1], result);
+    Ok(())
+}
+
+/// SUNION / SDIFF into a set built as Valkey builds it (from an intset,
+/// adding member by member), so its encoding and order match.
+fn union_or_diff(ctx: &mut Ctx, keys: &[&[u8]], diff: bool) -> Result<Set, CmdError> {
+    let limits = limits(ctx);
+    let sets = sets_of(ctx, keys)?;
+    let mut result = Set::Intset(Default::default());
+    if !diff {
+        for s in sets.iter().flatten() {
+            for m in s.members() {
+                result.add(limits, &m);
+            }
+        }
+        return Ok(result);
+    }
+    let Some(Some(first)) = sets.first() else {
+        return Ok(result);
+    };
+    if keys[1..].contains(&keys[0]) {
+        return Ok(result);
+    }
+    // Valkey's choice between its two algorithms decides the result's
+    // member order: filter the first set, or copy it and remove.
+    let others: Vec<&Set> = sets[1..].iter().flatten().collect();
+    let one = (others.len() + 1) * first.len() / 2;
+    let two = first.len() + others.iter().map(|s| s.len()).sum::<usize>();
+    if one <= two {
+        for m in first.members() {
+            if !others.iter().any(|s| s.contains(&m)) {
+                result.add(limits, &m);
+            }
+        }
+    } else {
+        for m in first.members() {
+            result.add(limits, &m);
+        }
+        for s in others {
+            for m in s.members() {
+                result.remove(&m);
+            }
+            if result.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn sunion(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let result = union_or_diff(ctx, &argv[1..], false)?;
+    reply_members(ctx, &result.members());
+    Ok(())
+}
+
+fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let result = union_or_diff(ctx, &argv[1..], true)?;
+    reply_members(ctx, &result.members());
+    Ok(())
+}
+
+fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let result = union_or_diff(ctx, &argv[2..], false)?;
+    store(ctx, argv[1], result);
+    Ok(())
+}
+
+fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let result = union_or_diff(ctx, &argv[2..], true)?;
+    store(ctx, argv[1], result);
+    Ok(())
+}
+
+/// A count argument of SPOP / SRANDMEMBER.
+fn count_arg(arg: &[u8], allow_negative: bool) -> Result<i64, CmdError> {
+    let n = parse_i64(arg);
+    match n {
+        Some(n) if allow_negative && n != i64::MIN => Ok(n),
+        Some(i64::MIN) if allow_negative => Err(err(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        None if allow_negative => Err(CmdError::NotInteger),
+        Some(n) if n >= 0 => Ok(n),
+        _ => Err(err("ERR value is out of range, must be positive")),
+    }
+}
+
+/// Distinct random positions below `len`, `count` of them.
+fn distinct_positions(ctx: &mut Ctx, len: usize, count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    for k in 0..count {
+        let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
+        order.swap(k, j);
+    }
+    order.truncate(count);
+    order
+}
+
+fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let key = argv[1];
+    let count = argv.get(2).map(|a| count_arg(a, false)).transpose()?;
+    let Some(set) = set_for_write(ctx, key)?.cloned() else {
+        match count {
+            Some(_) => ctx.out.set(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let len = set.len();
+    if count.is_some_and(|n| n as usize >= len) {
+        // The whole set: Valkey answers with SUNION of the key, then
+        // deletes it.
+        let result = union_or_diff(ctx, &argv[1..2], false)?;
+        ctx.db().remove(key);
+        reply_members(ctx, &result.members());
+        return Ok(());
+    }
+    let popped: Vec<Vec<u8>> = match count {
+        Some(0) => Vec::new(),
+        Some(n) => distinct_positions(ctx, len, n as usize)
+            .into_iter()
+            .filter_map(|i| set.member_at(i))
+            .collect(),
+        None => {
+            let i = (ctx.srv.random_u64() % len as u64) as usize;
+            set.member_at(i).into_iter().collect()
+        }
+    };
+    let target = set_for_write(ctx, key)?.expect("present");
+    for m in &popped {
+        target.remove(m);
+    }
+    if target.is_empty() {
+        ctx.db().remove(key);
+    }
+    match count {
+        Some(_) => reply_members(ctx, &popped),
+        None => ctx.out.bulk(&popped[0]),
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let Some(arg) = argv.get(2) else {
+        let Some(set) = set_for_read(ctx, argv[1])?.cloned() else {
+            ctx.out.null();
+            return Ok(());
+        };
+        let i = (ctx.srv.random_u64() % set.len() as u64) as usize;
+        ctx.out.bulk(&set.member_at(i).expect("in range"));
+        return Ok(());
+    };
+    let count = count_arg(arg, true)?;
+    let Some(set) = set_for_read(ctx, argv[1])?.cloned() else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let len = set.len();
+    if count == 0 {
+        ctx.out.array(0);
+    } else if count < 0 {
+        let picks: Vec<Vec<u8>> = (0..count.unsigned_abs())
+            .map(|_| {
+                let i = (ctx.srv.random_u64() % len as u64) as usize;
+                set.member_at(i).expect("in range")
+            })
+            .collect();
+        ctx.out.array(picks.len());
+        for m in &picks {
+            ctx.out.bulk(m);
+        }
+    } else if count as usize >= len {
+        // Valkey answers with SUNION of the one key here (a set reply).
+        let result = union_or_diff(ctx, &argv[1..2], false)?;
+        reply_members(ctx, &result.members());
+    } else {
+        let picks: Vec<Vec<u8>> = distinct_positions(ctx, len, count as usize)
+            .into_iter()
+            .filter_map(|i| set.member_at(i))
+            .collect();
+        ctx.out.array(picks.len());
+        for m in &picks {
+            ctx.out.bulk(m);
+        }
+    }
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cursor = std::str::from_utf8(argv[2])
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| err("ERR invalid cursor"))?;
+    let (mut count, mut pattern) = (10usize, None);
+    let mut i = 3;
+    while i < argv.len() {
+        match (argv[i], argv.get(i + 1)) {
+            (o, Some(v)) if is(o, "count") => {
+                let c = int_arg(v)?;
+                if c < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                count = c.min(i64::from(u32::MAX)) as usize;
+            }
+            (o, Some(v)) if is(o, "match") => pattern = Some(*v).filter(|p| *p != b"*"),
+            (o, _) if is(o, "novalues") => return Err(NOVALUES_ONLY_HSCAN),
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+    let Some(set) = set_for_read(ctx, argv[1])? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let members = set.members();
+    // Compact encodings come back whole; a table is walked from its end by
+    // position (see HSCAN).
+    let (window, next): (Vec<&Vec<u8>>, u64) = match set {
+        Set::Table(_) => {
+            let end = if cursor == 0 {
+                members.len()
+            } else {
+                (cursor as usize).min(members.len())
+            };
+            let start = end.saturating_sub(count);
+            (members[start..end].iter().rev().collect(), start as u64)
+        }
+        _ => (members.iter().collect(), 0),
+    };
+    let found: Vec<&Vec<u8>> = window
+        .into_iter()
+        .filter(|m| pattern.is_none_or(|p| glob::matches(p, m, false)))
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for m in found {
+        ctx.out.bulk(m);
+    }
+    Ok(())
+}
