@@ -1,9 +1,8 @@
 //! Hash commands (Valkey's t_hash.c). Field expiration (HEXPIRE and
 //! friends) is not implemented yet, so those commands are not in the table.
 
-use super::{Command, Ctx, int_arg, is, ks};
+use super::{Command, Ctx, int_arg, is, ks, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::Entry;
 use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
 use crate::util::glob;
@@ -99,37 +98,14 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-fn as_hash_mut(e: &mut Entry) -> Result<&mut Hash, CmdError> {
-    match &mut e.value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The hash under `key` for a read; None if missing.
-fn hash_for_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, CmdError> {
-    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
-    match ctx.db().lookup_read(key, now, touch).map(|e| &e.value) {
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
-
-/// The hash under `key` for a write; None if missing.
-fn hash_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, CmdError> {
-    let now = ctx.now_ms;
-    ctx.db().lookup_write(key, now).map(as_hash_mut).transpose()
-}
-
 /// The hash under `key`, created empty if missing.
 fn hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
-    if hash_for_write(ctx, key)?.is_none() {
+    if write_as::<Hash>(ctx, key)?.is_none() {
         let now = ctx.now_ms;
         ctx.db()
             .insert(key, Value::Hash(Hash::default()), None, now);
     }
-    Ok(hash_for_write(ctx, key)?.expect("present"))
+    Ok(write_as::<Hash>(ctx, key)?.expect("present"))
 }
 
 /// Sets the field, value pairs; returns how many fields are new.
@@ -171,7 +147,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match hash_for_read(ctx, argv[1])?.and_then(|h| h.get(argv[2])) {
+    match read_as::<Hash>(ctx, argv[1])?.and_then(|h| h.get(argv[2])) {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
@@ -179,7 +155,7 @@ fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let values: Vec<Option<Vec<u8>>> = match hash_for_read(ctx, argv[1])? {
+    let values: Vec<Option<Vec<u8>>> = match read_as::<Hash>(ctx, argv[1])? {
         Some(h) => argv[2..].iter().map(|f| h.get(f)).collect(),
         None => vec![None; argv.len() - 2],
     };
@@ -195,7 +171,7 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
-    let Some(hash) = hash_for_write(ctx, key)? else {
+    let Some(hash) = write_as::<Hash>(ctx, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -208,13 +184,13 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = hash_for_read(ctx, argv[1])?.map_or(0, Hash::len);
+    let len = read_as::<Hash>(ctx, argv[1])?.map_or(0, Hash::len);
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = hash_for_read(ctx, argv[1])?
+    let len = read_as::<Hash>(ctx, argv[1])?
         .and_then(|h| h.get(argv[2]))
         .map_or(0, |v| v.len());
     ctx.out.int(len as i64);
@@ -222,14 +198,14 @@ fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let found = hash_for_read(ctx, argv[1])?.is_some_and(|h| h.contains(argv[2]));
+    let found = read_as::<Hash>(ctx, argv[1])?.is_some_and(|h| h.contains(argv[2]));
     ctx.out.int(i64::from(found));
     Ok(())
 }
 
 /// HKEYS / HVALS / HGETALL: fields, values or both (a map in RESP3).
 fn dump(ctx: &mut Ctx, argv: &[&[u8]], fields: bool, values: bool) -> CmdResult {
-    let pairs = hash_for_read(ctx, argv[1])?
+    let pairs = read_as::<Hash>(ctx, argv[1])?
         .map(Hash::pairs)
         .unwrap_or_default();
     if fields && values {
@@ -298,7 +274,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let resp3 = ctx.own_io.resp == 3;
     let Some(count_arg) = argv.get(2) else {
-        let len = match hash_for_read(ctx, argv[1])? {
+        let len = match read_as::<Hash>(ctx, argv[1])? {
             Some(h) => h.len(),
             None => {
                 ctx.out.null();
@@ -306,7 +282,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         };
         let i = (ctx.srv.random_u64() % len as u64) as usize;
-        let (f, _) = hash_for_read(ctx, argv[1])?
+        let (f, _) = read_as::<Hash>(ctx, argv[1])?
             .and_then(|h| h.pair_at(i))
             .expect("in range");
         ctx.out.bulk(&f);
@@ -326,7 +302,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(err("ERR value is out of range"));
     }
-    let Some(hash) = hash_for_read(ctx, argv[1])? else {
+    let Some(hash) = read_as::<Hash>(ctx, argv[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -404,7 +380,7 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             _ => return Err(CmdError::Syntax),
         }
     }
-    let Some(hash) = hash_for_read(ctx, argv[1])? else {
+    let Some(hash) = read_as::<Hash>(ctx, argv[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);

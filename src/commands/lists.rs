@@ -3,9 +3,8 @@
 //! event loop (`server::blocking`), which runs them again when a key
 //! receives elements.
 
-use super::{Command, Ctx, int_arg, is, ks, ks_keynum};
+use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::Entry;
 use crate::server::blocking::BlockRequest;
 use crate::types::list::Fill;
 use crate::types::{List, Value};
@@ -159,36 +158,6 @@ fn fill(ctx: &Ctx) -> Fill {
     Fill(ctx.srv.config.list_max_listpack_size)
 }
 
-/// The list a value holds, or WRONGTYPE.
-fn as_list(value: &Value) -> Result<&List, CmdError> {
-    match value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn as_list_mut(e: &mut Entry) -> Result<&mut List, CmdError> {
-    match &mut e.value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The list under `key` for a write; None if missing.
-fn list_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
-    let now = ctx.now_ms;
-    ctx.db().lookup_write(key, now).map(as_list_mut).transpose()
-}
-
-/// The list under `key` for a read; None if missing.
-fn list_for_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
-    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
-    match ctx.db().lookup_read(key, now, touch) {
-        Some(e) => as_list(&e.value).map(Some),
-        None => Ok(None),
-    }
-}
-
 /// After elements left `key`'s list: an empty list is deleted (Valkey
 /// never keeps empty aggregates), a shrunk one may become a listpack.
 fn after_removal(ctx: &mut Ctx, key: &[u8]) {
@@ -210,7 +179,7 @@ fn after_removal(ctx: &mut Ctx, key: &[u8]) {
 fn push(ctx: &mut Ctx, argv: &[&[u8]], head: bool, only_existing: bool) -> CmdResult {
     let (key, elements) = (argv[1], &argv[2..]);
     let fill = fill(ctx);
-    let list = match list_for_write(ctx, key)? {
+    let list = match write_as::<List>(ctx, key)? {
         Some(list) => list,
         None if only_existing => {
             ctx.out.int(0);
@@ -220,7 +189,7 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], head: bool, only_existing: bool) -> CmdRe
             let now = ctx.now_ms;
             ctx.db()
                 .insert(key, Value::List(List::default()), None, now);
-            list_for_write(ctx, key)?.expect("just created")
+            write_as::<List>(ctx, key)?.expect("just created")
         }
     };
     list.grow_for(fill, elements.iter().map(|e| e.len()));
@@ -286,7 +255,7 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
         None => None,
     };
     let key = argv[1];
-    let Some(list) = list_for_write(ctx, key)? else {
+    let Some(list) = write_as::<List>(ctx, key)? else {
         match count {
             Some(_) => ctx.out.null_array(),
             None => ctx.out.null(),
@@ -323,7 +292,7 @@ fn rpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn llen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = list_for_read(ctx, argv[1])?.map_or(0, List::len);
+    let len = read_as::<List>(ctx, argv[1])?.map_or(0, List::len);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -346,7 +315,7 @@ fn clamp(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (start, end) = (int_arg(argv[2])?, int_arg(argv[3])?);
-    let Some(list) = list_for_read(ctx, argv[1])? else {
+    let Some(list) = read_as::<List>(ctx, argv[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -360,7 +329,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let index = int_arg(argv[2])?;
-    match list_for_read(ctx, argv[1])?.and_then(|l| l.get(index)) {
+    match read_as::<List>(ctx, argv[1])?.and_then(|l| l.get(index)) {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
@@ -370,7 +339,7 @@ fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let index = int_arg(argv[2])?;
     let fill = fill(ctx);
-    let Some(list) = list_for_write(ctx, argv[1])? else {
+    let Some(list) = write_as::<List>(ctx, argv[1])? else {
         return Err(CmdError::NoSuchKey);
     };
     list.grow_for(fill, std::iter::once(argv[3].len()));
@@ -391,7 +360,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let (pivot, ele) = (argv[3], argv[4]);
     let fill = fill(ctx);
-    let Some(list) = list_for_write(ctx, argv[1])? else {
+    let Some(list) = write_as::<List>(ctx, argv[1])? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -409,7 +378,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let count = int_arg(argv[2])?;
     let (key, ele) = (argv[1], argv[3]);
-    let Some(list) = list_for_write(ctx, key)? else {
+    let Some(list) = write_as::<List>(ctx, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -446,7 +415,7 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (start, end) = (int_arg(argv[2])?, int_arg(argv[3])?);
     let key = argv[1];
-    if let Some(list) = list_for_write(ctx, key)? {
+    if let Some(list) = write_as::<List>(ctx, key)? {
         let len = list.len();
         match clamp(start, end, len) {
             Some((s, e)) => {
@@ -491,7 +460,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         args.next();
     }
-    let Some(list) = list_for_read(ctx, argv[1])? else {
+    let Some(list) = read_as::<List>(ctx, argv[1])? else {
         match count {
             Some(_) => ctx.out.array(0),
             None => ctx.out.null(),
@@ -553,14 +522,14 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// LMOVE: pops from one end of `src`, pushes onto an end of `dst` (which
 /// may be the same list), replies with the element.
 fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_head: bool, to_head: bool) -> CmdResult {
-    if list_for_write(ctx, src)?.is_none() {
+    if write_as::<List>(ctx, src)?.is_none() {
         ctx.out.null();
         return Ok(());
     }
     // The destination's type is checked before anything moves.
-    let dst_exists = list_for_write(ctx, dst)?.is_some();
+    let dst_exists = write_as::<List>(ctx, dst)?.is_some();
     let fill = fill(ctx);
-    let v = list_for_write(ctx, src)?
+    let v = write_as::<List>(ctx, src)?
         .and_then(|l| l.pop(from_head))
         .expect("lists are never empty");
     if !dst_exists && src != dst {
@@ -568,7 +537,7 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_head: bool, to_head: boo
         ctx.db()
             .insert(dst, Value::List(List::default()), None, now);
     }
-    let target = list_for_write(ctx, dst)?.expect("present");
+    let target = write_as::<List>(ctx, dst)?.expect("present");
     target.grow_for(fill, std::iter::once(v.len()));
     target.push(fill, &v, to_head);
     after_removal(ctx, src);
@@ -607,7 +576,7 @@ fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], bool, usize), 
 /// returns true, or false if every key is missing.
 fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], head: bool, count: usize) -> Result<bool, CmdError> {
     for key in keys {
-        let Some(list) = list_for_write(ctx, key)? else {
+        let Some(list) = write_as::<List>(ctx, key)? else {
             continue;
         };
         let popped = pop_many(list, head, count);
@@ -712,7 +681,7 @@ fn bpop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
     let at = deadline(ctx, argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
-        let Some(list) = list_for_write(ctx, key)? else {
+        let Some(list) = write_as::<List>(ctx, key)? else {
             continue;
         };
         let v = list.pop(head).expect("lists are never empty");
@@ -737,7 +706,7 @@ fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// BLMOVE / BRPOPLPUSH: LMOVE if the source holds a list, else block on it.
 fn bmove(ctx: &mut Ctx, argv: &[&[u8]], from: bool, to: bool, timeout: &[u8]) -> CmdResult {
     let at = deadline(ctx, timeout)?;
-    if list_for_write(ctx, argv[1])?.is_none() {
+    if write_as::<List>(ctx, argv[1])?.is_none() {
         block(ctx, &argv[1..2], at);
         return Ok(());
     }

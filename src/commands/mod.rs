@@ -21,7 +21,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Db;
 use crate::server::Server;
 use crate::server::client::Session;
-use crate::types::{StrValue, Value};
+use crate::types::{StrValue, Typed, Value};
 use crate::util::parse_i64;
 
 /// What a command runs against.
@@ -358,6 +358,25 @@ pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
     match value {
         Value::Str(s) => Ok(s),
         _ => Err(CmdError::WrongType),
+    }
+}
+
+/// The value of type `T` under `key`, looked up for a read (hits, misses,
+/// CLIENT NO-TOUCH); None if missing, WRONGTYPE if of another type.
+pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    match ctx.db().lookup_read(key, now, touch) {
+        Some(e) => T::of(&e.value).map(Some).ok_or(CmdError::WrongType),
+        None => Ok(None),
+    }
+}
+
+/// The value of type `T` under `key`, looked up for a write.
+pub fn write_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut T>, CmdError> {
+    let now = ctx.now_ms;
+    match ctx.db().lookup_write(key, now) {
+        Some(e) => T::of_mut(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+        None => Ok(None),
     }
 }
 

@@ -1,8 +1,7 @@
 //! Set commands (Valkey's t_set.c).
 
-use super::{Command, Ctx, int_arg, is, ks, ks_keynum};
+use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::Entry;
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
 use crate::util::{glob, parse_i64};
@@ -128,27 +127,6 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-fn as_set_mut(e: &mut Entry) -> Result<&mut Set, CmdError> {
-    match &mut e.value {
-        Value::Set(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-fn set_for_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
-    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
-    match ctx.db().lookup_read(key, now, touch).map(|e| &e.value) {
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
-
-fn set_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, CmdError> {
-    let now = ctx.now_ms;
-    ctx.db().lookup_write(key, now).map(as_set_mut).transpose()
-}
-
 /// Stores `set` under `key`, or deletes the key when it is empty (the
 /// *STORE commands); replies with its size.
 fn store(ctx: &mut Ctx, key: &[u8], set: Set) {
@@ -172,7 +150,7 @@ fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (key, members) = (argv[1], &argv[2..]);
     let limits = limits(ctx);
-    let set = match set_for_write(ctx, key)? {
+    let set = match write_as::<Set>(ctx, key)? {
         Some(set) => {
             set.expect(limits, members.len());
             set
@@ -181,7 +159,7 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let now = ctx.now_ms;
             let set = Set::for_members(limits, members[0], members.len());
             ctx.db().insert(key, Value::Set(set), None, now);
-            set_for_write(ctx, key)?.expect("just created")
+            write_as::<Set>(ctx, key)?.expect("just created")
         }
     };
     let added = members.iter().filter(|m| set.add(limits, m)).count();
@@ -191,7 +169,7 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
-    let Some(set) = set_for_write(ctx, key)? else {
+    let Some(set) = write_as::<Set>(ctx, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -212,9 +190,9 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    set_for_write(ctx, src)?;
-    let dst_exists = set_for_write(ctx, dst)?.is_some();
-    let source = set_for_write(ctx, src)?.expect("present");
+    write_as::<Set>(ctx, src)?;
+    let dst_exists = write_as::<Set>(ctx, dst)?.is_some();
+    let source = write_as::<Set>(ctx, src)?.expect("present");
     if src == dst {
         let found = source.contains(member);
         ctx.out.int(i64::from(found));
@@ -231,7 +209,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let set = Set::for_members(limits, member, 1);
         ctx.db().insert(dst, Value::Set(set), None, now);
     }
-    set_for_write(ctx, dst)?
+    write_as::<Set>(ctx, dst)?
         .expect("present")
         .add(limits, member);
     ctx.out.int(1);
@@ -239,13 +217,13 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let found = set_for_read(ctx, argv[1])?.is_some_and(|s| s.contains(argv[2]));
+    let found = read_as::<Set>(ctx, argv[1])?.is_some_and(|s| s.contains(argv[2]));
     ctx.out.int(i64::from(found));
     Ok(())
 }
 
 fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let found: Vec<bool> = match set_for_read(ctx, argv[1])? {
+    let found: Vec<bool> = match read_as::<Set>(ctx, argv[1])? {
         Some(s) => argv[2..].iter().map(|m| s.contains(m)).collect(),
         None => vec![false; argv.len() - 2],
     };
@@ -257,13 +235,13 @@ fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = set_for_read(ctx, argv[1])?.map_or(0, Set::len);
+    let len = read_as::<Set>(ctx, argv[1])?.map_or(0, Set::len);
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let members = set_for_read(ctx, argv[1])?
+    let members = read_as::<Set>(ctx, argv[1])?
         .map(Set::members)
         .unwrap_or_default();
     reply_members(ctx, &members);
@@ -273,7 +251,7 @@ fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// The sets under `keys` (None for missing keys), type-checked in order.
 fn sets_of(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<Set>>, CmdError> {
     keys.iter()
-        .map(|k| set_for_read(ctx, k).map(|s| s.cloned()))
+        .map(|k| read_as::<Set>(ctx, k).map(|s| s.cloned()))
         .collect()
 }
 
@@ -458,7 +436,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let key = argv[1];
     let count = argv.get(2).map(|a| count_arg(a, false)).transpose()?;
-    let Some(set) = set_for_write(ctx, key)?.cloned() else {
+    let Some(set) = write_as::<Set>(ctx, key)?.cloned() else {
         match count {
             Some(_) => ctx.out.set(0),
             None => ctx.out.null(),
@@ -485,7 +463,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             set.member_at(i).into_iter().collect()
         }
     };
-    let target = set_for_write(ctx, key)?.expect("present");
+    let target = write_as::<Set>(ctx, key)?.expect("present");
     for m in &popped {
         target.remove(m);
     }
@@ -504,7 +482,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let Some(arg) = argv.get(2) else {
-        let Some(set) = set_for_read(ctx, argv[1])?.cloned() else {
+        let Some(set) = read_as::<Set>(ctx, argv[1])?.cloned() else {
             ctx.out.null();
             return Ok(());
         };
@@ -513,7 +491,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let count = count_arg(arg, true)?;
-    let Some(set) = set_for_read(ctx, argv[1])?.cloned() else {
+    let Some(set) = read_as::<Set>(ctx, argv[1])?.cloned() else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -571,7 +549,7 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         i += 2;
     }
-    let Some(set) = set_for_read(ctx, argv[1])? else {
+    let Some(set) = read_as::<Set>(ctx, argv[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);

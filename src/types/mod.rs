@@ -43,3 +43,33 @@ impl Value {
         }
     }
 }
+
+/// A value type commands look up by (WRONGTYPE for any other).
+pub trait Typed: Sized {
+    fn of(value: &Value) -> Option<&Self>;
+    fn of_mut(value: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($variant:ident, $ty:ty) => {
+        impl Typed for $ty {
+            fn of(value: &Value) -> Option<&Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+
+            fn of_mut(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+typed!(List, List);
+typed!(Hash, Hash);
+typed!(Set, Set);
