@@ -32,6 +32,10 @@ pub struct Config {
     pub set_max_intset_entries: i64,
     pub set_max_listpack_entries: i64,
     pub set_max_listpack_value: i64,
+    /// Sorted sets stay listpacks up to this many members of at most this
+    /// many bytes.
+    pub zset_max_listpack_entries: i64,
+    pub zset_max_listpack_value: i64,
     /// List node limit: entries if positive, else a size class (-2: 8 KB).
     pub list_max_listpack_size: i64,
     /// Nodes left uncompressed at each end of a list (stored; lists are
@@ -81,6 +85,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             requirepass: String::new(),
@@ -330,6 +336,18 @@ const DIRECTIVES: &[Directive] = &[
     }),
     int("set-max-listpack-value", MUTABLE, 0, i64::MAX, |c| {
         &mut c.set_max_listpack_value
+    }),
+    int("zset-max-listpack-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.zset_max_listpack_entries
+    }),
+    int("zset-max-ziplist-entries", MUTABLE, 0, i64::MAX, |c| {
+        &mut c.zset_max_listpack_entries
+    }),
+    memory("zset-max-listpack-value", MUTABLE, 0, |c| {
+        &mut c.zset_max_listpack_value
+    }),
+    memory("zset-max-ziplist-value", MUTABLE, 0, |c| {
+        &mut c.zset_max_listpack_value
     }),
     int("list-max-listpack-size", MUTABLE, I32_MIN, I32_MAX, |c| {
         &mut c.list_max_listpack_size

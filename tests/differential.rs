@@ -269,6 +269,7 @@ scripts!(
     lists,
     hashes,
     sets,
+    zsets,
     wrongtype,
     string_ranges,
     counters,

@@ -185,6 +185,29 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "decrby" => DECRBY,
         "incrbyfloat" => INCRBYFLOAT,
         "lcs" => LCS,
+        "zadd" => ZADD,
+        "zincrby" => ZINCRBY,
+        "zrem" => ZREM,
+        "zcard" => ZCARD,
+        "zcount" => ZCOUNT,
+        "zlexcount" => ZLEXCOUNT,
+        "zscore" => ZSCORE,
+        "zmscore" => ZMSCORE,
+        "zrank" => ZRANK,
+        "zrevrank" => ZREVRANK,
+        "zrange" => ZRANGE,
+        "zrangestore" => ZRANGESTORE,
+        "zrevrange" => ZREVRANGE,
+        "zrangebyscore" => ZRANGEBYSCORE,
+        "zrevrangebyscore" => ZREVRANGEBYSCORE,
+        "zrangebylex" => ZRANGEBYLEX,
+        "zrevrangebylex" => ZREVRANGEBYLEX,
+        "zremrangebyrank" => ZREMRANGEBYRANK,
+        "zremrangebyscore" => ZREMRANGEBYSCORE,
+        "zremrangebylex" => ZREMRANGEBYLEX,
+        "zpopmin" => ZPOPMIN,
+        "zpopmax" => ZPOPMAX,
+        "zmpop" => ZMPOP,
         _ => return None,
     })
 }
@@ -6034,6 +6057,1159 @@ const LCS: DocFields = &[
                 ("type", Str("pure-token")),
                 ("display_text", Str("withmatchlen")),
                 ("token", Str("WITHMATCHLEN")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZADD: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+        ),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) for each item added, where N is the number of elements in the sorted set."),
+    ),
+    (
+        "history",
+        Set(&[
+            Array(&[Str("2.4.0"), Str("Accepts multiple elements.")]),
+            Array(&[
+                Str("3.0.2"),
+                Str("Added the `XX`, `NX`, `CH` and `INCR` options."),
+            ]),
+            Array(&[Str("6.2.0"), Str("Added the `GT` and `LT` options.")]),
+        ]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("3.0.2")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("comparison")),
+                ("type", Str("oneof")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("change")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("change")),
+                ("token", Str("CH")),
+                ("since", Str("3.0.2")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("increment")),
+                ("token", Str("INCR")),
+                ("since", Str("3.0.2")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("data")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("multiple")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("score")),
+                            ("type", Str("double")),
+                            ("display_text", Str("score")),
+                        ]),
+                        Map(&[
+                            ("name", Str("member")),
+                            ("type", Str("string")),
+                            ("display_text", Str("member")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZINCRBY: DocFields = &[
+    (
+        "summary",
+        Str("Increments the score of a member in a sorted set."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) where N is the number of elements in the sorted set."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("increment")),
+                ("type", Str("integer")),
+                ("display_text", Str("increment")),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+        ]),
+    ),
+];
+
+const ZREM: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+        ),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("2.4.0"), Str("Accepts multiple elements.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZCARD: DocFields = &[
+    (
+        "summary",
+        Str("Returns the number of members in a sorted set."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+        ])]),
+    ),
+];
+
+const ZCOUNT: DocFields = &[
+    (
+        "summary",
+        Str("Returns the count of members in a sorted set that have scores within a range."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) with N being the number of elements in the sorted set."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("double")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("double")),
+                ("display_text", Str("max")),
+            ]),
+        ]),
+    ),
+];
+
+const ZLEXCOUNT: DocFields = &[
+    (
+        "summary",
+        Str("Returns the number of members in a sorted set within a lexicographical range."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) with N being the number of elements in the sorted set."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("string")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("string")),
+                ("display_text", Str("max")),
+            ]),
+        ]),
+    ),
+];
+
+const ZSCORE: DocFields = &[
+    (
+        "summary",
+        Str("Returns the score of a member in a sorted set."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    ("complexity", Str("O(1)")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+        ]),
+    ),
+];
+
+const ZMSCORE: DocFields = &[
+    (
+        "summary",
+        Str("Returns the score of one or more members in a sorted set."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of members being requested."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANK: DocFields = &[
+    (
+        "summary",
+        Str("Returns the index of a member in a sorted set ordered by ascending scores."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    ("complexity", Str("O(log(N))")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.2.0"),
+            Str("Added the optional `WITHSCORE` argument."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+            Map(&[
+                ("name", Str("withscore")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscore")),
+                ("token", Str("WITHSCORE")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZREVRANK: DocFields = &[
+    (
+        "summary",
+        Str("Returns the index of a member in a sorted set ordered by descending scores."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    ("complexity", Str("O(log(N))")),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("7.2.0"),
+            Str("Added the optional `WITHSCORE` argument."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("member")),
+                ("type", Str("string")),
+                ("display_text", Str("member")),
+            ]),
+            Map(&[
+                ("name", Str("withscore")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscore")),
+                ("token", Str("WITHSCORE")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANGE: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a range of indexes."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.2.0"),
+            Str("Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("string")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("stop")),
+                ("type", Str("string")),
+                ("display_text", Str("stop")),
+            ]),
+            Map(&[
+                ("name", Str("sortby")),
+                ("type", Str("oneof")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("byscore")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("byscore")),
+                            ("token", Str("BYSCORE")),
+                        ]),
+                        Map(&[
+                            ("name", Str("bylex")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("bylex")),
+                            ("token", Str("BYLEX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("rev")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("rev")),
+                ("token", Str("REV")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("since", Str("6.2.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANGESTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores a range of members from sorted set in a key."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("dst")),
+                ("type", Str("key")),
+                ("display_text", Str("dst")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("src")),
+                ("type", Str("key")),
+                ("display_text", Str("src")),
+                ("key_spec_index", Int(1)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("string")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("string")),
+                ("display_text", Str("max")),
+            ]),
+            Map(&[
+                ("name", Str("sortby")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("byscore")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("byscore")),
+                            ("token", Str("BYSCORE")),
+                        ]),
+                        Map(&[
+                            ("name", Str("bylex")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("bylex")),
+                            ("token", Str("BYLEX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("rev")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("rev")),
+                ("token", Str("REV")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZREVRANGE: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a range of indexes in reverse order."),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("stop")),
+                ("type", Str("integer")),
+                ("display_text", Str("stop")),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANGEBYSCORE: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a range of scores."),
+    ),
+    ("since", Str("1.0.5")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.0.0"),
+            Str("Added the `WITHSCORES` modifier."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("double")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("double")),
+                ("display_text", Str("max")),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("since", Str("2.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZREVRANGEBYSCORE: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a range of scores in reverse order."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("2.1.6"),
+            Str("`min` and `max` can be exclusive."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("double")),
+                ("display_text", Str("max")),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("double")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANGEBYLEX: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a lexicographical range."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("string")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("string")),
+                ("display_text", Str("max")),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZREVRANGEBYLEX: DocFields = &[
+    (
+        "summary",
+        Str("Returns members in a sorted set within a lexicographical range in reverse order."),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("string")),
+                ("display_text", Str("max")),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("string")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("block")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("offset")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("offset")),
+                        ]),
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZREMRANGEBYRANK: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+        ),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("start")),
+                ("type", Str("integer")),
+                ("display_text", Str("start")),
+            ]),
+            Map(&[
+                ("name", Str("stop")),
+                ("type", Str("integer")),
+                ("display_text", Str("stop")),
+            ]),
+        ]),
+    ),
+];
+
+const ZREMRANGEBYSCORE: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+        ),
+    ),
+    ("since", Str("1.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("double")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("double")),
+                ("display_text", Str("max")),
+            ]),
+        ]),
+    ),
+];
+
+const ZREMRANGEBYLEX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+        ),
+    ),
+    ("since", Str("2.8.9")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("min")),
+                ("type", Str("string")),
+                ("display_text", Str("min")),
+            ]),
+            Map(&[
+                ("name", Str("max")),
+                ("type", Str("string")),
+                ("display_text", Str("max")),
+            ]),
+        ]),
+    ),
+];
+
+const ZPOPMIN: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        ),
+    ),
+    ("since", Str("5.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZPOPMAX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        ),
+    ),
+    ("since", Str("5.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZMPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+        ),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("where")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
                 ("flags", Set(&[Simple("optional")])),
             ]),
         ]),

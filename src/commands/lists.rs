@@ -8,7 +8,7 @@ use crate::error::{CmdError, CmdResult, err};
 use crate::server::blocking::BlockRequest;
 use crate::types::list::Fill;
 use crate::types::{List, Value};
-use crate::util::parse_i64;
+use crate::util::{parse_f64_strtod, parse_i64};
 
 const W_FAST: &str = "@write @list @fast";
 const W_SLOW: &str = "@write @list @slow";
@@ -605,7 +605,9 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {
     let seconds = std::str::from_utf8(arg)
         .ok()
-        .and_then(parse_seconds)
+        .filter(|t| !t.starts_with(char::is_whitespace))
+        .and_then(parse_f64_strtod)
+        .filter(|v| !v.is_nan())
         .ok_or_else(|| err("ERR timeout is not a float or out of range"))?;
     let ms = (seconds * 1000.0).ceil();
     if ms > i64::MAX as f64 {
@@ -621,50 +623,6 @@ fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {
     ms.checked_add(ctx.now_ms)
         .map(Some)
         .ok_or_else(|| err("ERR timeout is out of range"))
-}
-
-/// A number as C's strtold reads a whole string: decimal (with exponent,
-/// "inf") or hexadecimal ("0x1.8p3"); no leading space, no NaN.
-fn parse_seconds(text: &str) -> Option<f64> {
-    if text.is_empty() || text.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let (sign, body) = match text.as_bytes()[0] {
-        b'-' => (-1.0, &text[1..]),
-        b'+' => (1.0, &text[1..]),
-        _ => (1.0, text),
-    };
-    let value = match body.get(..2) {
-        Some("0x" | "0X") => parse_hex_float(&body[2..])?,
-        _ => body
-            .parse::<f64>()
-            .ok()
-            .filter(|v| !v.is_nan() && !body.starts_with(['+', '-']))?,
-    };
-    Some(sign * value)
-}
-
-/// The part of a hexadecimal float after "0x": digits, an optional
-/// fraction, an optional binary exponent ("p-4").
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// Asks the event loop to block this client on `keys`.

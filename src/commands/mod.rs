@@ -12,6 +12,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::collections::HashMap;
 
@@ -219,6 +220,7 @@ const FAMILIES: &[&[Command]] = &[
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
+    zsets::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

@@ -1,5 +1,5 @@
-//! Value types stored in the keyspace: strings, lists, hashes and sets so
-//! far; sorted sets and streams join as their issues land.
+//! Value types stored in the keyspace: strings, lists, hashes, sets and
+//! sorted sets so far; streams join as their issue lands.
 
 pub mod hash;
 pub mod hll;
@@ -8,11 +8,13 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
 pub use string::{Bytes, StrValue};
+pub use zset::ZSet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -20,6 +22,7 @@ pub enum Value {
     List(List),
     Hash(Hash),
     Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -30,6 +33,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -40,6 +44,7 @@ impl Value {
             Value::List(l) => l.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 }
@@ -73,3 +78,4 @@ macro_rules! typed {
 typed!(List, List);
 typed!(Hash, Hash);
 typed!(Set, Set);
+typed!(ZSet, ZSet);

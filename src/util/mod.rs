@@ -40,6 +40,47 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     Some(v as i64)
 }
 
+/// A number as C's strtod reads a whole string: decimal (with exponent,
+/// "inf", "infinity", "nan") or hexadecimal ("0x1.8p3"), an optional sign;
+/// nothing may follow it. (Leading space, which strtod skips, is each
+/// caller's to refuse or allow.)
+pub fn parse_f64_strtod(text: &str) -> Option<f64> {
+    let (sign, body) = match text.as_bytes().first()? {
+        b'-' => (-1.0, &text[1..]),
+        b'+' => (1.0, &text[1..]),
+        _ => (1.0, text),
+    };
+    let value = match body.get(..2) {
+        Some("0x" | "0X") => parse_hex_float(&body[2..])?,
+        _ if body.starts_with(['+', '-']) => return None,
+        _ => body.parse::<f64>().ok()?,
+    };
+    Some(sign * value)
+}
+
+/// The part of a hexadecimal float after "0x": digits, an optional
+/// fraction, an optional binary exponent ("p-4").
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mantissa, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

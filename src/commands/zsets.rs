@@ -1,0 +1,922 @@
+//! Sorted set commands (Valkey's t_zset.c): adding and scoring, ranks,
+//! the ZRANGE family (by rank, score or lex; REV, LIMIT, WITHSCORES,
+//! STORE), removals by range, pops. Set operations (ZUNION, ZINTER,
+//! ZDIFF), ZRANDMEMBER, ZSCAN and the blocking pops are not implemented
+//! yet, so they are not in the table.
+
+use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
+use crate::error::{CmdError, CmdResult, err};
+use crate::types::Value;
+use crate::types::zset::{Limits, ZSet};
+use crate::util::parse_i64;
+
+const W_FAST: &str = "@write @sortedset @fast";
+const W_SLOW: &str = "@write @sortedset @slow";
+const R_FAST: &str = "@read @sortedset @fast";
+const R_SLOW: &str = "@read @sortedset @slow";
+
+pub const COMMANDS: &[Command] =
+    &[
+        Command::new("zadd", -4, "write denyoom fast", (1, 1, 1), W_FAST, zadd).keys(&[ks(
+            "RW update",
+            1,
+            0,
+            1,
+        )]),
+        Command::new(
+            "zincrby",
+            4,
+            "write denyoom fast",
+            (1, 1, 1),
+            W_FAST,
+            zincrby,
+        )
+        .keys(&[ks("RW access update", 1, 0, 1)]),
+        Command::new("zrem", -3, "write fast", (1, 1, 1), W_FAST, zrem).keys(&[ks(
+            "RW delete",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zcard", 2, "readonly fast", (1, 1, 1), R_FAST, zcard)
+            .keys(&[ks("RO", 1, 0, 1)]),
+        Command::new("zcount", 4, "readonly fast", (1, 1, 1), R_FAST, zcount).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new(
+            "zlexcount",
+            4,
+            "readonly fast",
+            (1, 1, 1),
+            R_FAST,
+            zlexcount,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)]),
+        Command::new("zscore", 3, "readonly fast", (1, 1, 1), R_FAST, zscore).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zmscore", -3, "readonly fast", (1, 1, 1), R_FAST, zmscore).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zrank", -3, "readonly fast", (1, 1, 1), R_FAST, zrank).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zrevrank", -3, "readonly fast", (1, 1, 1), R_FAST, zrevrank).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zrange", -4, "readonly", (1, 1, 1), R_SLOW, zrange).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new(
+            "zrangestore",
+            -5,
+            "write denyoom",
+            (1, 2, 1),
+            W_SLOW,
+            zrangestore,
+        )
+        .keys(&[ks("OW update", 1, 0, 1), ks("RO access", 2, 0, 1)]),
+        Command::new("zrevrange", -4, "readonly", (1, 1, 1), R_SLOW, zrevrange).keys(&[ks(
+            "RO access",
+            1,
+            0,
+            1,
+        )]),
+        Command::new(
+            "zrangebyscore",
+            -4,
+            "readonly",
+            (1, 1, 1),
+            R_SLOW,
+            zrangebyscore,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)]),
+        Command::new(
+            "zrevrangebyscore",
+            -4,
+            "readonly",
+            (1, 1, 1),
+            R_SLOW,
+            zrevrangebyscore,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)]),
+        Command::new(
+            "zrangebylex",
+            -4,
+            "readonly",
+            (1, 1, 1),
+            R_SLOW,
+            zrangebylex,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)]),
+        Command::new(
+            "zrevrangebylex",
+            -4,
+            "readonly",
+            (1, 1, 1),
+            R_SLOW,
+            zrevrangebylex,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)]),
+        Command::new(
+            "zremrangebyrank",
+            4,
+            "write",
+            (1, 1, 1),
+            W_SLOW,
+            zremrangebyrank,
+        )
+        .keys(&[ks("RW delete", 1, 0, 1)]),
+        Command::new(
+            "zremrangebyscore",
+            4,
+            "write",
+            (1, 1, 1),
+            W_SLOW,
+            zremrangebyscore,
+        )
+        .keys(&[ks("RW delete", 1, 0, 1)]),
+        Command::new(
+            "zremrangebylex",
+            4,
+            "write",
+            (1, 1, 1),
+            W_SLOW,
+            zremrangebylex,
+        )
+        .keys(&[ks("RW delete", 1, 0, 1)]),
+        Command::new("zpopmin", -2, "write fast", (1, 1, 1), W_FAST, zpopmin).keys(&[ks(
+            "RW access delete",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zpopmax", -2, "write fast", (1, 1, 1), W_FAST, zpopmax).keys(&[ks(
+            "RW access delete",
+            1,
+            0,
+            1,
+        )]),
+        Command::new("zmpop", -4, "write movablekeys", (0, 0, 0), W_SLOW, zmpop)
+            .keys(&[ks_keynum("RW access delete", 1, 0, 1, 1)]),
+    ];
+
+fn limits(ctx: &Ctx) -> Limits {
+    let c = &ctx.srv.config;
+    Limits {
+        entries: usize::try_from(c.zset_max_listpack_entries).unwrap_or(0),
+        value: usize::try_from(c.zset_max_listpack_value).unwrap_or(0),
+    }
+}
+
+fn score_arg(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_score(arg, true).ok_or(CmdError::NotFloat)
+}
+
+/// A score as Valkey reads one: decimal digits with an optional exponent,
+/// or "inf" / "-inf"; no leading space, no hexadecimal, no NaN. `strict`
+/// (scores to store) also refuses literals too large or too small for a
+/// double, which range bounds accept as infinities and zeros.
+fn parse_score(arg: &[u8], strict: bool) -> Option<f64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.is_empty() || text.starts_with(char::is_whitespace) || text.contains(['x', 'X']) {
+        return None;
+    }
+    let v: f64 = text.parse().ok()?;
+    let literal_inf = text
+        .trim_start_matches(['+', '-'])
+        .eq_ignore_ascii_case("inf")
+        || text
+            .trim_start_matches(['+', '-'])
+            .eq_ignore_ascii_case("infinity");
+    let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+    let underflow = v == 0.0 && mantissa.contains(|c: char| ('1'..='9').contains(&c));
+    let in_range = (v.is_finite() || literal_inf) && !underflow;
+    (!v.is_nan() && (in_range || !strict)).then_some(v)
+}
+
+/// ZADD's flags.
+#[derive(Default, Clone, Copy)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// What zsetAdd did to one member.
+enum Added {
+    New(f64),
+    Updated(f64),
+    /// Already at that score (counts as processed for INCR's reply).
+    Same(f64),
+    /// Left alone (NX on an existing member, XX on a new one, GT/LT).
+    Nop,
+}
+
+/// Valkey's zsetAdd for one member.
+fn add_one(
+    z: &mut ZSet,
+    limits: Limits,
+    f: AddFlags,
+    member: &[u8],
+    score: f64,
+) -> Result<Added, CmdError> {
+    match z.score(member) {
+        Some(current) => {
+            if f.nx {
+                return Ok(Added::Nop);
+            }
+            let score = if f.incr { score + current } else { score };
+            if score.is_nan() {
+                return Err(err("ERR resulting score is not a number (NaN)"));
+            }
+            if (f.lt && score >= current) || (f.gt && score <= current) {
+                return Ok(Added::Nop);
+            }
+            if score == current {
+                return Ok(Added::Same(score));
+            }
+            z.insert(limits, member, score);
+            Ok(Added::Updated(score))
+        }
+        None if f.xx => Ok(Added::Nop),
+        None => {
+            z.insert(limits, member, score);
+            Ok(Added::New(score))
+        }
+    }
+}
+
+/// ZADD and ZINCRBY.
+fn add_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) -> CmdResult {
+    let key = argv[1];
+    let mut at = 2;
+    while let Some(opt) = argv.get(at) {
+        match opt {
+            o if is(o, "nx") => f.nx = true,
+            o if is(o, "xx") => f.xx = true,
+            o if is(o, "ch") => f.ch = true,
+            o if is(o, "incr") => f.incr = true,
+            o if is(o, "gt") => f.gt = true,
+            o if is(o, "lt") => f.lt = true,
+            _ => break,
+        }
+        at += 1;
+    }
+    let pairs = &argv[at..];
+    if pairs.is_empty() || pairs.len() % 2 == 1 {
+        return Err(CmdError::Syntax);
+    }
+    if f.nx && f.xx {
+        return Err(err(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return Err(err(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if f.incr && pairs.len() > 2 {
+        return Err(err(
+            "ERR INCR option supports a single increment-element pair",
+        ));
+    }
+    let scores: Vec<f64> = pairs
+        .iter()
+        .step_by(2)
+        .map(|s| score_arg(s))
+        .collect::<Result<_, _>>()?;
+    let members: Vec<&[u8]> = pairs.iter().skip(1).step_by(2).copied().collect();
+    let limits = limits(ctx);
+    let longest = members.iter().map(|m| m.len()).max().unwrap_or(0);
+    let z = match write_as::<ZSet>(ctx, key)? {
+        Some(z) => {
+            z.expect(limits, members.len(), longest);
+            Some(z)
+        }
+        None if f.xx => None,
+        None => {
+            let now = ctx.now_ms;
+            let z = ZSet::new(limits, members.len(), longest);
+            ctx.db().insert(key, Value::ZSet(z), None, now);
+            write_as::<ZSet>(ctx, key)?
+        }
+    };
+    let (mut added, mut updated, mut last) = (0, 0, None);
+    if let Some(z) = z {
+        for (m, s) in members.iter().zip(scores) {
+            match add_one(z, limits, f, m, s)? {
+                Added::New(v) => {
+                    added += 1;
+                    last = Some(v);
+                }
+                Added::Updated(v) => {
+                    updated += 1;
+                    last = Some(v);
+                }
+                Added::Same(v) => last = Some(v),
+                Added::Nop => {}
+            }
+        }
+    }
+    if f.incr {
+        match last {
+            Some(v) => ctx.out.double(v),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.int(if f.ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    add_generic(ctx, argv, AddFlags::default())
+}
+
+fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    add_generic(
+        ctx,
+        argv,
+        AddFlags {
+            incr: true,
+            ..Default::default()
+        },
+    )
+}
+
+fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let key = argv[1];
+    let Some(z) = write_as::<ZSet>(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
+    if z.is_empty() {
+        ctx.db().remove(key);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, ZSet::len);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    match read_as::<ZSet>(ctx, argv[1])?.and_then(|z| z.score(argv[2])) {
+        Some(s) => ctx.out.double(s),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let scores: Vec<Option<f64>> = match read_as::<ZSet>(ctx, argv[1])? {
+        Some(z) => argv[2..].iter().map(|m| z.score(m)).collect(),
+        None => vec![None; argv.len() - 2],
+    };
+    ctx.out.array(scores.len());
+    for s in scores {
+        match s {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn rank_generic(ctx: &mut Ctx, argv: &[&[u8]], reverse: bool) -> CmdResult {
+    let with_score = match argv.get(3) {
+        None => false,
+        Some(a) if argv.len() == 4 && is(a, "withscore") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    let found = read_as::<ZSet>(ctx, argv[1])?.and_then(|z| {
+        let rank = z.rank(argv[2])?;
+        let score = z.score(argv[2])?;
+        Some((if reverse { z.len() - 1 - rank } else { rank }, score))
+    });
+    match (found, with_score) {
+        (Some((r, _)), false) => ctx.out.int(r as i64),
+        (Some((r, s)), true) => {
+            ctx.out.array(2);
+            ctx.out.int(r as i64);
+            ctx.out.double(s);
+        }
+        (None, false) => ctx.out.null(),
+        (None, true) => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    rank_generic(ctx, argv, false)
+}
+
+fn zrevrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    rank_generic(ctx, argv, true)
+}
+
+/// One end of a score range: the value and whether it is excluded.
+#[derive(Clone, Copy)]
+struct ScoreBound(f64, bool);
+
+/// A score range item as zslParseRange reads it ("(1.5", "-inf", ...);
+/// an empty number reads as 0, as Valkey's parser lets it.
+fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    let (exclusive, number) = match arg.strip_prefix(b"(") {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let v = if number.is_empty() {
+        0.0
+    } else {
+        parse_score(number, false)?
+    };
+    Some(ScoreBound(v, exclusive))
+}
+
+fn score_range(min: &[u8], max: &[u8]) -> Result<(ScoreBound, ScoreBound), CmdError> {
+    match (score_bound(min), score_bound(max)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(err("ERR min or max is not a float")),
+    }
+}
+
+fn in_score_range(s: f64, (min, max): (ScoreBound, ScoreBound)) -> bool {
+    (if min.1 { s > min.0 } else { s >= min.0 }) && (if max.1 { s < max.0 } else { s <= max.0 })
+}
+
+/// One end of a lex range: "-", "+", "[x" or "(x".
+#[derive(Clone)]
+enum LexBound {
+    Min,
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+fn lex_bound(arg: &[u8]) -> Option<LexBound> {
+    match arg.first()? {
+        b'-' if arg.len() == 1 => Some(LexBound::Min),
+        b'+' if arg.len() == 1 => Some(LexBound::Max),
+        b'[' => Some(LexBound::Incl(arg[1..].to_vec())),
+        b'(' => Some(LexBound::Excl(arg[1..].to_vec())),
+        _ => None,
+    }
+}
+
+fn lex_range(min: &[u8], max: &[u8]) -> Result<(LexBound, LexBound), CmdError> {
+    match (lex_bound(min), lex_bound(max)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(err("ERR min or max not valid string range item")),
+    }
+}
+
+fn in_lex_range(m: &[u8], (min, max): &(LexBound, LexBound)) -> bool {
+    let above = match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(b) => m >= b.as_slice(),
+        LexBound::Excl(b) => m > b.as_slice(),
+    };
+    let below = match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(b) => m <= b.as_slice(),
+        LexBound::Excl(b) => m < b.as_slice(),
+    };
+    above && below
+}
+
+/// A test on an entry, one end of a range.
+type Bound = Box<dyn Fn(&(Vec<u8>, f64)) -> bool>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// A parsed ZRANGE: how to select, which way, LIMIT, WITHSCORES.
+struct RangeSpec {
+    by: By,
+    rev: bool,
+    limit: Option<(i64, i64)>,
+    with_scores: bool,
+}
+
+/// ZRANGE's options after `key min max` (`fixed`: the command names the
+/// kind and direction itself, as ZRANGEBYSCORE does).
+fn range_spec(opts: &[&[u8]], fixed: Option<(By, bool)>) -> Result<RangeSpec, CmdError> {
+    let mut spec = RangeSpec {
+        by: By::Rank,
+        rev: false,
+        limit: None,
+        with_scores: false,
+    };
+    if let Some((by, rev)) = fixed {
+        (spec.by, spec.rev) = (by, rev);
+    }
+    let mut i = 0;
+    while i < opts.len() {
+        let o = opts[i];
+        if is(o, "withscores") {
+            spec.with_scores = true;
+        } else if is(o, "limit") && opts.len() - i > 2 {
+            spec.limit = Some((int_arg(opts[i + 1])?, int_arg(opts[i + 2])?));
+            i += 2;
+        } else if fixed.is_none() && is(o, "rev") {
+            spec.rev = true;
+        } else if fixed.is_none() && is(o, "bylex") {
+            spec.by = By::Lex;
+        } else if fixed.is_none() && is(o, "byscore") {
+            spec.by = By::Score;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if spec.limit.is_some() && spec.by == By::Rank {
+        return Err(err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if spec.with_scores && spec.by == By::Lex {
+        return Err(err(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    Ok(spec)
+}
+
+/// Valkey's clamping of a rank range; None if empty.
+fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { len + end } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+/// The selected (member, score) pairs in reply order. For REV with
+/// BYSCORE / BYLEX the bounds come as max, min.
+fn select(z: &ZSet, spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
+    let mut entries = z.entries();
+    if spec.rev {
+        entries.reverse();
+    }
+    let chosen: Vec<(Vec<u8>, f64)> = match spec.by {
+        By::Rank => {
+            let (start, end) = (int_arg(a)?, int_arg(b)?);
+            match rank_range(start, end, entries.len()) {
+                Some((s, e)) => entries.drain(s..=e).collect(),
+                None => Vec::new(),
+            }
+        }
+        By::Score | By::Lex => {
+            let (min, max) = if spec.rev { (b, a) } else { (a, b) };
+            // Valkey walks from the first element past the range's start
+            // (in the reply's direction) while elements stay before its
+            // end. For scores that is the range; for lex it is the range
+            // when all scores are equal (as BYLEX expects).
+            let (starts, continues): (Bound, Bound) = if spec.by == By::Score {
+                let range = score_range(min, max)?;
+                let (lo, hi) = (range.0, range.1);
+                let above = move |(_, s): &(Vec<u8>, f64)| {
+                    in_score_range(*s, (lo, ScoreBound(f64::INFINITY, false)))
+                };
+                let below = move |(_, s): &(Vec<u8>, f64)| {
+                    in_score_range(*s, (ScoreBound(f64::NEG_INFINITY, false), hi))
+                };
+                if spec.rev {
+                    (Box::new(below), Box::new(above))
+                } else {
+                    (Box::new(above), Box::new(below))
+                }
+            } else {
+                let (lo, hi) = lex_range(min, max)?;
+                let above =
+                    move |(m, _): &(Vec<u8>, f64)| in_lex_range(m, &(lo.clone(), LexBound::Max));
+                let below =
+                    move |(m, _): &(Vec<u8>, f64)| in_lex_range(m, &(LexBound::Min, hi.clone()));
+                if spec.rev {
+                    (Box::new(below), Box::new(above))
+                } else {
+                    (Box::new(above), Box::new(below))
+                }
+            };
+            let first = entries.iter().position(&starts).unwrap_or(entries.len());
+            let hits = entries.into_iter().skip(first).take_while(|e| continues(e));
+            match spec.limit {
+                Some((offset, _)) if offset < 0 => Vec::new(),
+                Some((offset, count)) => {
+                    let count = if count < 0 {
+                        usize::MAX
+                    } else {
+                        count as usize
+                    };
+                    hits.skip(offset as usize).take(count).collect()
+                }
+                None => hits.collect(),
+            }
+        }
+    };
+    Ok(chosen)
+}
+
+/// The ranges' own argument errors come before the key's type (Valkey
+/// parses the range first).
+fn check_bounds(spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<(), CmdError> {
+    match spec.by {
+        By::Rank => {
+            int_arg(a)?;
+            int_arg(b)?;
+        }
+        By::Score => {
+            score_range(a, b)?;
+        }
+        By::Lex => {
+            lex_range(a, b)?;
+        }
+    }
+    Ok(())
+}
+
+fn reply_range(ctx: &mut Ctx, items: &[(Vec<u8>, f64)], with_scores: bool) {
+    let resp3 = ctx.own_io.resp == 3;
+    ctx.out.array(if with_scores && !resp3 {
+        items.len() * 2
+    } else {
+        items.len()
+    });
+    for (m, s) in items {
+        if with_scores && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        if with_scores {
+            ctx.out.double(*s);
+        }
+    }
+}
+
+fn range_generic(ctx: &mut Ctx, argv: &[&[u8]], fixed: Option<(By, bool)>) -> CmdResult {
+    let spec = range_spec(&argv[4..], fixed)?;
+    check_bounds(&spec, argv[2], argv[3])?;
+    let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let items = select(z, &spec, argv[2], argv[3])?;
+    reply_range(ctx, &items, spec.with_scores);
+    Ok(())
+}
+
+fn zrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, None)
+}
+
+fn zrevrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, Some((By::Rank, true)))
+}
+
+fn zrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, Some((By::Score, false)))
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, Some((By::Score, true)))
+}
+
+fn zrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, Some((By::Lex, false)))
+}
+
+fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    range_generic(ctx, argv, Some((By::Lex, true)))
+}
+
+fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (dst, src) = (argv[1], argv[2]);
+    let spec = range_spec(&argv[5..], None)?;
+    if spec.with_scores {
+        return Err(CmdError::Syntax);
+    }
+    check_bounds(&spec, argv[3], argv[4])?;
+    let items = match read_as::<ZSet>(ctx, src)? {
+        Some(z) => select(z, &spec, argv[3], argv[4])?,
+        None => Vec::new(),
+    };
+    let limits = limits(ctx);
+    let now = ctx.now_ms;
+    if items.is_empty() {
+        ctx.db().remove(dst);
+    } else {
+        let mut z = ZSet::new(limits, items.len(), 0);
+        for (m, s) in &items {
+            z.insert(limits, m, *s);
+        }
+        ctx.db().insert(dst, Value::ZSet(z), None, now);
+    }
+    ctx.out.int(items.len() as i64);
+    Ok(())
+}
+
+fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let range = score_range(argv[2], argv[3])?;
+    let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
+        z.entries()
+            .iter()
+            .filter(|(_, s)| in_score_range(*s, range))
+            .count()
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let range = lex_range(argv[2], argv[3])?;
+    let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
+        z.entries()
+            .iter()
+            .filter(|(m, _)| in_lex_range(m, &range))
+            .count()
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn remrange(ctx: &mut Ctx, argv: &[&[u8]], by: By) -> CmdResult {
+    let key = argv[1];
+    let spec = RangeSpec {
+        by,
+        rev: false,
+        limit: None,
+        with_scores: false,
+    };
+    check_bounds(&spec, argv[2], argv[3])?;
+    let Some(z) = write_as::<ZSet>(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let doomed = select(z, &spec, argv[2], argv[3])?;
+    for (m, _) in &doomed {
+        z.remove(m);
+    }
+    if z.is_empty() {
+        ctx.db().remove(key);
+    }
+    ctx.out.int(doomed.len() as i64);
+    Ok(())
+}
+
+fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    remrange(ctx, argv, By::Rank)
+}
+
+fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    remrange(ctx, argv, By::Score)
+}
+
+fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    remrange(ctx, argv, By::Lex)
+}
+
+/// Pops up to `count` lowest (or highest) members of the set at `key`.
+fn pop_from(
+    ctx: &mut Ctx,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
+    let Some(z) = write_as::<ZSet>(ctx, key)? else {
+        return Ok(Vec::new());
+    };
+    let mut entries = z.entries();
+    if max {
+        entries.reverse();
+    }
+    entries.truncate(count);
+    for (m, _) in &entries {
+        z.remove(m);
+    }
+    if z.is_empty() {
+        ctx.db().remove(key);
+    }
+    Ok(entries)
+}
+
+fn pop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match argv.get(2) {
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err(err("ERR value is out of range, must be positive")),
+        },
+        None => None,
+    };
+    read_as::<ZSet>(ctx, argv[1])?;
+    let popped = pop_from(ctx, argv[1], max, count.unwrap_or(1))?;
+    // RESP3 nests [member, score] pairs when a count was given.
+    let nested = ctx.own_io.resp == 3 && count.is_some();
+    ctx.out.array(if nested {
+        popped.len()
+    } else {
+        popped.len() * 2
+    });
+    for (m, s) in &popped {
+        if nested {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
+    }
+    Ok(())
+}
+
+fn zpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    pop_generic(ctx, argv, false)
+}
+
+fn zpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    pop_generic(ctx, argv, true)
+}
+
+fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let numkeys = match parse_i64(argv[1]) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Err(err("ERR numkeys should be greater than 0")),
+    };
+    let where_at = 2usize.saturating_add(numkeys);
+    let Some(&side) = argv.get(where_at) else {
+        return Err(CmdError::Syntax);
+    };
+    let max = match side {
+        s if is(s, "min") => false,
+        s if is(s, "max") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut count = None;
+    let mut rest = argv[where_at + 1..].iter();
+    while let Some(opt) = rest.next() {
+        match rest.next() {
+            Some(v) if count.is_none() && is(opt, "count") => match parse_i64(v) {
+                Some(n) if n > 0 => count = Some(n as usize),
+                _ => return Err(err("ERR count should be greater than 0")),
+            },
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    for key in &argv[2..where_at] {
+        if read_as::<ZSet>(ctx, key)?.is_none() {
+            continue;
+        }
+        let popped = pop_from(ctx, key, max, count.unwrap_or(1))?;
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.array(popped.len());
+        for (m, s) in &popped {
+            ctx.out.array(2);
+            ctx.out.bulk(m);
+            ctx.out.double(*s);
+        }
+        return Ok(());
+    }
+    ctx.out.null_array();
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! The sorted set value and Valkey's two encodings of it (t_zset.c): a
+//! `listpack` of member, score pairs kept in (score, member) order while
+//! small, a `skiplist` (here an ordered tree beside a member → score map)
+//! past `zset-max-listpack-entries` members or `zset-max-listpack-value`
+//! bytes. Scores are doubles, never NaN; ties order by member bytes.
+
+use super::listpack::{Item, Listpack};
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
+
+/// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+/// A score with a total order (scores are never NaN).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score(pub f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.partial_cmp(&other.0).unwrap_or(Ordering::Equal)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tree {
+    order: BTreeSet<(Score, Box<[u8]>)>,
+    scores: HashMap<Box<[u8]>, f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ZSet {
+    Listpack(Listpack),
+    Skiplist(Tree),
+}
+
+fn item_score(i: Item<'_>) -> f64 {
+    match i {
+        Item::Int(v) => v as f64,
+        Item::Str(s) => std::str::from_utf8(s)
+            .ok()
+            .and_then(|t| match t {
+                "inf" => Some(f64::INFINITY),
+                "-inf" => Some(f64::NEG_INFINITY),
+                t => t.parse().ok(),
+            })
+            .unwrap_or(0.0),
+    }
+}
+
+fn score_bytes(score: f64) -> Vec<u8> {
+    ferrokv_transport::resp::num::format_double(score).into_bytes()
+}
+
+impl ZSet {
+    /// The encoding ZADD creates for `hint` members, the longest `longest`
+    /// bytes (zsetTypeCreate).
+    pub fn new(limits: Limits, hint: usize, longest: usize) -> ZSet {
+        if hint <= limits.entries && longest <= limits.value {
+            ZSet::Listpack(Listpack::new())
+        } else {
+            ZSet::Skiplist(Tree::default())
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            ZSet::Listpack(_) => "listpack",
+            ZSet::Skiplist(_) => "skiplist",
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Listpack(lp) => lp.len() / 2,
+            ZSet::Skiplist(t) => t.scores.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Before adding `hint` members, the longest `longest` bytes
+    /// (zsetTypeMaybeConvert).
+    pub fn expect(&mut self, limits: Limits, hint: usize, longest: usize) {
+        if matches!(self, ZSet::Listpack(_)) && (hint > limits.entries || longest > limits.value) {
+            self.convert_to_tree();
+        }
+    }
+
+    fn convert_to_tree(&mut self) {
+        let mut t = Tree::default();
+        for (m, s) in self.entries() {
+            t.insert(m, s);
+        }
+        *self = ZSet::Skiplist(t);
+    }
+
+    /// All (member, score) pairs in order.
+    pub fn entries(&self) -> Vec<(Vec<u8>, f64)> {
+        match self {
+            ZSet::Listpack(lp) => {
+                let mut out = Vec::with_capacity(lp.len() / 2);
+                let mut items = lp.iter();
+                while let (Some(m), Some(s)) = (items.next(), items.next()) {
+                    out.push((m.to_vec(), item_score(s)));
+                }
+                out
+            }
+            ZSet::Skiplist(t) => t.order.iter().map(|(s, m)| (m.to_vec(), s.0)).collect(),
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Listpack(lp) => {
+                let mut items = lp.iter();
+                while let (Some(m), Some(s)) = (items.next(), items.next()) {
+                    if m.eq_bytes(member) {
+                        return Some(item_score(s));
+                    }
+                }
+                None
+            }
+            ZSet::Skiplist(t) => t.scores.get(member).copied(),
+        }
+    }
+
+    /// Sets `member`'s score (call `expect` first for new members);
+    /// returns the previous score.
+    pub fn insert(&mut self, limits: Limits, member: &[u8], score: f64) -> Option<f64> {
+        match self {
+            ZSet::Skiplist(t) => t.insert(member.to_vec(), score),
+            ZSet::Listpack(lp) => {
+                let mut entries = unpack(lp);
+                let old = entries
+                    .iter()
+                    .position(|(m, _)| m == member)
+                    .map(|i| entries.remove(i).1);
+                if old.is_none()
+                    && (entries.len() + 1 > limits.entries || member.len() > limits.value)
+                {
+                    self.convert_to_tree();
+                    return self.insert(limits, member, score);
+                }
+                let at = entries.partition_point(|(m, s)| cmp_entry(*s, m, score, member).is_lt());
+                entries.insert(at, (member.to_vec(), score));
+                *lp = pack(&entries);
+                old
+            }
+        }
+    }
+
+    /// Removes `member`; its score if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Skiplist(t) => t.remove(member),
+            ZSet::Listpack(lp) => {
+                let mut entries = unpack(lp);
+                let i = entries.iter().position(|(m, _)| m == member)?;
+                let (_, s) = entries.remove(i);
+                *lp = pack(&entries);
+                Some(s)
+            }
+        }
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Skiplist(t) => {
+                let s = *t.scores.get(member)?;
+                Some(
+                    t.order
+                        .range(..(Score(s), Box::<[u8]>::from(member)))
+                        .count(),
+                )
+            }
+            ZSet::Listpack(_) => self.entries().iter().position(|(m, _)| m == member),
+        }
+    }
+}
+
+fn cmp_entry(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
+    Score(a_score).cmp(&Score(b_score)).then_with(|| a.cmp(b))
+}
+
+fn unpack(lp: &Listpack) -> Vec<(Vec<u8>, f64)> {
+    let mut out = Vec::with_capacity(lp.len() / 2);
+    let mut items = lp.iter();
+    while let (Some(m), Some(s)) = (items.next(), items.next()) {
+        out.push((m.to_vec(), item_score(s)));
+    }
+    out
+}
+
+fn pack(entries: &[(Vec<u8>, f64)]) -> Listpack {
+    let mut lp = Listpack::new();
+    for (m, s) in entries {
+        lp.push_back(m);
+        lp.push_back(&score_bytes(*s));
+    }
+    lp
+}
+
+impl Tree {
+    fn insert(&mut self, member: Vec<u8>, score: f64) -> Option<f64> {
+        let member: Box<[u8]> = member.into();
+        let old = self.scores.insert(member.clone(), score);
+        if let Some(o) = old {
+            self.order.remove(&(Score(o), member.clone()));
+        }
+        self.order.insert((Score(score), member));
+        old
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let (m, s) = self.scores.remove_entry(member)?;
+        self.order.remove(&(Score(s), m));
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// A sorted set against a map plus a sort, through random edits in
+        /// both encodings (small limits force the conversion).
+        #[test]
+        fn behaves_like_a_sorted_map(ops in proptest::collection::vec((any::<bool>(), 0u8..30, -5i32..5), 0..150), entries in 1usize..20) {
+            let limits = Limits { entries, value: 64 };
+            let mut z = ZSet::new(limits, 1, 1);
+            let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            for (add, m, s) in ops {
+                let member = vec![b'm', m];
+                let score = f64::from(s) / 2.0;
+                if add {
+                    z.expect(limits, 1, member.len());
+                    prop_assert_eq!(z.insert(limits, &member, score), model.insert(member.clone(), score));
+                } else {
+                    prop_assert_eq!(z.remove(&member), model.remove(&member));
+                }
+                let mut want: Vec<(Vec<u8>, f64)> = model.clone().into_iter().collect();
+                want.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+                prop_assert_eq!(z.entries(), want.clone());
+                for (i, (m, _)) in want.iter().enumerate() {
+                    prop_assert_eq!(z.rank(m), Some(i));
+                }
+            }
+        }
+    }
+}
