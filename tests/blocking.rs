@@ -226,3 +226,24 @@ fn client_unblock_and_disconnects() {
     let info = c.str(&["INFO", "clients"]);
     assert!(info.contains("blocked_clients:0\r\n"), "{info}");
 }
+
+#[test]
+fn sorted_set_pops_block_too() {
+    differential(3, |s| {
+        s.send(0, &["BZPOPMIN", "z1", "z2", "0"]);
+        s.send(1, &["BZMPOP", "0", "1", "z2", "MAX", "COUNT", "2"]);
+        s.cmd(2, &["ZADD", "z2", "1", "a", "2", "b", "3", "c"]);
+        s.read(0, "BZPOPMIN z1 z2 0");
+        s.read(1, "BZMPOP 0 1 z2 MAX COUNT 2");
+        // A list pushed onto a key a BZPOPMIN waits on does not serve it,
+        // and a sorted set does not serve a BLPOP.
+        s.send(0, &["BZPOPMAX", "k", "0"]);
+        s.send(1, &["BLPOP", "k", "0"]);
+        s.cmd(2, &["RPUSH", "k", "x"]);
+        s.read(1, "BLPOP k 0");
+        s.cmd(2, &["ZADD", "k", "5", "m"]);
+        s.read(0, "BZPOPMAX k 0");
+        s.cmd(0, &["BZPOPMIN", "nokey", "0.05"]);
+        s.cmd(0, &["BZMPOP", "0.05", "1", "nokey", "MIN"]);
+    });
+}

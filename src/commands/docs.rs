@@ -207,6 +207,11 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "zremrangebylex" => ZREMRANGEBYLEX,
         "zpopmin" => ZPOPMIN,
         "zpopmax" => ZPOPMAX,
+        "bzpopmin" => BZPOPMIN,
+        "bzpopmax" => BZPOPMAX,
+        "bzmpop" => BZMPOP,
+        "zrandmember" => ZRANDMEMBER,
+        "zscan" => ZSCAN,
         "zmpop" => ZMPOP,
         _ => return None,
     })
@@ -7148,6 +7153,253 @@ const ZPOPMAX: DocFields = &[
                 ("name", Str("count")),
                 ("type", Str("integer")),
                 ("display_text", Str("count")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const BZPOPMIN: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        ),
+    ),
+    ("since", Str("5.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) with N being the number of elements in the sorted set."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.0.0"),
+            Str("`timeout` is interpreted as a double instead of an integer."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BZPOPMAX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        ),
+    ),
+    ("since", Str("5.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(log(N)) with N being the number of elements in the sorted set."),
+    ),
+    (
+        "history",
+        Set(&[Array(&[
+            Str("6.0.0"),
+            Str("`timeout` is interpreted as a double instead of an integer."),
+        ])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+        ]),
+    ),
+];
+
+const BZMPOP: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        ),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("timeout")),
+                ("type", Str("double")),
+                ("display_text", Str("timeout")),
+            ]),
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("where")),
+                ("type", Str("oneof")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZRANDMEMBER: DocFields = &[
+    (
+        "summary",
+        Str("Returns one or more random members from a sorted set."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of members returned"),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("options")),
+                ("type", Str("block")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("count")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("count")),
+                        ]),
+                        Map(&[
+                            ("name", Str("withscores")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("withscores")),
+                            ("token", Str("WITHSCORES")),
+                            ("flags", Set(&[Simple("optional")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZSCAN: DocFields = &[
+    (
+        "summary",
+        Str("Iterates over members and scores of a sorted set."),
+    ),
+    ("since", Str("2.8.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        ),
+    ),
+    (
+        "history",
+        Set(&[Array(&[Str("8.0.0"), Str("Added noscores option.")])]),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("cursor")),
+                ("type", Str("integer")),
+                ("display_text", Str("cursor")),
+            ]),
+            Map(&[
+                ("name", Str("pattern")),
+                ("type", Str("pattern")),
+                ("display_text", Str("pattern")),
+                ("token", Str("MATCH")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+            Map(&[
+                ("name", Str("noscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("noscores")),
+                ("token", Str("NOSCORES")),
                 ("flags", Set(&[Simple("optional")])),
             ]),
         ]),

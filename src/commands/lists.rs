@@ -3,12 +3,11 @@
 //! event loop (`server::blocking`), which runs them again when a key
 //! receives elements.
 
-use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
+use super::{Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
-use crate::server::blocking::BlockRequest;
 use crate::types::list::Fill;
 use crate::types::{List, Value};
-use crate::util::{parse_f64_strtod, parse_i64};
+use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @list @fast";
 const W_SLOW: &str = "@write @list @slow";
@@ -600,39 +599,6 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// A blocking command's timeout in seconds (fractions allowed; 0 is
-/// forever), as Valkey parses it: the deadline in Unix ms, or None.
-fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {
-    let seconds = std::str::from_utf8(arg)
-        .ok()
-        .filter(|t| !t.starts_with(char::is_whitespace))
-        .and_then(parse_f64_strtod)
-        .filter(|v| !v.is_nan())
-        .ok_or_else(|| err("ERR timeout is not a float or out of range"))?;
-    let ms = (seconds * 1000.0).ceil();
-    if ms > i64::MAX as f64 {
-        return Err(err("ERR timeout is out of range"));
-    }
-    if ms < 0.0 {
-        return Err(err("ERR timeout is negative"));
-    }
-    let ms = ms as i64;
-    if ms == 0 {
-        return Ok(None);
-    }
-    ms.checked_add(ctx.now_ms)
-        .map(Some)
-        .ok_or_else(|| err("ERR timeout is out of range"))
-}
-
-/// Asks the event loop to block this client on `keys`.
-fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline_ms: Option<i64>) {
-    ctx.client.block = Some(BlockRequest {
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
-        deadline_ms,
-    });
-}
-
 /// BLPOP / BRPOP: the first non-empty list among the keys pops one
 /// element, replied as [key, element]; else the client blocks.
 fn bpop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
@@ -649,7 +615,7 @@ fn bpop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
         after_removal(ctx, key);
         return Ok(());
     }
-    block(ctx, keys, at);
+    block(ctx, keys, at, "list");
     Ok(())
 }
 
@@ -665,7 +631,7 @@ fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn bmove(ctx: &mut Ctx, argv: &[&[u8]], from: bool, to: bool, timeout: &[u8]) -> CmdResult {
     let at = deadline(ctx, timeout)?;
     if write_as::<List>(ctx, argv[1])?.is_none() {
-        block(ctx, &argv[1..2], at);
+        block(ctx, &argv[1..2], at, "list");
         return Ok(());
     }
     move_one(ctx, argv[1], argv[2], from, to)
@@ -684,7 +650,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, head, count) = mpop_args(&argv[2..])?;
     let at = deadline(ctx, argv[1])?;
     if !pop_first(ctx, keys, head, count)? {
-        block(ctx, keys, at);
+        block(ctx, keys, at, "list");
     }
     Ok(())
 }

@@ -18,12 +18,12 @@ use std::collections::HashMap;
 
 use ferrokv_transport::ReplyWriter;
 
-use crate::error::{CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Db;
 use crate::server::Server;
 use crate::server::client::Session;
 use crate::types::{StrValue, Typed, Value};
-use crate::util::parse_i64;
+use crate::util::{parse_f64_strtod, parse_i64};
 
 /// What a command runs against.
 pub struct Ctx<'a> {
@@ -380,6 +380,41 @@ pub fn write_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a
         Some(e) => T::of_mut(&mut e.value).map(Some).ok_or(CmdError::WrongType),
         None => Ok(None),
     }
+}
+
+/// A blocking command's timeout in seconds (fractions allowed; 0 is
+/// forever), as Valkey parses it: the deadline in Unix ms, or None.
+pub fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {
+    let seconds = std::str::from_utf8(arg)
+        .ok()
+        .filter(|t| !t.starts_with(char::is_whitespace))
+        .and_then(parse_f64_strtod)
+        .filter(|v| !v.is_nan())
+        .ok_or_else(|| err("ERR timeout is not a float or out of range"))?;
+    let ms = (seconds * 1000.0).ceil();
+    if ms > i64::MAX as f64 {
+        return Err(err("ERR timeout is out of range"));
+    }
+    if ms < 0.0 {
+        return Err(err("ERR timeout is negative"));
+    }
+    let ms = ms as i64;
+    if ms == 0 {
+        return Ok(None);
+    }
+    ms.checked_add(ctx.now_ms)
+        .map(Some)
+        .ok_or_else(|| err("ERR timeout is out of range"))
+}
+
+/// Asks the event loop to block this client on `keys` until one holds a
+/// value of type `waits_for`.
+pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline_ms: Option<i64>, waits_for: &'static str) {
+    ctx.client.block = Some(crate::server::blocking::BlockRequest {
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        deadline_ms,
+        waits_for,
+    });
 }
 
 /// The string held by a value, mutably, or WRONGTYPE.

@@ -1,19 +1,21 @@
 //! Sorted set commands (Valkey's t_zset.c): adding and scoring, ranks,
 //! the ZRANGE family (by rank, score or lex; REV, LIMIT, WITHSCORES,
-//! STORE), removals by range, pops. Set operations (ZUNION, ZINTER,
-//! ZDIFF), ZRANDMEMBER, ZSCAN and the blocking pops are not implemented
-//! yet, so they are not in the table.
+//! STORE), removals by range, pops (blocking ones too), ZRANDMEMBER,
+//! ZSCAN. The set operations (ZUNION, ZINTER, ZDIFF, ZINTERCARD) are not
+//! implemented yet, so they are not in the table.
 
-use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
+use super::{Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::zset::{Limits, ZSet};
-use crate::util::parse_i64;
+use crate::util::{glob, parse_i64};
 
 const W_FAST: &str = "@write @sortedset @fast";
 const W_SLOW: &str = "@write @sortedset @slow";
 const R_FAST: &str = "@read @sortedset @fast";
 const R_SLOW: &str = "@read @sortedset @slow";
+const W_BLOCK_FAST: &str = "@write @sortedset @fast @blocking";
+const W_BLOCK: &str = "@write @sortedset @slow @blocking";
 
 pub const COMMANDS: &[Command] =
     &[
@@ -175,6 +177,46 @@ pub const COMMANDS: &[Command] =
             0,
             1,
         )]),
+        Command::new(
+            "bzpopmin",
+            -3,
+            "write blocking fast",
+            (1, -2, 1),
+            W_BLOCK_FAST,
+            bzpopmin,
+        )
+        .keys(&[ks("RW access delete", 1, -2, 1)]),
+        Command::new(
+            "bzpopmax",
+            -3,
+            "write blocking fast",
+            (1, -2, 1),
+            W_BLOCK_FAST,
+            bzpopmax,
+        )
+        .keys(&[ks("RW access delete", 1, -2, 1)]),
+        Command::new(
+            "bzmpop",
+            -5,
+            "write blocking movablekeys",
+            (0, 0, 0),
+            W_BLOCK,
+            bzmpop,
+        )
+        .keys(&[ks_keynum("RW access delete", 2, 0, 1, 1)]),
+        Command::new(
+            "zrandmember",
+            -2,
+            "readonly",
+            (1, 1, 1),
+            R_SLOW,
+            zrandmember,
+        )
+        .keys(&[ks("RO access", 1, 0, 1)])
+        .tips("nondeterministic_output"),
+        Command::new("zscan", -3, "readonly", (1, 1, 1), R_SLOW, zscan)
+            .keys(&[ks("RO access", 1, 0, 1)])
+            .tips("nondeterministic_output"),
         Command::new("zmpop", -4, "write movablekeys", (0, 0, 0), W_SLOW, zmpop)
             .keys(&[ks_keynum("RW access delete", 1, 0, 1, 1)]),
     ];
@@ -340,6 +382,10 @@ fn add_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) -> CmdResult {
                 Added::Nop => {}
             }
         }
+    }
+    if added > 0 {
+        let db = ctx.client.db;
+        ctx.srv.blocking.signal(db, key);
     }
     if f.incr {
         match last {
@@ -750,6 +796,8 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             z.insert(limits, m, *s);
         }
         ctx.db().insert(dst, Value::ZSet(z), None, now);
+        let db = ctx.client.db;
+        ctx.srv.blocking.signal(db, dst);
     }
     ctx.out.int(items.len() as i64);
     Ok(())
@@ -877,12 +925,13 @@ fn zpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, argv, true)
 }
 
-fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let numkeys = match parse_i64(argv[1]) {
+/// ZMPOP's arguments from `numkeys` on: (keys, from the top, count).
+fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], bool, usize), CmdError> {
+    let numkeys = match parse_i64(argv[0]) {
         Some(n) if n > 0 => n as usize,
         _ => return Err(err("ERR numkeys should be greater than 0")),
     };
-    let where_at = 2usize.saturating_add(numkeys);
+    let where_at = 1usize.saturating_add(numkeys);
     let Some(&side) = argv.get(where_at) else {
         return Err(CmdError::Syntax);
     };
@@ -902,11 +951,17 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             _ => return Err(CmdError::Syntax),
         }
     }
-    for key in &argv[2..where_at] {
+    Ok((&argv[1..where_at], max, count.unwrap_or(1)))
+}
+
+/// Pops from the first key holding a sorted set: replies [key, [[member,
+/// score], ...]] and returns true, or false if every key is missing.
+fn mpop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<bool, CmdError> {
+    for key in keys {
         if read_as::<ZSet>(ctx, key)?.is_none() {
             continue;
         }
-        let popped = pop_from(ctx, key, max, count.unwrap_or(1))?;
+        let popped = pop_from(ctx, key, max, count)?;
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.array(popped.len());
@@ -915,8 +970,179 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.out.bulk(m);
             ctx.out.double(*s);
         }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (keys, max, count) = mpop_args(&argv[1..])?;
+    if !mpop_first(ctx, keys, max, count)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// BZPOPMIN / BZPOPMAX: [key, member, score] from the first non-empty
+/// sorted set, else block.
+fn bzpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
+    let at = deadline(ctx, argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    for key in keys {
+        if read_as::<ZSet>(ctx, key)?.is_none() {
+            continue;
+        }
+        let popped = pop_from(ctx, key, max, 1)?;
+        let (m, s) = &popped[0];
+        ctx.out.array(3);
+        ctx.out.bulk(key);
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
         return Ok(());
     }
-    ctx.out.null_array();
+    block(ctx, keys, at, "zset");
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    bzpop(ctx, argv, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (keys, max, count) = mpop_args(&argv[2..])?;
+    let at = deadline(ctx, argv[1])?;
+    if !mpop_first(ctx, keys, max, count)? {
+        block(ctx, keys, at, "zset");
+    }
+    Ok(())
+}
+
+fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let resp3 = ctx.own_io.resp == 3;
+    let Some(count_arg) = argv.get(2) else {
+        let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
+            ctx.out.null();
+            return Ok(());
+        };
+        let entries = z.entries();
+        let i = (ctx.srv.random_u64() % entries.len() as u64) as usize;
+        ctx.out.bulk(&entries[i].0);
+        return Ok(());
+    };
+    let count = int_arg(count_arg)?;
+    if count == i64::MIN {
+        return Err(err(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let with_scores = match argv.get(3) {
+        None => false,
+        Some(a) if argv.len() == 4 && is(a, "withscores") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if with_scores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(err("ERR value is out of range"));
+    }
+    let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let mut entries = z.entries();
+    let len = entries.len();
+    let picks: Vec<(Vec<u8>, f64)> = if count == 0 {
+        Vec::new()
+    } else if count < 0 {
+        (0..count.unsigned_abs())
+            .map(|_| entries[(ctx.srv.random_u64() % len as u64) as usize].clone())
+            .collect()
+    } else if count as usize >= len {
+        // The whole set, as Valkey gives it: highest first.
+        entries.reverse();
+        entries
+    } else {
+        for k in 0..count as usize {
+            let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
+            entries.swap(k, j);
+        }
+        entries.truncate(count as usize);
+        entries
+    };
+    ctx.out.array(if with_scores && !resp3 {
+        picks.len() * 2
+    } else {
+        picks.len()
+    });
+    for (m, s) in &picks {
+        if with_scores && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        if with_scores {
+            ctx.out.double(*s);
+        }
+    }
+    Ok(())
+}
+
+fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cursor = std::str::from_utf8(argv[2])
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| err("ERR invalid cursor"))?;
+    let (mut count, mut pattern) = (10usize, None);
+    let mut i = 3;
+    while i < argv.len() {
+        match (argv[i], argv.get(i + 1)) {
+            (o, Some(v)) if is(o, "count") => {
+                let c = int_arg(v)?;
+                if c < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                count = c.min(i64::from(u32::MAX)) as usize;
+            }
+            (o, Some(v)) if is(o, "match") => pattern = Some(*v).filter(|p| *p != b"*"),
+            (o, _) if is(o, "novalues") => return Err(super::sets::NOVALUES_ONLY_HSCAN),
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 2;
+    }
+    let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let entries = z.entries();
+    // A listpack comes back whole; a skiplist is walked from its end by
+    // position (see HSCAN).
+    let (window, next): (Vec<&(Vec<u8>, f64)>, u64) = match z {
+        ZSet::Skiplist(_) => {
+            let end = if cursor == 0 {
+                entries.len()
+            } else {
+                (cursor as usize).min(entries.len())
+            };
+            let start = end.saturating_sub(count);
+            (entries[start..end].iter().rev().collect(), start as u64)
+        }
+        ZSet::Listpack(_) => (entries.iter().collect(), 0),
+    };
+    let found: Vec<_> = window
+        .into_iter()
+        .filter(|(m, _)| pattern.is_none_or(|p| glob::matches(p, m, false)))
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len() * 2);
+    for (m, s) in found {
+        ctx.out.bulk(m);
+        ctx.out
+            .bulk(ferrokv_transport::resp::num::format_double(*s).as_bytes());
+    }
     Ok(())
 }

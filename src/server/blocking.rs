@@ -11,6 +11,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
     pub deadline_ms: Option<i64>,
+    /// The type of value that serves it ("list", "zset").
+    pub waits_for: &'static str,
 }
 
 /// A blocked client's state: its request, its database and the command to
@@ -20,6 +22,7 @@ pub struct Blocked {
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
     pub deadline_ms: Option<i64>,
+    pub waits_for: &'static str,
     pub argv: Vec<Vec<u8>>,
 }
 

@@ -225,12 +225,16 @@ impl EventLoop {
             for (db, key) in ready {
                 for slot in srv.blocking.waiters(db, &key) {
                     let now = unix_ms();
-                    let holds_list = matches!(
-                        srv.dbs[db].peek(&key, now).map(|e| &e.value),
-                        Some(crate::types::Value::List(_))
-                    );
-                    if !holds_list {
+                    let Some(held) = srv.dbs[db].peek(&key, now).map(|e| e.value.type_name())
+                    else {
                         break;
+                    };
+                    let waits_for = srv.clients[slot]
+                        .as_ref()
+                        .and_then(|c| c.session.blocked.as_ref())
+                        .map(|b| b.waits_for);
+                    if waits_for != Some(held) {
+                        continue;
                     }
                     let Some(mut client) = srv.clients[slot].take() else {
                         continue;
@@ -572,6 +576,7 @@ fn block_if_asked(srv: &mut Server, session: &mut Session, slot: usize, argv: &[
             db: session.db,
             keys: req.keys,
             deadline_ms: req.deadline_ms,
+            waits_for: req.waits_for,
             argv: argv.iter().map(|a| a.to_vec()).collect(),
         };
         srv.blocking.block(slot, &b);
