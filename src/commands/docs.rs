@@ -212,6 +212,13 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "bzmpop" => BZMPOP,
         "zrandmember" => ZRANDMEMBER,
         "zscan" => ZSCAN,
+        "zunion" => ZUNION,
+        "zinter" => ZINTER,
+        "zdiff" => ZDIFF,
+        "zintercard" => ZINTERCARD,
+        "zunionstore" => ZUNIONSTORE,
+        "zinterstore" => ZINTERSTORE,
+        "zdiffstore" => ZDIFFSTORE,
         "zmpop" => ZMPOP,
         _ => return None,
     })
@@ -7401,6 +7408,417 @@ const ZSCAN: DocFields = &[
                 ("display_text", Str("noscores")),
                 ("token", Str("NOSCORES")),
                 ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZUNION: DocFields = &[
+    ("summary", Str("Returns the union of multiple sorted sets.")),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("weight")),
+                ("type", Str("integer")),
+                ("display_text", Str("weight")),
+                ("token", Str("WEIGHTS")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("aggregate")),
+                ("type", Str("oneof")),
+                ("token", Str("AGGREGATE")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("sum")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("sum")),
+                            ("token", Str("SUM")),
+                        ]),
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZINTER: DocFields = &[
+    (
+        "summary",
+        Str("Returns the intersect of multiple sorted sets."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("weight")),
+                ("type", Str("integer")),
+                ("display_text", Str("weight")),
+                ("token", Str("WEIGHTS")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("aggregate")),
+                ("type", Str("oneof")),
+                ("token", Str("AGGREGATE")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("sum")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("sum")),
+                            ("token", Str("SUM")),
+                        ]),
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZDIFF: DocFields = &[
+    (
+        "summary",
+        Str("Returns the difference between multiple sorted sets."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("withscores")),
+                ("type", Str("pure-token")),
+                ("display_text", Str("withscores")),
+                ("token", Str("WITHSCORES")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZINTERCARD: DocFields = &[
+    (
+        "summary",
+        Str("Returns the number of members of the intersect of multiple sorted sets."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("limit")),
+                ("type", Str("integer")),
+                ("display_text", Str("limit")),
+                ("token", Str("LIMIT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const ZUNIONSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the union of multiple sorted sets in a key."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("weight")),
+                ("type", Str("integer")),
+                ("display_text", Str("weight")),
+                ("token", Str("WEIGHTS")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("aggregate")),
+                ("type", Str("oneof")),
+                ("token", Str("AGGREGATE")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("sum")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("sum")),
+                            ("token", Str("SUM")),
+                        ]),
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZINTERSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the intersect of multiple sorted sets in a key."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("weight")),
+                ("type", Str("integer")),
+                ("display_text", Str("weight")),
+                ("token", Str("WEIGHTS")),
+                ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+            ]),
+            Map(&[
+                ("name", Str("aggregate")),
+                ("type", Str("oneof")),
+                ("token", Str("AGGREGATE")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("sum")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("sum")),
+                            ("token", Str("SUM")),
+                        ]),
+                        Map(&[
+                            ("name", Str("min")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("min")),
+                            ("token", Str("MIN")),
+                        ]),
+                        Map(&[
+                            ("name", Str("max")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("max")),
+                            ("token", Str("MAX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const ZDIFFSTORE: DocFields = &[
+    (
+        "summary",
+        Str("Stores the difference of multiple sorted sets in a key."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("sorted-set")),
+    (
+        "complexity",
+        Str(
+            "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("destination")),
+                ("type", Str("key")),
+                ("display_text", Str("destination")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("numkeys")),
+                ("type", Str("integer")),
+                ("display_text", Str("numkeys")),
+            ]),
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(1)),
+                ("flags", Set(&[Simple("multiple")])),
             ]),
         ]),
     ),

@@ -1,13 +1,13 @@
 //! Sorted set commands (Valkey's t_zset.c): adding and scoring, ranks,
 //! the ZRANGE family (by rank, score or lex; REV, LIMIT, WITHSCORES,
 //! STORE), removals by range, pops (blocking ones too), ZRANDMEMBER,
-//! ZSCAN. The set operations (ZUNION, ZINTER, ZDIFF, ZINTERCARD) are not
-//! implemented yet, so they are not in the table.
+//! ZSCAN, and the set operations ZUNION / ZINTER / ZDIFF (STORE, WEIGHTS,
+//! AGGREGATE; plain sets count as score 1) and ZINTERCARD.
 
 use super::{Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, read_as, write_as};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
-use crate::types::zset::{Limits, ZSet};
+use crate::types::zset::{Entries, Limits, ZSet};
 use crate::util::{glob, parse_i64};
 
 const W_FAST: &str = "@write @sortedset @fast";
@@ -217,6 +217,69 @@ pub const COMMANDS: &[Command] =
         Command::new("zscan", -3, "readonly", (1, 1, 1), R_SLOW, zscan)
             .keys(&[ks("RO access", 1, 0, 1)])
             .tips("nondeterministic_output"),
+        Command::new(
+            "zunion",
+            -3,
+            "readonly movablekeys",
+            (0, 0, 0),
+            R_SLOW,
+            zunion,
+        )
+        .keys(&[ks_keynum("RO access", 1, 0, 1, 1)]),
+        Command::new(
+            "zinter",
+            -3,
+            "readonly movablekeys",
+            (0, 0, 0),
+            R_SLOW,
+            zinter,
+        )
+        .keys(&[ks_keynum("RO access", 1, 0, 1, 1)]),
+        Command::new(
+            "zdiff",
+            -3,
+            "readonly movablekeys",
+            (0, 0, 0),
+            R_SLOW,
+            zdiff,
+        )
+        .keys(&[ks_keynum("RO access", 1, 0, 1, 1)]),
+        Command::new(
+            "zintercard",
+            -3,
+            "readonly movablekeys",
+            (0, 0, 0),
+            R_SLOW,
+            zintercard,
+        )
+        .keys(&[ks_keynum("RO access", 1, 0, 1, 1)]),
+        Command::new(
+            "zunionstore",
+            -4,
+            "write denyoom movablekeys",
+            (1, 1, 1),
+            W_SLOW,
+            zunionstore,
+        )
+        .keys(&[ks("OW update", 1, 0, 1), ks_keynum("RO access", 2, 0, 1, 1)]),
+        Command::new(
+            "zinterstore",
+            -4,
+            "write denyoom movablekeys",
+            (1, 1, 1),
+            W_SLOW,
+            zinterstore,
+        )
+        .keys(&[ks("OW update", 1, 0, 1), ks_keynum("RO access", 2, 0, 1, 1)]),
+        Command::new(
+            "zdiffstore",
+            -4,
+            "write denyoom movablekeys",
+            (1, 1, 1),
+            W_SLOW,
+            zdiffstore,
+        )
+        .keys(&[ks("OW update", 1, 0, 1), ks_keynum("RO access", 2, 0, 1, 1)]),
         Command::new("zmpop", -4, "write movablekeys", (0, 0, 0), W_SLOW, zmpop)
             .keys(&[ks_keynum("RW access delete", 1, 0, 1, 1)]),
     ];
@@ -1145,4 +1208,213 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .bulk(ferrokv_transport::resp::num::format_double(*s).as_bytes());
     }
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+/// A set operation's options: WEIGHTS, AGGREGATE, WITHSCORES, LIMIT.
+struct OpArgs {
+    weights: Vec<f64>,
+    aggregate: fn(f64, f64) -> f64,
+    with_scores: bool,
+    limit: usize,
+}
+
+fn sum(a: f64, b: f64) -> f64 {
+    let s = a + b;
+    if s.is_nan() { 0.0 } else { s }
+}
+
+/// The sources of a set operation: sorted sets as they are, plain sets
+/// with every score 1; WRONGTYPE for anything else.
+fn op_sources(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Entries>, CmdError> {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    keys.iter()
+        .map(
+            |k| match ctx.db().lookup_read(k, now, touch).map(|e| &e.value) {
+                None => Ok(Vec::new()),
+                Some(Value::ZSet(z)) => Ok(z.entries()),
+                Some(Value::Set(s)) => Ok(s.members().into_iter().map(|m| (m, 1.0)).collect()),
+                Some(_) => Err(CmdError::WrongType),
+            },
+        )
+        .collect()
+}
+
+fn op_generic(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    at: usize,
+    op: SetOp,
+    store: bool,
+    card_only: bool,
+) -> CmdResult {
+    let name = ctx
+        .client
+        .last_cmd
+        .map(|id| ctx.srv.commands.full_names[id].clone())
+        .unwrap_or_default();
+    let numkeys = int_arg(argv[at])?;
+    if numkeys < 1 {
+        return Err(err(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    if numkeys as usize > argv.len() - at - 1 {
+        return Err(CmdError::Syntax);
+    }
+    let keys = &argv[at + 1..at + 1 + numkeys as usize];
+    let sources = op_sources(ctx, keys)?;
+    let mut args = OpArgs {
+        weights: vec![1.0; keys.len()],
+        aggregate: sum,
+        with_scores: false,
+        limit: 0,
+    };
+    let mut rest = &argv[at + 1 + keys.len()..];
+    while let Some(opt) = rest.first() {
+        let left = rest.len();
+        if op != SetOp::Diff && !card_only && left > keys.len() && is(opt, "weights") {
+            for (w, a) in args.weights.iter_mut().zip(&rest[1..]) {
+                *w = parse_score(a, true).ok_or_else(|| err("ERR weight value is not a float"))?;
+            }
+            rest = &rest[1 + keys.len()..];
+        } else if op != SetOp::Diff && !card_only && left >= 2 && is(opt, "aggregate") {
+            args.aggregate = match rest[1] {
+                a if is(a, "sum") => sum,
+                a if is(a, "min") => f64::min,
+                a if is(a, "max") => f64::max,
+                _ => return Err(CmdError::Syntax),
+            };
+            rest = &rest[2..];
+        } else if !store && !card_only && is(opt, "withscores") {
+            args.with_scores = true;
+            rest = &rest[1..];
+        } else if card_only && left >= 2 && is(opt, "limit") {
+            args.limit = match parse_i64(rest[1]) {
+                Some(n) if n >= 0 => n as usize,
+                _ => return Err(err("ERR LIMIT can't be negative")),
+            };
+            rest = &rest[2..];
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let weighted = |i: usize, s: f64| {
+        let v = args.weights[i] * s;
+        if v.is_nan() { 0.0 } else { v }
+    };
+    let mut result: std::collections::HashMap<Vec<u8>, f64> = std::collections::HashMap::new();
+    match op {
+        SetOp::Union => {
+            for (i, src) in sources.iter().enumerate() {
+                for (m, s) in src {
+                    let v = weighted(i, *s);
+                    result
+                        .entry(m.clone())
+                        .and_modify(|acc| *acc = (args.aggregate)(*acc, v))
+                        .or_insert(v);
+                }
+            }
+        }
+        SetOp::Inter => {
+            let lookups: Vec<std::collections::HashMap<&[u8], f64>> = sources
+                .iter()
+                .map(|src| src.iter().map(|(m, s)| (m.as_slice(), *s)).collect())
+                .collect();
+            let mut order: Vec<usize> = (0..sources.len()).collect();
+            order.sort_by_key(|&i| sources[i].len());
+            let (first, others) = order.split_first().expect("at least one key");
+            for (m, s) in &sources[*first] {
+                let mut acc = weighted(*first, *s);
+                let mut everywhere = true;
+                for &j in others {
+                    match lookups[j].get(m.as_slice()) {
+                        Some(&v) => acc = (args.aggregate)(acc, weighted(j, v)),
+                        None => {
+                            everywhere = false;
+                            break;
+                        }
+                    }
+                }
+                if everywhere {
+                    result.insert(m.clone(), acc);
+                    if card_only && args.limit > 0 && result.len() >= args.limit {
+                        break;
+                    }
+                }
+            }
+        }
+        SetOp::Diff => {
+            let others: std::collections::HashSet<&[u8]> = sources[1..]
+                .iter()
+                .flat_map(|src| src.iter().map(|(m, _)| m.as_slice()))
+                .collect();
+            for (m, s) in &sources[0] {
+                if !others.contains(m.as_slice()) {
+                    result.insert(m.clone(), *s);
+                }
+            }
+        }
+    }
+    if card_only {
+        ctx.out.int(result.len() as i64);
+        return Ok(());
+    }
+    let mut items: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
+    items.sort_by(|a, b| crate::types::zset::cmp_entry(a.1, &a.0, b.1, &b.0));
+    if store {
+        let limits = limits(ctx);
+        let dst = argv[1];
+        let now = ctx.now_ms;
+        if items.is_empty() {
+            ctx.db().remove(dst);
+        } else {
+            let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+            let mut z = ZSet::new(limits, items.len(), longest);
+            for (m, s) in &items {
+                z.insert(limits, m, *s);
+            }
+            ctx.db().insert(dst, Value::ZSet(z), None, now);
+            let db = ctx.client.db;
+            ctx.srv.blocking.signal(db, dst);
+        }
+        ctx.out.int(items.len() as i64);
+    } else {
+        reply_range(ctx, &items, args.with_scores);
+    }
+    Ok(())
+}
+
+fn zunion(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 1, SetOp::Union, false, false)
+}
+
+fn zinter(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 1, SetOp::Inter, false, false)
+}
+
+fn zdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 1, SetOp::Diff, false, false)
+}
+
+fn zintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 1, SetOp::Inter, false, true)
+}
+
+fn zunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 2, SetOp::Union, true, false)
+}
+
+fn zinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 2, SetOp::Inter, true, false)
+}
+
+fn zdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    op_generic(ctx, argv, 2, SetOp::Diff, true, false)
 }

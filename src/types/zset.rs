@@ -8,6 +8,9 @@ use super::listpack::{Item, Listpack};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
+/// (member, score) pairs, in (score, member) order.
+pub type Entries = Vec<(Vec<u8>, f64)>;
+
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -109,7 +112,7 @@ impl ZSet {
     }
 
     /// All (member, score) pairs in order.
-    pub fn entries(&self) -> Vec<(Vec<u8>, f64)> {
+    pub fn entries(&self) -> Entries {
         match self {
             ZSet::Listpack(lp) => {
                 let mut out = Vec::with_capacity(lp.len() / 2);
@@ -193,7 +196,8 @@ impl ZSet {
     }
 }
 
-fn cmp_entry(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
+/// (score, member) order.
+pub fn cmp_entry(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
     Score(a_score).cmp(&Score(b_score)).then_with(|| a.cmp(b))
 }
 
