@@ -13,11 +13,14 @@ pub struct Limits {
     pub value: usize,
 }
 
+/// Field → value, in insertion order.
+pub type Fields = IndexMap<Box<[u8]>, Box<[u8]>>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hash {
     Listpack(Listpack),
     /// Insertion-ordered, so HSCAN's cursor can walk it by position.
-    Table(IndexMap<Box<[u8]>, Box<[u8]>>),
+    Table(Box<Fields>),
 }
 
 impl Default for Hash {
@@ -62,7 +65,7 @@ impl Hash {
             while let (Some(f), Some(v)) = (items.next(), items.next()) {
                 table.insert(f.to_vec().into(), v.to_vec().into());
             }
-            *self = Hash::Table(table);
+            *self = Hash::Table(Box::new(table));
         }
     }
 

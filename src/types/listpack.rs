@@ -214,6 +214,9 @@ impl Listpack {
     pub fn insert(&mut self, p: usize, ele: &[u8]) -> usize {
         let mut entry = Vec::with_capacity(ele.len() + 10);
         encode(ele, &mut entry);
+        // Exactly the room needed, as Valkey reallocates: a listpack is
+        // for memory, not amortised growth.
+        self.0.reserve_exact(entry.len());
         self.0.splice(p..p, entry);
         self.set_total();
         self.add_count(1);
@@ -244,6 +247,7 @@ impl Listpack {
         self.0.drain(p..end);
         self.set_total();
         self.add_count(-(n as isize));
+        self.trim();
     }
 
     /// Replaces the element at `p` with `ele`.
@@ -251,8 +255,17 @@ impl Listpack {
         let size = self.entry_size(p);
         let mut entry = Vec::with_capacity(ele.len() + 10);
         encode(ele, &mut entry);
+        self.0.reserve_exact(entry.len().saturating_sub(size));
         self.0.splice(p..p + size, entry);
         self.set_total();
+        self.trim();
+    }
+
+    /// Gives back room left by removals (Valkey shrinks its allocation).
+    fn trim(&mut self) {
+        if self.0.capacity() - self.0.len() > self.0.len() / 4 + 16 {
+            self.0.shrink_to_fit();
+        }
     }
 }
 

@@ -79,3 +79,18 @@ typed!(List, List);
 typed!(Hash, Hash);
 typed!(Set, Set);
 typed!(ZSet, ZSet);
+
+#[cfg(test)]
+mod tests {
+    /// Every key pays for the largest variant: large encodings are boxed
+    /// so a small value costs no more than a string.
+    #[test]
+    fn values_stay_small() {
+        assert!(
+            size_of::<super::Value>() <= 40,
+            "{}",
+            size_of::<super::Value>()
+        );
+        assert!(size_of::<crate::keyspace::Entry>() <= 64);
+    }
+}

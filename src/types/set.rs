@@ -24,7 +24,7 @@ pub enum Set {
     Intset(Intset),
     Listpack(Listpack),
     /// Insertion-ordered, so SSCAN and random picks can go by position.
-    Table(IndexSet<Box<[u8]>>),
+    Table(Box<IndexSet<Box<[u8]>>>),
 }
 
 fn as_int(member: &[u8]) -> Option<i64> {
@@ -45,7 +45,7 @@ impl Set {
         } else if hint <= limits.listpack_entries {
             Set::Listpack(Listpack::new())
         } else {
-            Set::Table(IndexSet::with_capacity(hint))
+            Set::Table(Box::new(IndexSet::with_capacity(hint)))
         }
     }
 
@@ -84,7 +84,9 @@ impl Set {
 
     fn convert_to_table(&mut self) {
         let members = self.members();
-        *self = Set::Table(members.into_iter().map(Vec::into_boxed_slice).collect());
+        *self = Set::Table(Box::new(
+            members.into_iter().map(Vec::into_boxed_slice).collect(),
+        ));
     }
 
     fn convert_to_listpack(&mut self) {

@@ -45,7 +45,7 @@ pub struct Tree {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ZSet {
     Listpack(Listpack),
-    Skiplist(Tree),
+    Skiplist(Box<Tree>),
 }
 
 fn item_score(i: Item<'_>) -> f64 {
@@ -73,7 +73,7 @@ impl ZSet {
         if hint <= limits.entries && longest <= limits.value {
             ZSet::Listpack(Listpack::new())
         } else {
-            ZSet::Skiplist(Tree::default())
+            ZSet::Skiplist(Box::default())
         }
     }
 
@@ -108,7 +108,7 @@ impl ZSet {
         for (m, s) in self.entries() {
             t.insert(m, s);
         }
-        *self = ZSet::Skiplist(t);
+        *self = ZSet::Skiplist(Box::new(t));
     }
 
     /// All (member, score) pairs in order.
