@@ -91,10 +91,18 @@ impl Node {
     }
 }
 
+/// The nodes, with the element count kept (LLEN and every push reply
+/// need it; summing the nodes would cost one step per node).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Quicklist {
+    nodes: VecDeque<Node>,
+    count: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum List {
     Listpack(Listpack),
-    Quicklist(VecDeque<Node>),
+    Quicklist(Box<Quicklist>),
 }
 
 impl Default for List {
@@ -117,7 +125,7 @@ impl List {
     pub fn len(&self) -> usize {
         match self {
             List::Listpack(lp) => lp.len(),
-            List::Quicklist(nodes) => nodes.iter().map(Node::len).sum(),
+            List::Quicklist(q) => q.count,
         }
     }
 
@@ -136,20 +144,24 @@ impl List {
         }
         if fill.exceeded(bytes, count) {
             let lp = std::mem::take(lp);
-            let mut nodes = VecDeque::new();
+            let mut q = Quicklist {
+                nodes: VecDeque::new(),
+                count: lp.len(),
+            };
             if !lp.is_empty() {
-                nodes.push_back(Node::Packed(lp));
+                q.nodes.push_back(Node::Packed(lp));
             }
-            *self = List::Quicklist(nodes);
+            *self = List::Quicklist(Box::new(q));
         }
     }
 
     /// After removing elements: a quicklist of one packed node within half
     /// the limits becomes a listpack (listTypeTryConvertQuicklist).
     pub fn shrunk(&mut self, fill: Fill) {
-        let List::Quicklist(nodes) = self else { return };
+        let List::Quicklist(q) = self else { return };
         let (size_limit, count_limit) = fill.limits();
-        if let [Node::Packed(lp)] = nodes.make_contiguous()
+        if q.nodes.len() == 1
+            && let Some(Node::Packed(lp)) = q.nodes.front_mut()
             && lp.total_bytes() <= size_limit / 2
             && lp.len() <= count_limit / 2
         {
@@ -163,7 +175,9 @@ impl List {
         match self {
             List::Listpack(lp) if head => lp.push_front(ele),
             List::Listpack(lp) => lp.push_back(ele),
-            List::Quicklist(nodes) => {
+            List::Quicklist(q) => {
+                q.count += 1;
+                let nodes = &mut q.nodes;
                 let end = if head {
                     nodes.front_mut()
                 } else {
@@ -189,9 +203,35 @@ impl List {
 
     /// LPOP / RPOP of one element (call `shrunk` after the command's pops).
     pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
-        let i = if head { 0 } else { self.len().checked_sub(1)? };
-        let v = self.get(i as i64)?;
-        self.delete(i, 1);
+        let List::Quicklist(q) = self else {
+            let i = if head { 0 } else { self.len().checked_sub(1)? };
+            let v = self.get(i as i64)?;
+            self.delete(i, 1);
+            return Some(v);
+        };
+        // Straight from the end node, without walking the list.
+        let node = if head {
+            q.nodes.front_mut()?
+        } else {
+            q.nodes.back_mut()?
+        };
+        let (v, emptied) = match node {
+            Node::Plain(v) => (std::mem::take(v), true),
+            Node::Packed(lp) => {
+                let p = if head { lp.first() } else { lp.last() }.expect("nodes are never empty");
+                let v = lp.get(p).to_vec();
+                lp.delete_range(p, 1);
+                (v, lp.is_empty())
+            }
+        };
+        if emptied {
+            if head {
+                q.nodes.pop_front();
+            } else {
+                q.nodes.pop_back();
+            }
+        }
+        q.count -= 1;
         Some(v)
     }
 
@@ -205,8 +245,8 @@ impl List {
         let mut i = i as usize;
         match self {
             List::Listpack(lp) => Some((0, lp.seek(i as i64)?)),
-            List::Quicklist(nodes) => {
-                for (n, node) in nodes.iter().enumerate() {
+            List::Quicklist(q) => {
+                for (n, node) in q.nodes.iter().enumerate() {
                     if i < node.len() {
                         return Some(match node {
                             Node::Packed(lp) => (n, lp.seek(i as i64)?),
@@ -223,7 +263,7 @@ impl List {
     fn item_at(&self, (n, p): Pos) -> Item<'_> {
         match self {
             List::Listpack(lp) => lp.get(p),
-            List::Quicklist(nodes) => match &nodes[n] {
+            List::Quicklist(q) => match &q.nodes[n] {
                 Node::Packed(lp) => lp.get(p),
                 Node::Plain(v) => Item::Str(v),
             },
@@ -242,9 +282,9 @@ impl List {
         };
         match self {
             List::Listpack(lp) => lp.replace(p, ele),
-            List::Quicklist(nodes) => {
+            List::Quicklist(q) => {
                 let large = fill.is_large(ele.len());
-                match &mut nodes[n] {
+                match &mut q.nodes[n] {
                     Node::Packed(lp) if !large => lp.replace(p, ele),
                     Node::Plain(v) if large => *v = ele.to_vec(),
                     _ => {
@@ -264,10 +304,10 @@ impl List {
     fn index_of(&self, (n, p): Pos) -> usize {
         match self {
             List::Listpack(lp) => count_before(lp, p),
-            List::Quicklist(nodes) => {
-                let before: usize = nodes.iter().take(n).map(Node::len).sum();
+            List::Quicklist(q) => {
+                let before: usize = q.nodes.iter().take(n).map(Node::len).sum();
                 before
-                    + match &nodes[n] {
+                    + match &q.nodes[n] {
                         Node::Packed(lp) => count_before(lp, p),
                         Node::Plain(_) => 0,
                     }
@@ -289,7 +329,9 @@ impl List {
                 let p = lp.seek(i as i64).expect("inside");
                 lp.insert(p, ele);
             }
-            List::Quicklist(nodes) => {
+            List::Quicklist(q) => {
+                q.count += 1;
+                let nodes = &mut q.nodes;
                 // The node holding element i - 1; insert after it.
                 let (mut n, mut k) = (0, i);
                 while k > nodes[n].len() {
@@ -349,7 +391,8 @@ impl List {
                     lp.delete_range(p, count);
                 }
             }
-            List::Quicklist(nodes) => {
+            List::Quicklist(q) => {
+                let nodes = &mut q.nodes;
                 let (mut n, mut k, mut left) = (0, i, count);
                 while left > 0 && n < nodes.len() {
                     let node_len = nodes[n].len();
@@ -370,6 +413,7 @@ impl List {
                         }
                     }
                     left -= take;
+                    q.count -= take;
                     k = 0;
                 }
             }
@@ -389,7 +433,7 @@ impl List {
     pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = Item<'_>> + '_> {
         match self {
             List::Listpack(lp) => Box::new(lp.iter()),
-            List::Quicklist(nodes) => Box::new(nodes.iter().flat_map(
+            List::Quicklist(q) => Box::new(q.nodes.iter().flat_map(
                 |node| -> Box<dyn DoubleEndedIterator<Item = Item<'_>> + '_> {
                     match node {
                         Node::Packed(lp) => Box::new(lp.iter()),
@@ -493,8 +537,9 @@ mod tests {
                 prop_assert_eq!(&got, &Vec::from(model.clone()));
                 let back: Vec<Vec<u8>> = list.iter().rev().map(|i| i.to_vec()).collect();
                 prop_assert_eq!(back.len(), model.len());
-                if let List::Quicklist(nodes) = &list {
-                    prop_assert!(nodes.iter().all(|n| n.len() > 0), "no empty nodes");
+                if let List::Quicklist(q) = &list {
+                    prop_assert!(q.nodes.iter().all(|n| n.len() > 0), "no empty nodes");
+                    prop_assert_eq!(q.count, q.nodes.iter().map(Node::len).sum::<usize>());
                 }
             }
         }
