@@ -249,3 +249,66 @@ fn scan_reply_shape_in_resp3() {
         );
     }
 }
+
+/// HSCAN / SSCAN / ZSCAN over hashtable and skiplist encodings: every
+/// member present throughout is returned, also while members are removed
+/// and added between calls, and the iteration ends.
+#[test]
+fn element_scans_return_every_member_while_it_changes() {
+    for (name, server) in servers() {
+        let mut c = server.conn();
+        for i in 0..1000 {
+            c.cmd(&["HSET", "h", &format!("f{i}"), "v"]);
+            c.cmd(&["SADD", "s", &format!("m{i}")]);
+            c.cmd(&["ZADD", "z", &i.to_string(), &format!("m{i}")]);
+        }
+        for (cmd, key, encoding, step) in [
+            ("HSCAN", "h", "hashtable", 2),
+            ("SSCAN", "s", "hashtable", 1),
+            ("ZSCAN", "z", "skiplist", 2),
+        ] {
+            assert_eq!(
+                c.str(&["OBJECT", "ENCODING", key]),
+                encoding,
+                "{name} {key}"
+            );
+            let mut cursor = "0".to_string();
+            let mut seen = HashSet::new();
+            let mut calls = 0;
+            loop {
+                let Value::Array(reply) = c.val(&[cmd, key, &cursor, "COUNT", "7"]) else {
+                    panic!("{name} {cmd}: not an array");
+                };
+                let [Value::Bulk(next), Value::Array(items)] = &reply[..] else {
+                    panic!("{name} {cmd}: bad reply {reply:?}");
+                };
+                for item in items.iter().step_by(step) {
+                    let Value::Bulk(m) = item else {
+                        panic!("{name} {cmd}: {item:?}")
+                    };
+                    seen.insert(String::from_utf8(m.clone()).unwrap());
+                }
+                // Churn: members 900.. come and go; 0..900 stay throughout.
+                let churn = 900 + calls % 100;
+                match cmd {
+                    "HSCAN" => c.cmd(&["HDEL", key, &format!("f{churn}")]),
+                    "SSCAN" => c.cmd(&["SREM", key, &format!("m{churn}")]),
+                    _ => c.cmd(&["ZREM", key, &format!("m{churn}")]),
+                };
+                calls += 1;
+                cursor = String::from_utf8(next.clone()).unwrap();
+                if cursor == "0" {
+                    break;
+                }
+                assert!(calls < 10_000, "{name} {cmd}: does not end");
+            }
+            let prefix = if cmd == "HSCAN" { "f" } else { "m" };
+            for i in 0..900 {
+                assert!(
+                    seen.contains(&format!("{prefix}{i}")),
+                    "{name} {cmd}: missed {prefix}{i}"
+                );
+            }
+        }
+    }
+}

@@ -1,13 +1,15 @@
 //! Hash commands (Valkey's t_hash.c). Field expiration (HEXPIRE and
 //! friends) is not implemented yet, so those commands are not in the table.
 
-use super::{Command, Ctx, int_arg, is, ks, read_as, write_as};
+use super::{Command, Ctx, ScanArgs, int_arg, is, ks, read_as, reply_scan, write_as};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
-use crate::util::glob;
 use crate::util::longdouble::{IncrError, incr_by_float};
 use crate::util::parse_i64;
+
+/// A field and its value.
+type Pair = (Vec<u8>, Vec<u8>);
 
 const W_FAST: &str = "@write @hash @fast";
 const R_FAST: &str = "@read @hash @fast";
@@ -351,72 +353,27 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[2])
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| err("ERR invalid cursor"))?;
-    let (mut count, mut pattern, mut novalues) = (10usize, None, false);
-    let mut i = 3;
-    while i < argv.len() {
-        let value = argv.get(i + 1);
-        match (argv[i], value) {
-            (o, Some(v)) if is(o, "count") => {
-                let c = int_arg(v)?;
-                if c < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                count = c.min(i64::from(u32::MAX)) as usize;
-                i += 2;
-            }
-            (o, Some(v)) if is(o, "match") => {
-                pattern = Some(*v).filter(|p| *p != b"*");
-                i += 2;
-            }
-            (o, _) if is(o, "novalues") => {
-                novalues = true;
-                i += 1;
-            }
-            _ => return Err(CmdError::Syntax),
-        }
-    }
+    let args = ScanArgs::parse(argv, true)?;
     let Some(hash) = read_as::<Hash>(ctx, argv[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
+        reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    // A listpack is returned whole; a table is walked from its end by
-    // position, so fields present throughout are all seen even if others
-    // come and go (removals shift later, already seen, fields down).
+    // A listpack comes back whole, in order; a table by cursor window.
     let pairs = hash.pairs();
-    let (from, next) = match hash {
-        Hash::Listpack(_) => (0..pairs.len(), 0),
+    let (window, next): (Vec<&Pair>, u64) = match hash {
+        Hash::Listpack(_) => (pairs.iter().collect(), 0),
         Hash::Table(_) => {
-            let end = if cursor == 0 {
-                pairs.len()
-            } else {
-                (cursor as usize).min(pairs.len())
-            };
-            let start = end.saturating_sub(count);
-            (start..end, start as u64)
+            let (range, next) = args.window(pairs.len());
+            (pairs[range].iter().rev().collect(), next)
         }
     };
-    let window: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = match hash {
-        Hash::Listpack(_) => Box::new(pairs[from].iter()),
-        Hash::Table(_) => Box::new(pairs[from].iter().rev()),
-    };
-    let found: Vec<_> = window
-        .filter(|(f, _)| pattern.is_none_or(|p| glob::matches(p, f, false)))
-        .collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(found.len() * if novalues { 1 } else { 2 });
-    for (f, v) in found {
-        ctx.out.bulk(f);
-        if !novalues {
-            ctx.out.bulk(v);
+    let mut elements: Vec<&[u8]> = Vec::new();
+    for (f, v) in window.into_iter().filter(|(f, _)| args.matches(f)) {
+        elements.push(f);
+        if !args.novalues {
+            elements.push(v);
         }
     }
+    reply_scan(ctx.out, next, &elements);
     Ok(())
 }

@@ -508,7 +508,7 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(argv[i], "match") && has_value {
             pattern = Some(argv[i + 1]).filter(|p| *p != b"*");
         } else if is(argv[i], "novalues") {
-            return Err(super::sets::NOVALUES_ONLY_HSCAN);
+            return Err(super::NOVALUES_ONLY_HSCAN);
         } else if is(argv[i], "type") && has_value {
             let name = String::from_utf8_lossy(argv[i + 1]).to_ascii_lowercase();
             if !TYPE_NAMES.contains(&name.as_str()) {

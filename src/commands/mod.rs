@@ -417,6 +417,91 @@ pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline_ms: Option<i64>, waits_for:
     });
 }
 
+/// HSCAN / SSCAN / ZSCAN arguments: the cursor, then COUNT, MATCH and
+/// (HSCAN only) NOVALUES.
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub novalues: bool,
+}
+
+/// SCAN's NOVALUES on anything but a hash.
+pub const NOVALUES_ONLY_HSCAN: CmdError = CmdError::Other(std::borrow::Cow::Borrowed(
+    "ERR NOVALUES option can only be used in HSCAN",
+));
+
+impl<'a> ScanArgs<'a> {
+    /// Parses `argv[2..]` of a key-scanning command.
+    pub fn parse(argv: &[&'a [u8]], novalues_ok: bool) -> Result<ScanArgs<'a>, CmdError> {
+        let cursor = std::str::from_utf8(argv[2])
+            .ok()
+            .filter(|s| !s.starts_with('+'))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| err("ERR invalid cursor"))?;
+        let mut args = ScanArgs {
+            cursor,
+            count: 10,
+            pattern: None,
+            novalues: false,
+        };
+        let mut i = 3;
+        while i < argv.len() {
+            match (argv[i], argv.get(i + 1)) {
+                (o, Some(v)) if is(o, "count") => {
+                    let c = int_arg(v)?;
+                    if c < 1 {
+                        return Err(CmdError::Syntax);
+                    }
+                    args.count = c.min(i64::from(u32::MAX)) as usize;
+                    i += 2;
+                }
+                (o, Some(v)) if is(o, "match") => {
+                    args.pattern = Some(*v).filter(|p| *p != b"*");
+                    i += 2;
+                }
+                (o, _) if is(o, "novalues") && novalues_ok => {
+                    args.novalues = true;
+                    i += 1;
+                }
+                (o, _) if is(o, "novalues") => return Err(NOVALUES_ONLY_HSCAN),
+                _ => return Err(CmdError::Syntax),
+            }
+        }
+        Ok(args)
+    }
+
+    /// The positions to return from a table of `len` entries and the next
+    /// cursor. Tables are walked from their end by position, so entries
+    /// present throughout are all seen even while others come and go
+    /// (a removal shifts later, already seen, entries down).
+    pub fn window(&self, len: usize) -> (std::ops::Range<usize>, u64) {
+        let end = if self.cursor == 0 {
+            len
+        } else {
+            (self.cursor as usize).min(len)
+        };
+        let start = end.saturating_sub(self.count);
+        (start..end, start as u64)
+    }
+
+    /// Whether a member passes MATCH.
+    pub fn matches(&self, member: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::util::glob::matches(p, member, false))
+    }
+}
+
+/// The reply of a key-scanning command: the cursor, then the elements.
+pub fn reply_scan(out: &mut ReplyWriter, next: u64, elements: &[&[u8]]) {
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(elements.len());
+    for e in elements {
+        out.bulk(e);
+    }
+}
+
 /// The string held by a value, mutably, or WRONGTYPE.
 pub fn as_str_mut(value: &mut Value) -> Result<&mut StrValue, CmdError> {
     match value {

@@ -1,21 +1,16 @@
 //! Set commands (Valkey's t_set.c).
 
-use super::{Command, Ctx, int_arg, is, ks, ks_keynum, read_as, write_as};
+use super::{Command, Ctx, ScanArgs, is, ks, ks_keynum, read_as, reply_scan, write_as};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
-use crate::util::{glob, parse_i64};
+use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @set @fast";
 const W_SLOW: &str = "@write @set @slow";
 const R_FAST: &str = "@read @set @fast";
 const R_SLOW: &str = "@read @set @slow";
 const ORDER: &str = "nondeterministic_output_order";
-
-/// SCAN's NOVALUES on anything but a hash.
-pub const NOVALUES_ONLY_HSCAN: CmdError = CmdError::Other(std::borrow::Cow::Borrowed(
-    "ERR NOVALUES option can only be used in HSCAN",
-));
 
 pub const COMMANDS: &[Command] = &[
     Command::new("sadd", -3, "write denyoom fast", (1, 1, 1), W_FAST, sadd).keys(&[ks(
@@ -527,58 +522,25 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[2])
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| err("ERR invalid cursor"))?;
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < argv.len() {
-        match (argv[i], argv.get(i + 1)) {
-            (o, Some(v)) if is(o, "count") => {
-                let c = int_arg(v)?;
-                if c < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                count = c.min(i64::from(u32::MAX)) as usize;
-            }
-            (o, Some(v)) if is(o, "match") => pattern = Some(*v).filter(|p| *p != b"*"),
-            (o, _) if is(o, "novalues") => return Err(NOVALUES_ONLY_HSCAN),
-            _ => return Err(CmdError::Syntax),
-        }
-        i += 2;
-    }
+    let args = ScanArgs::parse(argv, false)?;
     let Some(set) = read_as::<Set>(ctx, argv[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
+        reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
+    // Compact encodings come back whole; a table by cursor window.
     let members = set.members();
-    // Compact encodings come back whole; a table is walked from its end by
-    // position (see HSCAN).
     let (window, next): (Vec<&Vec<u8>>, u64) = match set {
         Set::Table(_) => {
-            let end = if cursor == 0 {
-                members.len()
-            } else {
-                (cursor as usize).min(members.len())
-            };
-            let start = end.saturating_sub(count);
-            (members[start..end].iter().rev().collect(), start as u64)
+            let (range, next) = args.window(members.len());
+            (members[range].iter().rev().collect(), next)
         }
         _ => (members.iter().collect(), 0),
     };
-    let found: Vec<&Vec<u8>> = window
+    let elements: Vec<&[u8]> = window
         .into_iter()
-        .filter(|m| pattern.is_none_or(|p| glob::matches(p, m, false)))
+        .filter(|m| args.matches(m))
+        .map(Vec::as_slice)
         .collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(found.len());
-    for m in found {
-        ctx.out.bulk(m);
-    }
+    reply_scan(ctx.out, next, &elements);
     Ok(())
 }

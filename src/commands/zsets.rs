@@ -4,11 +4,14 @@
 //! ZSCAN, and the set operations ZUNION / ZINTER / ZDIFF (STORE, WEIGHTS,
 //! AGGREGATE; plain sets count as score 1) and ZINTERCARD.
 
-use super::{Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, read_as, write_as};
+use super::{
+    Command, Ctx, ScanArgs, block, deadline, int_arg, is, ks, ks_keynum, read_as, reply_scan,
+    write_as,
+};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::zset::{Entries, Limits, ZSet};
-use crate::util::{glob, parse_i64};
+use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @sortedset @fast";
 const W_SLOW: &str = "@write @sortedset @slow";
@@ -1152,61 +1155,35 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[2])
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| err("ERR invalid cursor"))?;
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < argv.len() {
-        match (argv[i], argv.get(i + 1)) {
-            (o, Some(v)) if is(o, "count") => {
-                let c = int_arg(v)?;
-                if c < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                count = c.min(i64::from(u32::MAX)) as usize;
-            }
-            (o, Some(v)) if is(o, "match") => pattern = Some(*v).filter(|p| *p != b"*"),
-            (o, _) if is(o, "novalues") => return Err(super::sets::NOVALUES_ONLY_HSCAN),
-            _ => return Err(CmdError::Syntax),
-        }
-        i += 2;
-    }
+    let args = ScanArgs::parse(argv, false)?;
     let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
+        reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
+    // A listpack comes back whole; a skiplist by cursor window.
     let entries = z.entries();
-    // A listpack comes back whole; a skiplist is walked from its end by
-    // position (see HSCAN).
     let (window, next): (Vec<&(Vec<u8>, f64)>, u64) = match z {
         ZSet::Skiplist(_) => {
-            let end = if cursor == 0 {
-                entries.len()
-            } else {
-                (cursor as usize).min(entries.len())
-            };
-            let start = end.saturating_sub(count);
-            (entries[start..end].iter().rev().collect(), start as u64)
+            let (range, next) = args.window(entries.len());
+            (entries[range].iter().rev().collect(), next)
         }
         ZSet::Listpack(_) => (entries.iter().collect(), 0),
     };
-    let found: Vec<_> = window
+    let scores: Vec<(&[u8], String)> = window
         .into_iter()
-        .filter(|(m, _)| pattern.is_none_or(|p| glob::matches(p, m, false)))
+        .filter(|(m, _)| args.matches(m))
+        .map(|(m, s)| {
+            (
+                m.as_slice(),
+                ferrokv_transport::resp::num::format_double(*s),
+            )
+        })
         .collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(found.len() * 2);
-    for (m, s) in found {
-        ctx.out.bulk(m);
-        ctx.out
-            .bulk(ferrokv_transport::resp::num::format_double(*s).as_bytes());
-    }
+    let elements: Vec<&[u8]> = scores
+        .iter()
+        .flat_map(|(m, s)| [*m, s.as_bytes()])
+        .collect();
+    reply_scan(ctx.out, next, &elements);
     Ok(())
 }
 
