@@ -1,15 +1,15 @@
 //! Hash commands (Valkey's t_hash.c). Field expiration (HEXPIRE and
 //! friends) is not implemented yet, so those commands are not in the table.
 
-use super::{Command, Ctx, ScanArgs, int_arg, is, ks, read_as, reply_scan, write_as};
+use super::{
+    Command, Ctx, ScanArgs, distinct_positions, int_arg, is, ks, read_as, reply_scan, signed_count,
+    write_as,
+};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
 use crate::util::longdouble::{IncrError, incr_by_float};
 use crate::util::parse_i64;
-
-/// A field and its value.
-type Pair = (Vec<u8>, Vec<u8>);
 
 const W_FAST: &str = "@write @hash @fast";
 const R_FAST: &str = "@read @hash @fast";
@@ -290,12 +290,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(&f);
         return Ok(());
     };
-    let count = int_arg(count_arg)?;
-    if count == i64::MIN {
-        return Err(err(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let count = signed_count(count_arg)?;
     let with_values = match argv.get(3) {
         None => false,
         Some(a) if argv.len() == 4 && is(a, "withvalues") => true,
@@ -324,15 +319,10 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         hash.pairs()
     } else {
         // Distinct elements: a partial shuffle of the positions.
-        let mut order: Vec<usize> = (0..len).collect();
         let hash = hash.clone();
-        for k in 0..count as usize {
-            let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
-            order.swap(k, j);
-        }
-        order[..count as usize]
-            .iter()
-            .map(|&i| hash.pair_at(i).expect("in range"))
+        distinct_positions(ctx, len, count as usize)
+            .into_iter()
+            .map(|i| hash.pair_at(i).expect("in range"))
             .collect()
     };
     if with_values && !resp3 {
@@ -358,15 +348,8 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    // A listpack comes back whole, in order; a table by cursor window.
     let pairs = hash.pairs();
-    let (window, next): (Vec<&Pair>, u64) = match hash {
-        Hash::Listpack(_) => (pairs.iter().collect(), 0),
-        Hash::Table(_) => {
-            let (range, next) = args.window(pairs.len());
-            (pairs[range].iter().rev().collect(), next)
-        }
-    };
+    let (window, next) = args.select(&pairs, matches!(hash, Hash::Table(_)));
     let mut elements: Vec<&[u8]> = Vec::new();
     for (f, v) in window.into_iter().filter(|(f, _)| args.matches(f)) {
         elements.push(f);

@@ -3,7 +3,10 @@
 //! event loop (`server::blocking`), which runs them again when a key
 //! receives elements.
 
-use super::{Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, read_as, write_as};
+use super::{
+    Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, mpop_args, read_as, signed_count,
+    write_as,
+};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::list::Fill;
 use crate::types::{List, Value};
@@ -437,12 +440,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let value = args.as_slice().first();
         match (opt, value) {
             (o, Some(v)) if is(o, "rank") => {
-                rank = int_arg(v)?;
-                if rank == i64::MIN {
-                    return Err(err(
-                        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                    ));
-                }
+                rank = signed_count(v)?;
                 if rank == 0 {
                     return Err(err(
                         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -546,31 +544,6 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_head: bool, to_head: boo
     Ok(())
 }
 
-/// LMPOP's arguments from `numkeys` on: (keys, from the head, count).
-fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], bool, usize), CmdError> {
-    let numkeys = match parse_i64(argv[0]) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(err("ERR numkeys should be greater than 0")),
-    };
-    let where_at = 1usize.saturating_add(numkeys);
-    let Some(&where_arg) = argv.get(where_at) else {
-        return Err(CmdError::Syntax);
-    };
-    let head = side(where_arg)?;
-    let mut count = None;
-    let mut rest = argv[where_at + 1..].iter();
-    while let Some(opt) = rest.next() {
-        match rest.next() {
-            Some(v) if count.is_none() && is(opt, "count") => match parse_i64(v) {
-                Some(n) if n > 0 => count = Some(n as usize),
-                _ => return Err(err("ERR count should be greater than 0")),
-            },
-            _ => return Err(CmdError::Syntax),
-        }
-    }
-    Ok((&argv[1..where_at], head, count.unwrap_or(1)))
-}
-
 /// Pops from the first key holding a list: replies [key, [elements]] and
 /// returns true, or false if every key is missing.
 fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], head: bool, count: usize) -> Result<bool, CmdError> {
@@ -592,7 +565,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], head: bool, count: usize) -> Result<
 }
 
 fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (keys, head, count) = mpop_args(&argv[1..])?;
+    let (keys, head, count) = mpop_args(&argv[1..], side)?;
     if !pop_first(ctx, keys, head, count)? {
         ctx.out.null_array();
     }
@@ -647,7 +620,7 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (keys, head, count) = mpop_args(&argv[2..])?;
+    let (keys, head, count) = mpop_args(&argv[2..], side)?;
     let at = deadline(ctx, argv[1])?;
     if !pop_first(ctx, keys, head, count)? {
         block(ctx, keys, at, "list");

@@ -475,7 +475,7 @@ impl<'a> ScanArgs<'a> {
     /// cursor. Tables are walked from their end by position, so entries
     /// present throughout are all seen even while others come and go
     /// (a removal shifts later, already seen, entries down).
-    pub fn window(&self, len: usize) -> (std::ops::Range<usize>, u64) {
+    fn window(&self, len: usize) -> (std::ops::Range<usize>, u64) {
         let end = if self.cursor == 0 {
             len
         } else {
@@ -483,6 +483,17 @@ impl<'a> ScanArgs<'a> {
         };
         let start = end.saturating_sub(self.count);
         (start..end, start as u64)
+    }
+
+    /// What one call returns from `items` (a compact encoding: all of
+    /// them, cursor 0; a table: the cursor's window, from its end), with
+    /// the next cursor.
+    pub fn select<'t, T>(&self, items: &'t [T], table: bool) -> (Vec<&'t T>, u64) {
+        if !table {
+            return (items.iter().collect(), 0);
+        }
+        let (range, next) = self.window(items.len());
+        (items[range].iter().rev().collect(), next)
     }
 
     /// Whether a member passes MATCH.
@@ -500,6 +511,58 @@ pub fn reply_scan(out: &mut ReplyWriter, next: u64, elements: &[&[u8]]) {
     for e in elements {
         out.bulk(e);
     }
+}
+
+/// LMPOP / ZMPOP / their blocking forms, from `numkeys` on: the keys,
+/// the side (`side` reads LEFT|RIGHT or MIN|MAX) and COUNT (default 1).
+pub fn mpop_args<'a>(
+    argv: &'a [&'a [u8]],
+    side: fn(&[u8]) -> Result<bool, CmdError>,
+) -> Result<(&'a [&'a [u8]], bool, usize), CmdError> {
+    let numkeys = match parse_i64(argv[0]) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Err(err("ERR numkeys should be greater than 0")),
+    };
+    let where_at = 1usize.saturating_add(numkeys);
+    let Some(&where_arg) = argv.get(where_at) else {
+        return Err(CmdError::Syntax);
+    };
+    let side = side(where_arg)?;
+    let mut count = None;
+    let mut rest = argv[where_at + 1..].iter();
+    while let Some(opt) = rest.next() {
+        match rest.next() {
+            Some(v) if count.is_none() && is(opt, "count") => match parse_i64(v) {
+                Some(n) if n > 0 => count = Some(n as usize),
+                _ => return Err(err("ERR count should be greater than 0")),
+            },
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    Ok((&argv[1..where_at], side, count.unwrap_or(1)))
+}
+
+/// A count that may be negative but not i64::MIN (LPOS RANK, HRANDFIELD,
+/// SRANDMEMBER, ZRANDMEMBER), with Valkey's error for that one value.
+pub fn signed_count(arg: &[u8]) -> Result<i64, CmdError> {
+    match int_arg(arg)? {
+        i64::MIN => Err(err(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        n => Ok(n),
+    }
+}
+
+/// `count` distinct random positions below `len` (a partial shuffle), for
+/// the RANDMEMBER / RANDFIELD / SPOP samples.
+pub fn distinct_positions(ctx: &mut Ctx, len: usize, count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    for k in 0..count {
+        let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
+        order.swap(k, j);
+    }
+    order.truncate(count);
+    order
 }
 
 /// The string held by a value, mutably, or WRONGTYPE.

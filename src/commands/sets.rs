@@ -1,6 +1,9 @@
 //! Set commands (Valkey's t_set.c).
 
-use super::{Command, Ctx, ScanArgs, is, ks, ks_keynum, read_as, reply_scan, write_as};
+use super::{
+    Command, Ctx, ScanArgs, distinct_positions, is, ks, ks_keynum, read_as, reply_scan,
+    signed_count, write_as,
+};
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
@@ -400,29 +403,12 @@ fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// A count argument of SPOP / SRANDMEMBER.
-fn count_arg(arg: &[u8], allow_negative: bool) -> Result<i64, CmdError> {
-    let n = parse_i64(arg);
-    match n {
-        Some(n) if allow_negative && n != i64::MIN => Ok(n),
-        Some(i64::MIN) if allow_negative => Err(err(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        )),
-        None if allow_negative => Err(CmdError::NotInteger),
+/// SPOP's count: non-negative.
+fn pop_count(arg: &[u8]) -> Result<i64, CmdError> {
+    match parse_i64(arg) {
         Some(n) if n >= 0 => Ok(n),
         _ => Err(err("ERR value is out of range, must be positive")),
     }
-}
-
-/// Distinct random positions below `len`, `count` of them.
-fn distinct_positions(ctx: &mut Ctx, len: usize, count: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    for k in 0..count {
-        let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
-        order.swap(k, j);
-    }
-    order.truncate(count);
-    order
 }
 
 fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -430,7 +416,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let key = argv[1];
-    let count = argv.get(2).map(|a| count_arg(a, false)).transpose()?;
+    let count = argv.get(2).map(|a| pop_count(a)).transpose()?;
     let Some(set) = write_as::<Set>(ctx, key)?.cloned() else {
         match count {
             Some(_) => ctx.out.set(0),
@@ -485,7 +471,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(&set.member_at(i).expect("in range"));
         return Ok(());
     };
-    let count = count_arg(arg, true)?;
+    let count = signed_count(arg)?;
     let Some(set) = read_as::<Set>(ctx, argv[1])?.cloned() else {
         ctx.out.array(0);
         return Ok(());
@@ -527,15 +513,8 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    // Compact encodings come back whole; a table by cursor window.
     let members = set.members();
-    let (window, next): (Vec<&Vec<u8>>, u64) = match set {
-        Set::Table(_) => {
-            let (range, next) = args.window(members.len());
-            (members[range].iter().rev().collect(), next)
-        }
-        _ => (members.iter().collect(), 0),
-    };
+    let (window, next) = args.select(&members, matches!(set, Set::Table(_)));
     let elements: Vec<&[u8]> = window
         .into_iter()
         .filter(|m| args.matches(m))

@@ -5,8 +5,8 @@
 //! AGGREGATE; plain sets count as score 1) and ZINTERCARD.
 
 use super::{
-    Command, Ctx, ScanArgs, block, deadline, int_arg, is, ks, ks_keynum, read_as, reply_scan,
-    write_as,
+    Command, Ctx, ScanArgs, block, deadline, distinct_positions, int_arg, is, ks, ks_keynum,
+    mpop_args, read_as, reply_scan, signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::types::Value;
@@ -991,33 +991,13 @@ fn zpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     pop_generic(ctx, argv, true)
 }
 
-/// ZMPOP's arguments from `numkeys` on: (keys, from the top, count).
-fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], bool, usize), CmdError> {
-    let numkeys = match parse_i64(argv[0]) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(err("ERR numkeys should be greater than 0")),
-    };
-    let where_at = 1usize.saturating_add(numkeys);
-    let Some(&side) = argv.get(where_at) else {
-        return Err(CmdError::Syntax);
-    };
-    let max = match side {
-        s if is(s, "min") => false,
-        s if is(s, "max") => true,
-        _ => return Err(CmdError::Syntax),
-    };
-    let mut count = None;
-    let mut rest = argv[where_at + 1..].iter();
-    while let Some(opt) = rest.next() {
-        match rest.next() {
-            Some(v) if count.is_none() && is(opt, "count") => match parse_i64(v) {
-                Some(n) if n > 0 => count = Some(n as usize),
-                _ => return Err(err("ERR count should be greater than 0")),
-            },
-            _ => return Err(CmdError::Syntax),
-        }
+/// MIN or MAX: true for MAX (the top).
+fn zside(arg: &[u8]) -> Result<bool, CmdError> {
+    match arg {
+        s if is(s, "min") => Ok(false),
+        s if is(s, "max") => Ok(true),
+        _ => Err(CmdError::Syntax),
     }
-    Ok((&argv[1..where_at], max, count.unwrap_or(1)))
 }
 
 /// Pops from the first key holding a sorted set: replies [key, [[member,
@@ -1042,7 +1022,7 @@ fn mpop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: usize) -> Result<
 }
 
 fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (keys, max, count) = mpop_args(&argv[1..])?;
+    let (keys, max, count) = mpop_args(&argv[1..], zside)?;
     if !mpop_first(ctx, keys, max, count)? {
         ctx.out.null_array();
     }
@@ -1079,7 +1059,7 @@ fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (keys, max, count) = mpop_args(&argv[2..])?;
+    let (keys, max, count) = mpop_args(&argv[2..], zside)?;
     let at = deadline(ctx, argv[1])?;
     if !mpop_first(ctx, keys, max, count)? {
         block(ctx, keys, at, "zset");
@@ -1099,12 +1079,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(&entries[i].0);
         return Ok(());
     };
-    let count = int_arg(count_arg)?;
-    if count == i64::MIN {
-        return Err(err(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let count = signed_count(count_arg)?;
     let with_scores = match argv.get(3) {
         None => false,
         Some(a) if argv.len() == 4 && is(a, "withscores") => true,
@@ -1130,12 +1105,10 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         entries.reverse();
         entries
     } else {
-        for k in 0..count as usize {
-            let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
-            entries.swap(k, j);
-        }
-        entries.truncate(count as usize);
-        entries
+        distinct_positions(ctx, len, count as usize)
+            .into_iter()
+            .map(|i| entries[i].clone())
+            .collect()
     };
     ctx.out.array(if with_scores && !resp3 {
         picks.len() * 2
@@ -1160,15 +1133,8 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    // A listpack comes back whole; a skiplist by cursor window.
     let entries = z.entries();
-    let (window, next): (Vec<&(Vec<u8>, f64)>, u64) = match z {
-        ZSet::Skiplist(_) => {
-            let (range, next) = args.window(entries.len());
-            (entries[range].iter().rev().collect(), next)
-        }
-        ZSet::Listpack(_) => (entries.iter().collect(), 0),
-    };
+    let (window, next) = args.select(&entries, matches!(z, ZSet::Skiplist(_)));
     let scores: Vec<(&[u8], String)> = window
         .into_iter()
         .filter(|(m, _)| args.matches(m))
