@@ -93,9 +93,21 @@ pub fn unix_socket_path() -> PathBuf {
     PathBuf::from(format!("/tmp/ferrokv-t{}-{n}.sock", std::process::id()))
 }
 
+/// A port free for TCP now and never handed out before in this process.
+/// Ports also name RDMA listeners, whose port space the kernel's TCP
+/// `bind` cannot see: without the memory, a port held by one test's RDMA
+/// listener could be handed to another test running beside it.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A running server process; killed (and waited for) on drop.
