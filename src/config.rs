@@ -61,7 +61,26 @@ pub struct Config {
     pub rdma_completion_vector: i64,
     /// The config file given on the command line, if any (INFO config_file).
     pub config_file: String,
+    /// Output buffer limits by client class (OBUF_NORMAL, OBUF_REPLICA,
+    /// OBUF_PUBSUB).
+    pub client_output_buffer_limit: [ObufLimit; 3],
+    /// Keyspace event classes published (`notify-keyspace-events`).
+    pub notify_keyspace_events: crate::keyspace::events::Classes,
 }
+
+/// One class's `client-output-buffer-limit`: bytes (0: none), and how long
+/// a client may stay above the soft limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+pub const OBUF_NORMAL: usize = 0;
+pub const OBUF_REPLICA: usize = 1;
+pub const OBUF_PUBSUB: usize = 2;
+const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -78,6 +97,24 @@ impl Default for Config {
             hz: 10,
             active_expire_effort: 1,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            client_output_buffer_limit: [
+                ObufLimit {
+                    hard: 0,
+                    soft: 0,
+                    soft_seconds: 0,
+                },
+                ObufLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_seconds: 60,
+                },
+                ObufLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_seconds: 60,
+                },
+            ],
+            notify_keyspace_events: 0,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
@@ -171,6 +208,60 @@ fn set_unixsocketperm(c: &mut Config, args: &[String]) -> Result<(), String> {
 
 /// Persistence is not implemented yet: only "no snapshots" is accepted, so a
 /// config asking for snapshots fails loudly instead of silently not saving.
+fn get_obuf_limits(c: &Config) -> String {
+    let classes = OBUF_CLASSES.iter().zip(&c.client_output_buffer_limit);
+    let parts: Vec<String> = classes
+        .map(|(name, l)| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect();
+    parts.join(" ")
+}
+
+/// `class hard soft seconds` groups, from one string or many arguments.
+fn set_obuf_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
+    let joined = args.join(" ");
+    let words: Vec<&str> = joined.split_ascii_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = c.client_output_buffer_limit;
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => OBUF_NORMAL,
+            "slave" | "replica" => OBUF_REPLICA,
+            "pubsub" => OBUF_PUBSUB,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
+        };
+        let bytes = |w: &str| parse_memory(w).filter(|&v| v >= 0).map(|v| v as u64);
+        let seconds = |w: &str| {
+            parse_i64(w.as_bytes())
+                .filter(|&v| v >= 0)
+                .map(|v| v as u64)
+        };
+        let (Some(hard), Some(soft), Some(soft_seconds)) =
+            (bytes(group[1]), bytes(group[2]), seconds(group[3]))
+        else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        limits[class] = ObufLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+    }
+    c.client_output_buffer_limit = limits;
+    Ok(())
+}
+
+fn set_notify_keyspace_events(c: &mut Config, args: &[String]) -> Result<(), String> {
+    c.notify_keyspace_events = crate::keyspace::events::parse(&args[0])
+        .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+    Ok(())
+}
+
 fn set_save(c: &mut Config, args: &[String]) -> Result<(), String> {
     let joined = args.join(" ");
     if joined.trim().is_empty() {
@@ -396,6 +487,18 @@ const DIRECTIVES: &[Directive] = &[
         set_rdma_bind,
     ),
     int("rdma-port", MUTABLE, 0, 65535, |c| &mut c.rdma_port),
+    special(
+        "client-output-buffer-limit",
+        MUTABLE,
+        get_obuf_limits,
+        set_obuf_limits,
+    ),
+    special(
+        "notify-keyspace-events",
+        MUTABLE,
+        |c| crate::keyspace::events::format(c.notify_keyspace_events),
+        set_notify_keyspace_events,
+    ),
     Directive {
         name: "rdma-rx-size",
         mutable: FIXED,
@@ -430,7 +533,10 @@ pub enum ConfigError {
 
 impl Directive {
     fn takes_many(&self) -> bool {
-        matches!(self.name, "bind" | "save" | "rdma-bind")
+        matches!(
+            self.name,
+            "bind" | "save" | "rdma-bind" | "client-output-buffer-limit"
+        )
     }
 
     fn apply(&self, c: &mut Config, args: &[String]) -> Result<(), String> {

@@ -28,6 +28,12 @@ pub enum CmdError {
     NotHll,
     /// An HLL whose sparse opcodes do not cover exactly its registers.
     CorruptHll,
+    /// EXEC of a transaction a queued command was refused in.
+    ExecAbort,
+    /// A command MULTI may not queue (flag no_multi), by its full name.
+    NotInMulti(String),
+    /// A RESP2 client in subscribe mode ran something else.
+    SubscribeMode(String),
     /// Any other error; the text starts with its code ("ERR ...").
     Other(Cow<'static, str>),
     /// The same, with client bytes quoted as they came (not UTF-8).
@@ -74,6 +80,14 @@ impl CmdError {
                 t.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
                 return t.into();
             }
+            Self::ExecAbort => "EXECABORT Transaction discarded because of previous errors.".into(),
+            Self::NotInMulti(cmd) => {
+                format!("ERR Command '{cmd}' not allowed inside a transaction").into()
+            }
+            Self::SubscribeMode(cmd) => format!(
+                "ERR Can't execute '{cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )
+            .into(),
             Self::Other(text) => text.clone(),
             Self::OtherBytes(text) => return text.clone().into(),
         };

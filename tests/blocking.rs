@@ -247,3 +247,25 @@ fn sorted_set_pops_block_too() {
         s.cmd(0, &["BZMPOP", "0.05", "1", "nokey", "MIN"]);
     });
 }
+
+#[test]
+fn a_transaction_wakes_blocked_clients_once_it_ends() {
+    differential(3, |c| {
+        c.send(1, &["BLPOP", "q", "0"]);
+        c.send(2, &["BZPOPMIN", "z", "0"]);
+        c.cmd(0, &["MULTI"]);
+        c.cmd(0, &["RPUSH", "q", "a", "b"]);
+        c.cmd(0, &["LPOP", "q"]);
+        c.cmd(0, &["ZADD", "z", "1", "m"]);
+        c.cmd(0, &["EXEC"]);
+        // The blocked clients are served only after the whole transaction:
+        // BLPOP gets what EXEC's LPOP left.
+        c.read(1, "BLPOP q 0");
+        c.read(2, "BZPOPMIN z 0");
+        c.cmd(0, &["LLEN", "q"]);
+        // A blocking command inside MULTI never blocks.
+        c.cmd(1, &["MULTI"]);
+        c.cmd(1, &["BLPOP", "q", "0"]);
+        c.cmd(1, &["EXEC"]);
+    });
+}

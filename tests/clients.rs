@@ -503,3 +503,122 @@ fn redis_benchmark_small_run() {
     assert_eq!(cli(&server, &["exists", "key:__rand_int__"]), "1\n");
     assert_eq!(cli(&server, &["strlen", "key:__rand_int__"]), "3\n");
 }
+
+#[test]
+fn redis_crate_transactions_with_watch() {
+    let server = Server::start(&[]);
+    // Optimistic locking: each thread increments by WATCH / GET / MULTI /
+    // SET / EXEC, retrying when another thread got in between. Every
+    // increment must land exactly once.
+    let (threads, rounds) = (4, 50);
+    let url = server.url();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut con = connect(&url);
+                let mut retries = 0;
+                for _ in 0..rounds {
+                    loop {
+                        let () = redis::cmd("WATCH").arg("counter").query(&mut con).unwrap();
+                        let v: Option<i64> = con.get("counter").unwrap();
+                        let next = v.unwrap_or(0) + 1;
+                        let done: Option<(String,)> = redis::pipe()
+                            .atomic()
+                            .set("counter", next)
+                            .query(&mut con)
+                            .unwrap();
+                        if done.is_some() {
+                            break;
+                        }
+                        retries += 1;
+                    }
+                }
+                retries
+            })
+        })
+        .collect();
+    let retries: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let mut con = connect(&url);
+    let total: i64 = con.get("counter").unwrap();
+    assert_eq!(total, threads * rounds);
+    eprintln!("{retries} EXECs aborted by concurrent writes and retried");
+
+    // A queued runtime error does not abort the others; a queueing error does.
+    let (a, b): (String, i64) = redis::pipe()
+        .atomic()
+        .set("s", "text")
+        .ignore()
+        .get("s")
+        .incr("n", 2)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a.as_str(), b), ("text", 2));
+    let err = redis::pipe()
+        .atomic()
+        .incr("s", 1)
+        .get("s")
+        .query::<(i64, String)>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("not an integer"), "{err}");
+    let err = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("only-a-key")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_crate_pubsub() {
+    let server = Server::start(&[]);
+    let mut publisher = connect(&server.url());
+    let mut sub_con = connect(&server.url());
+    let mut sub = sub_con.as_pubsub();
+    sub.subscribe("news").unwrap();
+    sub.psubscribe("sport.*").unwrap();
+    let n: i64 = publisher.publish("news", "hello").unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = publisher.publish("sport.tennis", "ace").unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = publisher.publish("weather", "rain").unwrap();
+    assert_eq!(n, 0);
+    let m = sub.get_message().unwrap();
+    assert_eq!(m.get_channel_name(), "news");
+    assert_eq!(m.get_payload::<String>().unwrap(), "hello");
+    let m = sub.get_message().unwrap();
+    assert_eq!(m.get_channel_name(), "sport.tennis");
+    assert_eq!(m.get_pattern::<String>().unwrap(), "sport.*");
+    assert_eq!(m.get_payload::<String>().unwrap(), "ace");
+    sub.unsubscribe("news").unwrap();
+    sub.punsubscribe("sport.*").unwrap();
+    drop(sub);
+    // Out of subscribe mode, the connection runs commands again.
+    let () = sub_con.set("after", "1").unwrap();
+    let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("news")
+        .query(&mut publisher)
+        .unwrap();
+    assert_eq!(counts, vec![("news".to_string(), 0)]);
+
+    // Keyspace notifications reach a real client too.
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut publisher)
+        .unwrap();
+    let mut sub = sub_con.as_pubsub();
+    sub.subscribe("__keyspace@0__:watched").unwrap();
+    let () = publisher.set("watched", "v").unwrap();
+    let _: i64 = publisher.del("watched").unwrap();
+    let events: Vec<String> = (0..2)
+        .map(|_| sub.get_message().unwrap().get_payload().unwrap())
+        .collect();
+    assert_eq!(events, ["set", "del"]);
+}

@@ -18,6 +18,9 @@
 //!   (e.g. after QUIT); the next command reconnects
 //! * `@args ...`     extra server arguments for both servers (must come before
 //!   the first command)
+//! * `@drain`        read every reply the current connection has pending
+//!   (published messages, keyspace events) until it stays quiet, and
+//!   compare the whole sequence
 //!
 //! `DIFF_DUMP=1 cargo test --test differential -- --nocapture` prints every
 //! command with the reference reply, to review what a script exercises.
@@ -90,6 +93,18 @@ impl Side {
             }
             Err(e) => Reply::Failed(e.to_string()),
         }
+    }
+
+    /// Every reply pending on `conn`, until none arrives for a while.
+    fn drain(&mut self, conn: &str) -> Vec<Reply> {
+        let c = self.conn(conn);
+        c.set_timeout(Duration::from_millis(300));
+        let mut got = Vec::new();
+        while let Ok(b) = c.read_reply() {
+            got.push(Reply::Data(b));
+        }
+        c.set_timeout(common::READ_TIMEOUT);
+        got
     }
 
     /// Waits for the server to close `conn`.
@@ -185,6 +200,21 @@ fn run_script(name: &str) {
                     }
                 }
                 Some("args") => assert!(!seen_command, "{loc}: @args after a command"),
+                Some("drain") => {
+                    let a = ours.drain(&conn);
+                    let b = theirs.drain(&conn);
+                    let all = |r: &[Reply]| r.iter().map(Reply::show).collect::<Vec<_>>();
+                    if dump {
+                        eprintln!("{loc}: @drain => {:?}", all(&b));
+                    }
+                    if a != b {
+                        failures.push(format!(
+                            "{loc}: @drain\n    ferrokv: {:?}\n    valkey:  {:?}",
+                            all(&a),
+                            all(&b)
+                        ));
+                    }
+                }
                 _ => panic!("{loc}: unknown directive {line:?}"),
             }
             continue;
@@ -284,6 +314,9 @@ scripts!(
     server,
     errors,
     resp3,
+    notifications,
+    transactions,
+    pubsub,
 );
 
 /// Needs maxmemory policies (LRU/LFU tracking); enable with eviction.

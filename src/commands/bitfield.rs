@@ -4,6 +4,7 @@
 
 use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks};
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::STRING;
 use crate::types::{StrValue, Value};
 
 pub const COMMANDS: &[Command] = &[
@@ -265,6 +266,13 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
         }
     } else {
         replies.resize(fields.len(), Some(0));
+    }
+    let wrote = fields
+        .iter()
+        .zip(&replies)
+        .any(|(f, r)| !matches!(f.op, Op::Get) && r.is_some());
+    if wrote {
+        ctx.changed(STRING, "setbit", argv[1]);
     }
     ctx.out.array(replies.len());
     for r in replies {

@@ -4,6 +4,7 @@
 use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks};
 use crate::error::{CmdResult, err};
 use crate::keyspace::Db;
+use crate::keyspace::events::{GENERIC, STRING};
 use crate::simd::{self, BitOp};
 use crate::types::{Bytes, StrValue, Value};
 
@@ -117,6 +118,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         data[byte] &= !mask;
     }
+    ctx.changed(STRING, "setbit", argv[1]);
     ctx.out.int(i64::from(was));
     Ok(())
 }
@@ -309,7 +311,9 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if len == 0 {
-        ctx.db().remove(dest);
+        if ctx.db().remove(dest).is_some() {
+            ctx.changed(GENERIC, "del", dest);
+        }
         ctx.out.int(0);
         return Ok(());
     }
@@ -328,6 +332,7 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     fold_sources(ctx.db(), op, sources, &mut result);
     ctx.db()
         .insert(dest, Value::Str(StrValue::raw_owned(result)), None, now);
+    ctx.changed(STRING, "set", dest);
     ctx.out.int(len as i64);
     Ok(())
 }

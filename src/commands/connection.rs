@@ -160,6 +160,16 @@ const CLIENT: &[Command] = &[
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.subs.any() && ctx.out.proto == Protocol::Resp2 {
+        // In subscribe mode a RESP2 reply must look like a message.
+        if argv.len() > 2 {
+            return Err(CmdError::WrongArity("ping".into()));
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match argv {
         [_] => ctx.out.simple("PONG"),
         [_, msg] => ctx.out.bulk(msg),
@@ -187,6 +197,9 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     c.no_evict = false;
     c.no_touch = false;
     c.authenticated = ctx.srv.config.requirepass.is_empty();
+    c.multi = None;
+    ctx.srv.watches.unwatch_all(c.id, &mut c.watched);
+    ctx.srv.pubsub.unsubscribe_all(c.slot, &mut c.subs);
     ctx.out.proto = Protocol::Resp2;
     ctx.out.simple("RESET");
     Ok(())

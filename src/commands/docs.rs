@@ -128,6 +128,21 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "blmove" => BLMOVE,
         "brpoplpush" => BRPOPLPUSH,
         "blmpop" => BLMPOP,
+        "subscribe" => SUBSCRIBE,
+        "unsubscribe" => UNSUBSCRIBE,
+        "psubscribe" => PSUBSCRIBE,
+        "punsubscribe" => PUNSUBSCRIBE,
+        "ssubscribe" => SSUBSCRIBE,
+        "sunsubscribe" => SUNSUBSCRIBE,
+        "publish" => PUBLISH,
+        "spublish" => SPUBLISH,
+        "pubsub" => PUBSUB,
+        "pubsub|channels" => PUBSUB_CHANNELS,
+        "pubsub|help" => PUBSUB_HELP,
+        "pubsub|numpat" => PUBSUB_NUMPAT,
+        "pubsub|numsub" => PUBSUB_NUMSUB,
+        "pubsub|shardchannels" => PUBSUB_SHARDCHANNELS,
+        "pubsub|shardnumsub" => PUBSUB_SHARDNUMSUB,
         "info" => INFO,
         "time" => TIME,
         "config" => CONFIG,
@@ -185,6 +200,11 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "decrby" => DECRBY,
         "incrbyfloat" => INCRBYFLOAT,
         "lcs" => LCS,
+        "multi" => MULTI,
+        "exec" => EXEC,
+        "discard" => DISCARD,
+        "watch" => WATCH,
+        "unwatch" => UNWATCH,
         "zadd" => ZADD,
         "zincrby" => ZINCRBY,
         "zrem" => ZREM,
@@ -4339,6 +4359,305 @@ const BLMPOP: DocFields = &[
     ),
 ];
 
+const SUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Listens for messages published to channels."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of channels to subscribe to."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("channel")),
+            ("type", Str("string")),
+            ("display_text", Str("channel")),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const UNSUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Stops listening to messages posted to channels."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of channels to unsubscribe."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("channel")),
+            ("type", Str("string")),
+            ("display_text", Str("channel")),
+            ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const PSUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Listens for messages published to channels that match one or more patterns."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of patterns to subscribe to."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("pattern")),
+            ("type", Str("pattern")),
+            ("display_text", Str("pattern")),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const PUNSUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Stops listening to messages published to channels that match one or more patterns."),
+    ),
+    ("since", Str("2.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of patterns to unsubscribe."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("pattern")),
+            ("type", Str("pattern")),
+            ("display_text", Str("pattern")),
+            ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const SSUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Listens for messages published to shard channels."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of shard channels to subscribe to."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("shardchannel")),
+            ("type", Str("string")),
+            ("display_text", Str("shardchannel")),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const SUNSUBSCRIBE: DocFields = &[
+    (
+        "summary",
+        Str("Stops listening to messages posted to shard channels."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of shard channels to unsubscribe."),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("shardchannel")),
+            ("type", Str("string")),
+            ("display_text", Str("shardchannel")),
+            ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const PUBLISH: DocFields = &[
+    ("summary", Str("Posts a message to a channel.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str(
+            "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("channel")),
+                ("type", Str("string")),
+                ("display_text", Str("channel")),
+            ]),
+            Map(&[
+                ("name", Str("message")),
+                ("type", Str("string")),
+                ("display_text", Str("message")),
+            ]),
+        ]),
+    ),
+];
+
+const SPUBLISH: DocFields = &[
+    ("summary", Str("Posts a message to a shard channel.")),
+    ("since", Str("7.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of clients subscribed to the receiving shard channel."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("shardchannel")),
+                ("type", Str("string")),
+                ("display_text", Str("shardchannel")),
+            ]),
+            Map(&[
+                ("name", Str("message")),
+                ("type", Str("string")),
+                ("display_text", Str("message")),
+            ]),
+        ]),
+    ),
+];
+
+const PUBSUB: DocFields = &[
+    ("summary", Str("A container for Pub/Sub commands.")),
+    ("since", Str("2.8.0")),
+    ("group", Str("pubsub")),
+    ("complexity", Str("Depends on subcommand.")),
+];
+
+const PUBSUB_CHANNELS: DocFields = &[
+    ("summary", Str("Returns the active channels.")),
+    ("since", Str("2.8.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("pattern")),
+            ("type", Str("pattern")),
+            ("display_text", Str("pattern")),
+            ("flags", Set(&[Simple("optional")])),
+        ])]),
+    ),
+];
+
+const PUBSUB_HELP: DocFields = &[
+    (
+        "summary",
+        Str("Returns helpful text about the different subcommands."),
+    ),
+    ("since", Str("6.2.0")),
+    ("group", Str("pubsub")),
+    ("complexity", Str("O(1)")),
+];
+
+const PUBSUB_NUMPAT: DocFields = &[
+    (
+        "summary",
+        Str("Returns a count of unique pattern subscriptions."),
+    ),
+    ("since", Str("2.8.0")),
+    ("group", Str("pubsub")),
+    ("complexity", Str("O(1)")),
+];
+
+const PUBSUB_NUMSUB: DocFields = &[
+    (
+        "summary",
+        Str("Returns a count of subscribers to channels."),
+    ),
+    ("since", Str("2.8.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str("O(N) for the NUMSUB subcommand, where N is the number of requested channels"),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("channel")),
+            ("type", Str("string")),
+            ("display_text", Str("channel")),
+            ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const PUBSUB_SHARDCHANNELS: DocFields = &[
+    ("summary", Str("Returns the active shard channels.")),
+    ("since", Str("7.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str(
+            "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("pattern")),
+            ("type", Str("pattern")),
+            ("display_text", Str("pattern")),
+            ("flags", Set(&[Simple("optional")])),
+        ])]),
+    ),
+];
+
+const PUBSUB_SHARDNUMSUB: DocFields = &[
+    (
+        "summary",
+        Str("Returns the count of subscribers of shard channels."),
+    ),
+    ("since", Str("7.0.0")),
+    ("group", Str("pubsub")),
+    (
+        "complexity",
+        Str(
+            "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+        ),
+    ),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("shardchannel")),
+            ("type", Str("string")),
+            ("display_text", Str("shardchannel")),
+            ("flags", Set(&[Simple("optional"), Simple("multiple")])),
+        ])]),
+    ),
+];
+
 const INFO: DocFields = &[
     (
         "summary",
@@ -6073,6 +6392,60 @@ const LCS: DocFields = &[
             ]),
         ]),
     ),
+];
+
+const MULTI: DocFields = &[
+    ("summary", Str("Starts a transaction.")),
+    ("since", Str("1.2.0")),
+    ("group", Str("transactions")),
+    ("complexity", Str("O(1)")),
+];
+
+const EXEC: DocFields = &[
+    ("summary", Str("Executes all commands in a transaction.")),
+    ("since", Str("1.2.0")),
+    ("group", Str("transactions")),
+    ("complexity", Str("Depends on commands in the transaction")),
+];
+
+const DISCARD: DocFields = &[
+    ("summary", Str("Discards a transaction.")),
+    ("since", Str("2.0.0")),
+    ("group", Str("transactions")),
+    (
+        "complexity",
+        Str("O(N), when N is the number of queued commands"),
+    ),
+];
+
+const WATCH: DocFields = &[
+    (
+        "summary",
+        Str("Monitors changes to keys to determine the execution of a transaction."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("transactions")),
+    ("complexity", Str("O(1) for every key.")),
+    (
+        "arguments",
+        Array(&[Map(&[
+            ("name", Str("key")),
+            ("type", Str("key")),
+            ("display_text", Str("key")),
+            ("key_spec_index", Int(0)),
+            ("flags", Set(&[Simple("multiple")])),
+        ])]),
+    ),
+];
+
+const UNWATCH: DocFields = &[
+    (
+        "summary",
+        Str("Forgets about watched keys of a transaction."),
+    ),
+    ("since", Str("2.2.0")),
+    ("group", Str("transactions")),
+    ("complexity", Str("O(1)")),
 ];
 
 const ZADD: DocFields = &[

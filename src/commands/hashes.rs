@@ -6,6 +6,7 @@ use super::{
     write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::{GENERIC, HASH};
 use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
 use crate::util::longdouble::{IncrError, incr_by_float};
@@ -118,10 +119,12 @@ fn set_pairs(ctx: &mut Ctx, name: &str, argv: &[&[u8]]) -> Result<usize, CmdErro
     let limits = limits(ctx);
     let hash = hash_or_create(ctx, argv[1])?;
     hash.prepare(limits, &argv[2..]);
-    Ok(argv[2..]
+    let added = argv[2..]
         .chunks_exact(2)
         .filter(|p| hash.set(limits, p[0], p[1]))
-        .count())
+        .count();
+    ctx.changed(HASH, "hset", argv[1]);
+    Ok(added)
 }
 
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -143,6 +146,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if added {
         hash.prepare(limits, &argv[2..4]);
         hash.set(limits, argv[2], argv[3]);
+        ctx.changed(HASH, "hset", argv[1]);
     }
     ctx.out.int(i64::from(added));
     Ok(())
@@ -178,8 +182,13 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let deleted = argv[2..].iter().filter(|f| hash.remove(f)).count();
-    if hash.is_empty() {
+    let empty = hash.is_empty();
+    if deleted > 0 {
+        ctx.changed(HASH, "hdel", key);
+    }
+    if empty {
         ctx.db().remove(key);
+        ctx.notify(GENERIC, "del", key);
     }
     ctx.out.int(deleted as i64);
     Ok(())
@@ -250,6 +259,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
     hash.prepare(limits, &[argv[2], &text]);
     hash.set(limits, argv[2], &text);
+    ctx.changed(HASH, "hincrby", argv[1]);
     ctx.out.int(value);
     Ok(())
 }
@@ -269,6 +279,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     })?;
     hash.prepare(limits, &[argv[2], &text]);
     hash.set(limits, argv[2], &text);
+    ctx.changed(HASH, "hincrbyfloat", argv[1]);
     ctx.out.bulk(&text);
     Ok(())
 }

@@ -5,6 +5,7 @@
 use super::{Command, Ctx, as_str, as_str_mut, is, ks};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Entry;
+use crate::keyspace::events::STRING;
 use crate::simd::hll::{self as kernels, REGISTERS};
 use crate::types::hll::{self, Corrupt, Encoding};
 use crate::types::{StrValue, Value};
@@ -126,6 +127,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     if updated {
         hll::invalidate_cache(data);
+        ctx.changed(STRING, "pfadd", key);
     }
     ctx.out.int(i64::from(updated));
     Ok(())
@@ -156,6 +158,7 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => {
             let card = hll::count(data)?;
             hll::set_cached_card(data, card);
+            ctx.touched(argv[1]);
             card
         }
     };
@@ -196,6 +199,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     hll::invalidate_cache(data);
+    ctx.changed(STRING, "pfadd", dest);
     ctx.out.ok();
     Ok(())
 }

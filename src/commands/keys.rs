@@ -3,6 +3,8 @@
 use super::{Command, Ctx, int_arg, is, ks, reply_help};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Entry;
+use crate::keyspace::events::{EXPIRED, GENERIC};
+use crate::server::Server;
 use crate::util::glob;
 
 const KW: &str = "@keyspace @write @slow";
@@ -156,11 +158,12 @@ const OBJECT: &[Command] = &[
 
 fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
-    let db = ctx.db();
     let mut n = 0;
     for key in &argv[1..] {
+        let db = ctx.db();
         if db.peek(key, now).is_some() {
             db.remove(key);
+            ctx.changed(GENERIC, "del", key);
             n += 1;
         }
     }
@@ -222,6 +225,10 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     db.insert_entry(dst, entry);
     let db = ctx.client.db;
     ctx.srv.blocking.signal(db, dst);
+    ctx.touched(src);
+    ctx.touched(dst);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -289,6 +296,8 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         },
     );
     ctx.srv.blocking.signal(dst_db, dst);
+    ctx.srv.touch(dst_db, dst);
+    ctx.notify_in(dst_db, GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -309,6 +318,10 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let entry = ctx.db().remove(key).expect("looked up above");
     ctx.srv.dbs[dst_db].insert_entry(key, entry);
     ctx.srv.blocking.signal(dst_db, key);
+    ctx.touched(key);
+    ctx.srv.touch(dst_db, key);
+    ctx.notify(GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, GENERIC, "move_to", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -326,7 +339,14 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::DbIndexOutOfRange);
     }
-    ctx.srv.dbs.swap(a as usize, b as usize);
+    let (a, b) = (a as usize, b as usize);
+    // A watched key that exists in either database now holds another value.
+    let srv = &mut *ctx.srv;
+    let [da, db] = [&srv.dbs[a], &srv.dbs[b]];
+    let exists = |k: &[u8]| da.get_checked(k).is_some() || db.get_checked(k).is_some();
+    srv.watches.touch_db(a, exists);
+    srv.watches.touch_db(b, exists);
+    srv.dbs.swap(a, b);
     ctx.out.ok();
     Ok(())
 }
@@ -393,8 +413,11 @@ fn expire_generic(
     if when <= now {
         db.remove(argv[1]);
         db.stats.expired += 1;
+        // Valkey deletes it as expired, not as deleted.
+        ctx.changed(EXPIRED, "expired", argv[1]);
     } else {
         db.set_expire(argv[1], Some(when));
+        ctx.changed(GENERIC, "expire", argv[1]);
     }
     ctx.out.int(1);
     Ok(())
@@ -460,6 +483,7 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .is_some_and(|e| e.expire_at.is_some());
     if had_ttl {
         db.set_expire(argv[1], None);
+        ctx.changed(GENERIC, "persist", argv[1]);
     }
     ctx.out.int(i64::from(had_ttl));
     Ok(())
@@ -560,6 +584,14 @@ fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Empties a database; the keys watched in it that existed change.
+fn flush(srv: &mut Server, db: usize) {
+    let emptied = &srv.dbs[db];
+    srv.watches
+        .touch_db(db, |k: &[u8]| emptied.get_checked(k).is_some());
+    srv.dbs[db].clear();
+}
+
 /// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC.
 fn flush_mode(argv: &[&[u8]]) -> CmdResult {
     match argv {
@@ -571,15 +603,15 @@ fn flush_mode(argv: &[&[u8]]) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv)?;
-    ctx.db().clear();
+    flush(ctx.srv, ctx.client.db);
     ctx.out.ok();
     Ok(())
 }
 
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv)?;
-    for db in &mut ctx.srv.dbs {
-        db.clear();
+    for db in 0..ctx.srv.dbs.len() {
+        flush(ctx.srv, db);
     }
     ctx.out.ok();
     Ok(())

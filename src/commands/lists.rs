@@ -3,11 +3,14 @@
 //! event loop (`server::blocking`), which runs them again when a key
 //! receives elements.
 
+use ferrokv_transport::ReplyWriter;
+
 use super::{
     Command, Ctx, block, deadline, int_arg, is, ks, ks_keynum, mpop_args, read_as, signed_count,
     write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::{GENERIC, LIST};
 use crate::types::list::Fill;
 use crate::types::{List, Value};
 use crate::util::parse_i64;
@@ -160,9 +163,11 @@ fn fill(ctx: &Ctx) -> Fill {
     Fill(ctx.srv.config.list_max_listpack_size)
 }
 
-/// After elements left `key`'s list: an empty list is deleted (Valkey
-/// never keeps empty aggregates), a shrunk one may become a listpack.
-fn after_removal(ctx: &mut Ctx, key: &[u8]) {
+/// After `event` took elements from `key`'s list: an empty list is
+/// deleted (Valkey never keeps empty aggregates), a shrunk one may become a
+/// listpack.
+fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str) {
+    ctx.changed(LIST, event, key);
     let fill = fill(ctx);
     let now = ctx.now_ms;
     let Some(e) = ctx.db().lookup_write(key, now) else {
@@ -173,9 +178,18 @@ fn after_removal(ctx: &mut Ctx, key: &[u8]) {
     };
     if list.is_empty() {
         ctx.db().remove(key);
+        ctx.notify(GENERIC, "del", key);
     } else {
         list.shrunk(fill);
     }
+}
+
+fn pop_event(head: bool) -> &'static str {
+    if head { "lpop" } else { "rpop" }
+}
+
+fn push_event(head: bool) -> &'static str {
+    if head { "lpush" } else { "rpush" }
 }
 
 fn push(ctx: &mut Ctx, argv: &[&[u8]], head: bool, only_existing: bool) -> CmdResult {
@@ -202,6 +216,7 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], head: bool, only_existing: bool) -> CmdRe
     ctx.out.int(len as i64);
     let db = ctx.client.db;
     ctx.srv.blocking.signal(db, key);
+    ctx.changed(LIST, push_event(head), key);
     Ok(())
 }
 
@@ -281,7 +296,7 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
             ctx.out.bulk(&v);
         }
     }
-    after_removal(ctx, key);
+    after_removal(ctx, key, pop_event(head));
     Ok(())
 }
 
@@ -350,6 +365,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     // A big element replaced by a small one may let it shrink back.
     list.shrunk(fill);
+    ctx.changed(LIST, "lset", argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -373,6 +389,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     list.insert_at(fill, at + usize::from(after), ele);
     let len = list.len();
+    ctx.changed(LIST, "linsert", argv[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -409,7 +426,7 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.out.int(hits.len() as i64);
     if !hits.is_empty() {
-        after_removal(ctx, key);
+        after_removal(ctx, key, "lrem");
     }
     Ok(())
 }
@@ -426,7 +443,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             None => list.delete(0, len),
         }
-        after_removal(ctx, key);
+        after_removal(ctx, key, "ltrim");
     }
     ctx.out.ok();
     Ok(())
@@ -537,7 +554,8 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_head: bool, to_head: boo
     let target = write_as::<List>(ctx, dst)?.expect("present");
     target.grow_for(fill, std::iter::once(v.len()));
     target.push(fill, &v, to_head);
-    after_removal(ctx, src);
+    ctx.changed(LIST, push_event(to_head), dst);
+    after_removal(ctx, src, pop_event(from_head));
     ctx.out.bulk(&v);
     let db = ctx.client.db;
     ctx.srv.blocking.signal(db, dst);
@@ -558,7 +576,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], head: bool, count: usize) -> Result<
         for v in &popped {
             ctx.out.bulk(v);
         }
-        after_removal(ctx, key);
+        after_removal(ctx, key, pop_event(head));
         return Ok(true);
     }
     Ok(false)
@@ -585,10 +603,10 @@ fn bpop(ctx: &mut Ctx, argv: &[&[u8]], head: bool) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&v);
-        after_removal(ctx, key);
+        after_removal(ctx, key, pop_event(head));
         return Ok(());
     }
-    block(ctx, keys, at, "list");
+    block(ctx, keys, at, "list", ReplyWriter::null_array);
     Ok(())
 }
 
@@ -604,7 +622,7 @@ fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn bmove(ctx: &mut Ctx, argv: &[&[u8]], from: bool, to: bool, timeout: &[u8]) -> CmdResult {
     let at = deadline(ctx, timeout)?;
     if write_as::<List>(ctx, argv[1])?.is_none() {
-        block(ctx, &argv[1..2], at, "list");
+        block(ctx, &argv[1..2], at, "list", ReplyWriter::null);
         return Ok(());
     }
     move_one(ctx, argv[1], argv[2], from, to)
@@ -623,7 +641,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, head, count) = mpop_args(&argv[2..], side)?;
     let at = deadline(ctx, argv[1])?;
     if !pop_first(ctx, keys, head, count)? {
-        block(ctx, keys, at, "list");
+        block(ctx, keys, at, "list", ReplyWriter::null_array);
     }
     Ok(())
 }

@@ -9,9 +9,11 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -20,8 +22,10 @@ use ferrokv_transport::ReplyWriter;
 
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Db;
+use crate::keyspace::events::Classes;
 use crate::server::Server;
 use crate::server::client::Session;
+use crate::server::pubsub::Running;
 use crate::types::{StrValue, Typed, Value};
 use crate::util::{parse_f64_strtod, parse_i64};
 
@@ -40,6 +44,39 @@ impl Ctx<'_> {
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         &mut self.srv.dbs[self.client.db]
+    }
+
+    /// Where messages for this client go while its command runs.
+    pub fn running(&self) -> Running {
+        Running {
+            slot: self.client.slot,
+            proto: self.out.proto,
+        }
+    }
+
+    /// A key of the selected database changed (Valkey's
+    /// signalModifiedKey): its WATCHers' EXEC will fail.
+    pub fn touched(&mut self, key: &[u8]) {
+        self.srv.touch(self.client.db, key);
+    }
+
+    /// A keyspace event on a key of database `db`.
+    pub fn notify_in(&mut self, db: usize, class: Classes, event: &str, key: &[u8]) {
+        if self.srv.config.notify_keyspace_events & class != 0 {
+            let running = self.running();
+            self.srv.notify(Some(running), db, class, event, key);
+        }
+    }
+
+    /// A keyspace event on a key of the selected database.
+    pub fn notify(&mut self, class: Classes, event: &str, key: &[u8]) {
+        self.notify_in(self.client.db, class, event, key);
+    }
+
+    /// A write to a key of the selected database: WATCH and notifications.
+    pub fn changed(&mut self, class: Classes, event: &str, key: &[u8]) {
+        self.touched(key);
+        self.notify(class, event, key);
     }
 }
 
@@ -221,6 +258,8 @@ const FAMILIES: &[&[Command]] = &[
     hashes::COMMANDS,
     sets::COMMANDS,
     zsets::COMMANDS,
+    transactions::COMMANDS,
+    pubsub::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
@@ -248,6 +287,12 @@ pub struct CommandTable {
     pub no_auth: Vec<bool>,
     /// Gated by enable-debug-command (flag `protected`).
     pub protected: Vec<bool>,
+    /// Refused between MULTI and EXEC (flag `no_multi`).
+    pub no_multi: Vec<bool>,
+    /// Run at once between MULTI and EXEC, not queued.
+    pub ends_multi: Vec<bool>,
+    /// Allowed to a RESP2 client in subscribe mode.
+    pub in_subscribe_mode: Vec<bool>,
     pub stats: Vec<CmdStats>,
     /// Top-level names, for dispatch.
     by_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
@@ -270,6 +315,9 @@ impl CommandTable {
             parent: Vec::new(),
             no_auth: Vec::new(),
             protected: Vec::new(),
+            no_multi: Vec::new(),
+            ends_multi: Vec::new(),
+            in_subscribe_mode: Vec::new(),
             stats: Vec::new(),
             by_name: HashMap::default(),
             by_full_name: HashMap::default(),
@@ -292,10 +340,27 @@ impl CommandTable {
             self.by_name.insert(full.clone().into_bytes(), id);
         }
         self.by_full_name.insert(full.clone().into_bytes(), id);
-        self.full_names.push(full);
         self.parent.push(parent);
         self.no_auth.push(cmd.has_flag("no_auth"));
         self.protected.push(cmd.has_flag("protected"));
+        self.no_multi.push(cmd.has_flag("no_multi"));
+        self.ends_multi.push(matches!(
+            full.as_str(),
+            "exec" | "discard" | "quit" | "reset"
+        ));
+        self.in_subscribe_mode.push(matches!(
+            full.as_str(),
+            "subscribe"
+                | "psubscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "punsubscribe"
+                | "sunsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+        ));
+        self.full_names.push(full);
         self.stats.push(CmdStats::default());
         id
     }
@@ -408,8 +473,19 @@ pub fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {
 }
 
 /// Asks the event loop to block this client on `keys` until one holds a
-/// value of type `waits_for`.
-pub fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline_ms: Option<i64>, waits_for: &'static str) {
+/// value of type `waits_for`; inside EXEC, replies `nothing` instead.
+pub fn block(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline_ms: Option<i64>,
+    waits_for: &'static str,
+    nothing: fn(&mut ReplyWriter),
+) {
+    if ctx.client.in_exec {
+        // Inside a transaction nothing may wait: reply as if timed out.
+        nothing(ctx.out);
+        return;
+    }
     ctx.client.block = Some(crate::server::blocking::BlockRequest {
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline_ms,

@@ -218,6 +218,7 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         crate::server::log::set_level(&next.loglevel);
     }
     ctx.srv.config = next;
+    ctx.srv.config_changed();
     ctx.out.ok();
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::{
     signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::{GENERIC, SET};
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
 use crate::util::parse_i64;
@@ -126,16 +127,28 @@ fn limits(ctx: &Ctx) -> Limits {
 }
 
 /// Stores `set` under `key`, or deletes the key when it is empty (the
-/// *STORE commands); replies with its size.
-fn store(ctx: &mut Ctx, key: &[u8], set: Set) {
+/// *STORE commands, raising `event`); replies with its size.
+fn store(ctx: &mut Ctx, key: &[u8], set: Set, event: &str) {
     let len = set.len();
     let now = ctx.now_ms;
     if len == 0 {
-        ctx.db().remove(key);
+        if ctx.db().remove(key).is_some() {
+            ctx.changed(GENERIC, "del", key);
+        }
     } else {
         ctx.db().insert(key, Value::Set(set), None, now);
+        ctx.changed(SET, event, key);
     }
     ctx.out.int(len as i64);
+}
+
+/// After `event` took members from `key`'s set: an empty set is deleted.
+fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
+    ctx.changed(SET, event, key);
+    if empty {
+        ctx.db().remove(key);
+        ctx.notify(GENERIC, "del", key);
+    }
 }
 
 fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
@@ -161,6 +174,9 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     };
     let added = members.iter().filter(|m| set.add(limits, m)).count();
+    if added > 0 {
+        ctx.changed(SET, "sadd", key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -172,8 +188,9 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let removed = argv[2..].iter().filter(|m| set.remove(m)).count();
-    if set.is_empty() {
-        ctx.db().remove(key);
+    if removed > 0 {
+        let empty = set.is_empty();
+        after_removal(ctx, key, "srem", empty);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -200,16 +217,18 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if source.is_empty() {
-        ctx.db().remove(src);
-    }
+    let empty = source.is_empty();
+    after_removal(ctx, src, "srem", empty);
     if !dst_exists {
         let set = Set::for_members(limits, member, 1);
         ctx.db().insert(dst, Value::Set(set), None, now);
     }
-    write_as::<Set>(ctx, dst)?
+    let added = write_as::<Set>(ctx, dst)?
         .expect("present")
         .add(limits, member);
+    if added {
+        ctx.changed(SET, "sadd", dst);
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -328,7 +347,7 @@ fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if !result.is_empty() {
         result.compact_integers(limits);
     }
-    store(ctx, argv[1], result);
+    store(ctx, argv[1], result, "sinterstore");
     Ok(())
 }
 
@@ -393,13 +412,13 @@ fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let result = union_or_diff(ctx, &argv[2..], false)?;
-    store(ctx, argv[1], result);
+    store(ctx, argv[1], result, "sunionstore");
     Ok(())
 }
 
 fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let result = union_or_diff(ctx, &argv[2..], true)?;
-    store(ctx, argv[1], result);
+    store(ctx, argv[1], result, "sdiffstore");
     Ok(())
 }
 
@@ -429,7 +448,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // The whole set: Valkey answers with SUNION of the key, then
         // deletes it.
         let result = union_or_diff(ctx, &argv[1..2], false)?;
-        ctx.db().remove(key);
+        after_removal(ctx, key, "spop", true);
         reply_members(ctx, &result.members());
         return Ok(());
     }
@@ -448,8 +467,9 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for m in &popped {
         target.remove(m);
     }
-    if target.is_empty() {
-        ctx.db().remove(key);
+    if !popped.is_empty() {
+        let empty = target.is_empty();
+        after_removal(ctx, key, "spop", empty);
     }
     match count {
         Some(_) => reply_members(ctx, &popped),

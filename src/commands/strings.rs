@@ -2,6 +2,7 @@
 
 use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks, reply_str};
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::{EXPIRED, GENERIC, STRING};
 use crate::types::{StrValue, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
 
@@ -358,6 +359,10 @@ fn set_generic(
         expire_at,
         now,
     );
+    ctx.changed(STRING, "set", key);
+    if expire_at.is_some() && !matches!(ttl, Ttl::Keep) {
+        ctx.notify(GENERIC, "expire", key);
+    }
     if !o.get {
         if abort_int {
             ctx.out.int(1)
@@ -419,16 +424,20 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         _ => None,
     };
     reply_str(ctx.out, as_str(&e.value)?);
+    let had_expire = e.expire_at.is_some();
     match (ttl, expire_at) {
         (Ttl::Expire { absolute: true, .. }, Some(at)) if at <= now => {
             db.remove(key);
             db.stats.expired += 1;
+            ctx.changed(EXPIRED, "expired", key);
         }
         (_, Some(at)) => {
             db.set_expire(key, Some(at));
+            ctx.changed(GENERIC, "expire", key);
         }
-        (Ttl::Persist, None) => {
+        (Ttl::Persist, None) if had_expire => {
             db.set_expire(key, None);
+            ctx.changed(GENERIC, "persist", key);
         }
         _ => {}
     }
@@ -437,7 +446,9 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     reply_get(ctx, argv[1])?;
-    ctx.db().remove(argv[1]);
+    if ctx.db().remove(argv[1]).is_some() {
+        ctx.changed(GENERIC, "del", argv[1]);
+    }
     Ok(())
 }
 
@@ -450,6 +461,7 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None,
         now,
     );
+    ctx.changed(STRING, "set", argv[1]);
     Ok(())
 }
 
@@ -483,7 +495,13 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         return Ok(());
     }
     for kv in argv[1..].chunks(2) {
-        db.insert(kv[0], Value::Str(StrValue::from_bytes(kv[1])), None, now);
+        ctx.srv.dbs[ctx.client.db].insert(
+            kv[0],
+            Value::Str(StrValue::from_bytes(kv[1])),
+            None,
+            now,
+        );
+        ctx.changed(STRING, "set", kv[0]);
     }
     if nx {
         ctx.out.int(1)
@@ -533,6 +551,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             data.len()
         }
     };
+    ctx.changed(STRING, "append", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -611,6 +630,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     data[offset..offset + patch.len()].copy_from_slice(patch);
     let len = data.len();
+    ctx.changed(STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -628,6 +648,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     };
     let value = current.checked_add(by).ok_or(CmdError::Overflow)?;
     db.put(slot, key, Value::Str(StrValue::Int(value)), expire_at, now);
+    ctx.changed(STRING, "incrby", key);
     ctx.out.int(value);
     Ok(())
 }
@@ -674,6 +695,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         expire_at,
         now,
     );
+    ctx.changed(STRING, "incrbyfloat", key);
     Ok(())
 }
 

@@ -4,11 +4,14 @@
 //! ZSCAN, and the set operations ZUNION / ZINTER / ZDIFF (STORE, WEIGHTS,
 //! AGGREGATE; plain sets count as score 1) and ZINTERCARD.
 
+use ferrokv_transport::ReplyWriter;
+
 use super::{
     Command, Ctx, ScanArgs, block, deadline, distinct_positions, int_arg, is, ks, ks_keynum,
     mpop_args, read_as, reply_scan, signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
+use crate::keyspace::events::{GENERIC, ZSET};
 use crate::types::Value;
 use crate::types::zset::{Entries, Limits, ZSet};
 use crate::util::parse_i64;
@@ -453,6 +456,9 @@ fn add_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) -> CmdResult {
         let db = ctx.client.db;
         ctx.srv.blocking.signal(db, key);
     }
+    if added + updated > 0 {
+        ctx.changed(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if f.incr {
         match last {
             Some(v) => ctx.out.double(v),
@@ -486,8 +492,9 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
-    if z.is_empty() {
-        ctx.db().remove(key);
+    if removed > 0 {
+        let empty = z.is_empty();
+        after_removal(ctx, key, "zrem", empty);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -852,21 +859,42 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(z) => select(z, &spec, argv[3], argv[4])?,
         None => Vec::new(),
     };
+    store(ctx, dst, &items, "zrangestore");
+    Ok(())
+}
+
+/// Stores `items` (sorted) as the sorted set `dst`, or deletes `dst` when
+/// there are none (the *STORE commands, raising `event`); replies with the
+/// count.
+fn store(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) {
     let limits = limits(ctx);
     let now = ctx.now_ms;
     if items.is_empty() {
-        ctx.db().remove(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.changed(GENERIC, "del", dst);
+        }
     } else {
-        let mut z = ZSet::new(limits, items.len(), 0);
-        for (m, s) in &items {
+        let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+        let mut z = ZSet::new(limits, items.len(), longest);
+        for (m, s) in items {
             z.insert(limits, m, *s);
         }
         ctx.db().insert(dst, Value::ZSet(z), None, now);
         let db = ctx.client.db;
         ctx.srv.blocking.signal(db, dst);
+        ctx.changed(ZSET, event, dst);
     }
     ctx.out.int(items.len() as i64);
-    Ok(())
+}
+
+/// After `event` took members from `key`'s sorted set: an empty one is
+/// deleted.
+fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
+    ctx.changed(ZSET, event, key);
+    if empty {
+        ctx.db().remove(key);
+        ctx.notify(GENERIC, "del", key);
+    }
 }
 
 fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -910,8 +938,14 @@ fn remrange(ctx: &mut Ctx, argv: &[&[u8]], by: By) -> CmdResult {
     for (m, _) in &doomed {
         z.remove(m);
     }
-    if z.is_empty() {
-        ctx.db().remove(key);
+    if !doomed.is_empty() {
+        let empty = z.is_empty();
+        let event = match by {
+            By::Rank => "zremrangebyrank",
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+        };
+        after_removal(ctx, key, event, empty);
     }
     ctx.out.int(doomed.len() as i64);
     Ok(())
@@ -947,8 +981,9 @@ fn pop_from(
     for (m, _) in &entries {
         z.remove(m);
     }
-    if z.is_empty() {
-        ctx.db().remove(key);
+    if !entries.is_empty() {
+        let empty = z.is_empty();
+        after_removal(ctx, key, if max { "zpopmax" } else { "zpopmin" }, empty);
     }
     Ok(entries)
 }
@@ -1046,7 +1081,7 @@ fn bzpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
         ctx.out.double(*s);
         return Ok(());
     }
-    block(ctx, keys, at, "zset");
+    block(ctx, keys, at, "zset", ReplyWriter::null_array);
     Ok(())
 }
 
@@ -1062,7 +1097,7 @@ fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = mpop_args(&argv[2..], zside)?;
     let at = deadline(ctx, argv[1])?;
     if !mpop_first(ctx, keys, max, count)? {
-        block(ctx, keys, at, "zset");
+        block(ctx, keys, at, "zset", ReplyWriter::null_array);
     }
     Ok(())
 }
@@ -1312,22 +1347,12 @@ fn op_generic(
     let mut items: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
     items.sort_by(|a, b| crate::types::zset::cmp_entry(a.1, &a.0, b.1, &b.0));
     if store {
-        let limits = limits(ctx);
-        let dst = argv[1];
-        let now = ctx.now_ms;
-        if items.is_empty() {
-            ctx.db().remove(dst);
-        } else {
-            let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
-            let mut z = ZSet::new(limits, items.len(), longest);
-            for (m, s) in &items {
-                z.insert(limits, m, *s);
-            }
-            ctx.db().insert(dst, Value::ZSet(z), None, now);
-            let db = ctx.client.db;
-            ctx.srv.blocking.signal(db, dst);
-        }
-        ctx.out.int(items.len() as i64);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        self::store(ctx, argv[1], &items, event);
     } else {
         reply_range(ctx, &items, args.with_scores);
     }

@@ -3,6 +3,7 @@
 use foldhash::fast::RandomState;
 use indexmap::{IndexMap, IndexSet};
 
+use super::events::{self, Classes};
 use crate::types::Value;
 
 pub use super::key::Key;
@@ -33,12 +34,31 @@ pub struct DbStats {
     pub expired: u64,
 }
 
+/// Events a database raises by itself (a key created, expired, or missed
+/// by a read), kept only while keyspace notifications want them: the server
+/// publishes them in order with the events of the command that caused them.
+#[derive(Default)]
+pub struct EventLog {
+    /// The classes to record (of NEW, EXPIRED, KEY_MISS).
+    pub wanted: Classes,
+    pub pending: Vec<(Classes, Key)>,
+}
+
+impl EventLog {
+    fn record(&mut self, class: Classes, key: &[u8]) {
+        if self.wanted & class != 0 {
+            self.pending.push((class, key.into()));
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Db {
     dict: IndexMap<Key, Entry, RandomState>,
     /// Keys with an expire time, for the active expire cycle's sampling.
     expires: IndexSet<Key, RandomState>,
     pub stats: DbStats,
+    pub events: EventLog,
 }
 
 impl Db {
@@ -61,6 +81,7 @@ impl Db {
         if self.dict[i].is_expired(now_ms) {
             self.remove(key);
             self.stats.expired += 1;
+            self.events.record(events::EXPIRED, key);
             return None;
         }
         Some(i)
@@ -71,6 +92,7 @@ impl Db {
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
         let Some(i) = self.find(key, now_ms) else {
             self.stats.misses += 1;
+            self.events.record(events::KEY_MISS, key);
             return None;
         };
         self.stats.hits += 1;
@@ -157,6 +179,7 @@ impl Db {
                 .is_some(),
             None => {
                 self.dict.insert(key.into(), entry);
+                self.events.record(events::NEW, key);
                 false
             }
         };

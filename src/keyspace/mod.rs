@@ -6,6 +6,7 @@
 //! behind this same interface.
 
 mod db;
+pub mod events;
 pub mod expire;
 mod key;
 

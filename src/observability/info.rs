@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::alloc;
 use crate::server::Server;
+use crate::server::pubsub::Kind;
 
 /// Sections INFO prints with no argument or "default".
 const DEFAULT: &[&str] = &[
@@ -226,11 +227,14 @@ fn clients(w: &mut String, srv: &Server) {
     }
     let _ = write!(
         w,
-        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\nblocked_clients:{}\r\ntracking_clients:0\r\npubsub_clients:0\r\nwatching_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\nblocked_clients:{}\r\ntracking_clients:0\r\npubsub_clients:{}\r\nwatching_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
         srv.client_count,
         srv.config.maxclients,
         srv.blocking.clients(),
+        srv.pubsub.clients,
+        srv.watches.clients(),
         srv.blocking.timed(),
+        srv.watches.keys(),
         srv.blocking.keys()
     );
 }
@@ -271,17 +275,21 @@ fn stats(w: &mut String, srv: &Server) {
     };
     let _ = write!(
         w,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops_per_sec}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:0\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops_per_sec}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
         s.connections_received,
         s.commands_processed,
         s.net_input_bytes,
         s.net_output_bytes,
         s.rejected_connections,
         s.expire_cycle_us / 1000,
+        srv.pubsub.active_count(Kind::Channel),
+        srv.pubsub.active_count(Kind::Pattern),
+        srv.pubsub.active_count(Kind::Shard),
         s.error_replies,
         s.reads_processed,
         s.writes_processed,
         s.query_buffer_limit_disconnections,
+        s.output_buffer_limit_disconnections,
     );
 }
 

@@ -16,6 +16,8 @@ pub enum ReplyMode {
 #[derive(Debug, Default)]
 pub struct Session {
     pub id: u64,
+    /// Where the client sits in `Server::clients`.
+    pub slot: usize,
     pub db: usize,
     pub name: Vec<u8>,
     pub authenticated: bool,
@@ -45,6 +47,21 @@ pub struct Session {
     pub block: Option<super::blocking::BlockRequest>,
     /// While blocked: what on, and the command to run again.
     pub blocked: Option<super::blocking::Blocked>,
+    /// Between MULTI and EXEC/DISCARD: the commands queued.
+    pub multi: Option<Multi>,
+    /// Running the commands of an EXEC: blocking commands do not block.
+    pub in_exec: bool,
+    /// Keys WATCHed, with their expiry then.
+    pub watched: Vec<super::watch::Watched>,
+    pub subs: super::pubsub::Subscriptions,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queueing: EXEC fails with EXECABORT.
+    pub aborted: bool,
 }
 
 pub struct Client {
@@ -61,12 +78,21 @@ pub struct Client {
     pub session: Session,
     /// Reading paused because the output backlog is too large.
     pub read_paused: bool,
+    /// Since when (Unix ms) pending output has been above the soft limit.
+    pub soft_limit_since: Option<i64>,
 }
 
 impl Client {
-    pub fn new(conn: Box<dyn Connection>, id: u64, now_ms: i64, needs_auth: bool) -> Box<Self> {
+    pub fn new(
+        conn: Box<dyn Connection>,
+        id: u64,
+        slot: usize,
+        now_ms: i64,
+        needs_auth: bool,
+    ) -> Box<Self> {
         let session = Session {
             id,
+            slot,
             authenticated: !needs_auth,
             addr: conn.peer_addr(),
             laddr: conn.local_addr(),
@@ -87,6 +113,7 @@ impl Client {
             out_pos: 0,
             session,
             read_paused: false,
+            soft_limit_since: None,
         })
     }
 
@@ -105,6 +132,12 @@ impl Session {
     /// CLIENT LIST's flags field.
     pub fn flags(&self) -> String {
         let mut flags = String::new();
+        if self.subs.any() {
+            flags.push('P');
+        }
+        if self.multi.is_some() || self.in_exec {
+            flags.push('x');
+        }
         if self.blocked.is_some() {
             flags.push('b');
         }
@@ -128,7 +161,7 @@ impl Session {
 
     pub fn info_line(&self, now_ms: i64, io: &IoSnapshot, cmd_names: &[String]) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} capa= db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -138,6 +171,11 @@ impl Session {
             (now_ms - self.last_interaction_ms) / 1000,
             self.flags(),
             self.db,
+            self.subs.channels.len(),
+            self.subs.patterns.len(),
+            self.subs.shard.len(),
+            self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
+            self.watched.len(),
             io.qbuf,
             io.qbuf_free,
             io.qbuf_cap,
@@ -156,7 +194,7 @@ impl Session {
 }
 
 /// Buffer sizes of a client, as CLIENT LIST reports them.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct IoSnapshot {
     pub qbuf: usize,
     pub qbuf_free: usize,

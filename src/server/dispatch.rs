@@ -8,6 +8,7 @@ use ferrokv_transport::ReplyWriter;
 
 use super::Server;
 use super::client::{IoSnapshot, ReplyMode, Session};
+use super::pubsub::Running;
 use crate::commands::{CmdId, Ctx, LookupError};
 use crate::error::{CmdError, err};
 
@@ -85,11 +86,21 @@ pub fn execute(
     if skip_this || session.reply_mode == ReplyMode::Off {
         out.buf.truncate(reply_mark);
     }
+    if !srv.own_pushes.buf.is_empty() {
+        out.buf.extend_from_slice(&srv.own_pushes.buf);
+        srv.own_pushes.buf.clear();
+    }
 }
 
 /// The checks a known command passes before it runs, in Valkey's order:
-/// arity, authentication, then protected commands.
-fn admit(srv: &Server, session: &Session, id: CmdId, argc: usize) -> Result<(), CmdError> {
+/// arity, authentication, protected commands, MULTI, subscribe mode.
+fn admit(
+    srv: &Server,
+    session: &Session,
+    id: CmdId,
+    argc: usize,
+    resp3: bool,
+) -> Result<(), CmdError> {
     let cmd = srv.commands.entries[id];
     let argc = argc as i32;
     // A container named alone fails here too (its arity is -2).
@@ -109,7 +120,21 @@ fn admit(srv: &Server, session: &Session, id: CmdId, argc: usize) -> Result<(), 
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
         ));
     }
+    if session.multi.is_some() && srv.commands.no_multi[id] {
+        return Err(CmdError::NotInMulti(srv.commands.full_names[id].clone()));
+    }
+    if !resp3 && session.subs.any() && !srv.commands.in_subscribe_mode[id] {
+        return Err(CmdError::SubscribeMode(srv.commands.full_names[id].clone()));
+    }
     Ok(())
+}
+
+/// A command refused while a transaction is being queued makes its EXEC
+/// fail.
+fn abort_transaction(session: &mut Session) {
+    if let Some(multi) = session.multi.as_mut() {
+        multi.aborted = true;
+    }
 }
 
 fn run(
@@ -122,24 +147,40 @@ fn run(
 ) -> Result<(), CmdError> {
     let id = match srv.commands.lookup(argv) {
         Ok(id) => id,
-        Err(LookupError::Unknown) => return Err(unknown_command(argv)),
-        Err(LookupError::UnknownSub) => {
-            return Err(CmdError::UnknownSubcommand {
-                sub: truncated(c_str(argv[1]), ERR_QUOTE_MAX).to_vec(),
-                container: String::from_utf8_lossy(argv[0]).to_ascii_uppercase(),
+        Err(e) => {
+            abort_transaction(session);
+            return Err(match e {
+                LookupError::Unknown => unknown_command(argv),
+                LookupError::UnknownSub => CmdError::UnknownSubcommand {
+                    sub: truncated(c_str(argv[1]), ERR_QUOTE_MAX).to_vec(),
+                    container: String::from_utf8_lossy(argv[0]).to_ascii_uppercase(),
+                },
             });
         }
     };
-    if let Err(e) = admit(srv, session, id, argv.len()) {
+    let resp3 = out.proto == ferrokv_transport::Protocol::Resp3;
+    if let Err(e) = admit(srv, session, id, argv.len(), resp3) {
         srv.commands.stats[id].rejected += 1;
+        abort_transaction(session);
         return Err(e);
     }
     let handler = srv.commands.entries[id]
         .handler
         .expect("admitted commands have handlers");
     session.last_cmd = Some(id);
+    if let Some(multi) = session.multi.as_mut()
+        && !srv.commands.ends_multi[id]
+    {
+        multi.queued.push(argv.iter().map(|a| a.to_vec()).collect());
+        out.simple("QUEUED");
+        return Ok(());
+    }
     session.commands += 1;
 
+    let running = Running {
+        slot: session.slot,
+        proto: out.proto,
+    };
     let mut ctx = Ctx {
         srv,
         client: session,
@@ -149,6 +190,11 @@ fn run(
     };
     let result = handler(&mut ctx, argv);
     let srv = ctx.srv;
+    if srv.config.notify_keyspace_events != 0 {
+        // Events the command's lookups raised (expired, keymiss) that no
+        // event of its own published first.
+        srv.flush_db_events(Some(running));
+    }
     let stats = &mut srv.commands.stats[id];
     stats.calls += 1;
     let ended = Instant::now();

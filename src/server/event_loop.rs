@@ -95,10 +95,12 @@ impl EventLoop {
                     self.serve(srv, token, event.is_readable() || event.is_read_closed());
                 }
             }
+            self.revisit.append(&mut srv.wrote);
             for slot in std::mem::take(&mut self.revisit) {
                 self.serve(srv, slot, true);
             }
             self.serve_blocked(srv);
+            self.revisit.append(&mut srv.wrote);
             for slot in std::mem::take(&mut srv.kill_queue) {
                 if let Some(client) = srv.clients[slot].take_if(|c| c.session.close_asap) {
                     self.close(srv, slot, client);
@@ -170,7 +172,7 @@ impl EventLoop {
         }
         let id = srv.next_client_id;
         srv.next_client_id += 1;
-        let client = Client::new(conn, id, unix_ms(), srv.needs_auth());
+        let client = Client::new(conn, id, slot, unix_ms(), srv.needs_auth());
         verbose!("Accepted {}", client.session.addr);
         srv.clients[slot] = Some(client);
         srv.client_count += 1;
@@ -290,6 +292,9 @@ impl EventLoop {
         if let Some(b) = client.session.blocked.take() {
             srv.blocking.unblock(slot, &b);
         }
+        let s = &mut client.session;
+        srv.watches.unwatch_all(s.id, &mut s.watched);
+        srv.pubsub.unsubscribe_all(slot, &mut s.subs);
         let _ = self.poll.registry().deregister(client.conn.source());
         if client.conn.linger() {
             self.lingering.push(Lingering {
@@ -318,6 +323,7 @@ impl EventLoop {
                 // Deleted keys are counted as expired by the databases themselves.
                 crate::keyspace::expire::active_expire_cycle(dbs, now_ms, hz, effort, &mut rng);
             }
+            srv.flush_db_events(None);
             srv.stats.expire_cycle_us += started.elapsed().as_micros() as u64;
         }
         // Idle clients past `timeout`.

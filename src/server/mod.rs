@@ -7,12 +7,14 @@ pub mod dispatch;
 pub mod event_loop;
 pub mod listeners;
 pub mod log;
+pub mod pubsub;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
 use crate::commands::CommandTable;
 use crate::config::Config;
-use crate::keyspace::Db;
+use crate::keyspace::{Db, events};
 use client::Client;
 
 /// Server-wide counters (INFO stats).
@@ -29,6 +31,7 @@ pub struct Stats {
     pub reads_processed: u64,
     pub writes_processed: u64,
     pub query_buffer_limit_disconnections: u64,
+    pub output_buffer_limit_disconnections: u64,
     pub expire_cycle_us: u64,
     /// For instantaneous_ops_per_sec: (ms, commands) samples.
     pub ops_samples: Vec<(i64, u64)>,
@@ -70,6 +73,14 @@ pub struct Server {
     pub listeners: listeners::Listeners,
     /// Clients blocked on keys, and keys that may serve them.
     pub blocking: blocking::Blocking,
+    /// Keys watched for MULTI/EXEC.
+    pub watches: watch::Watches,
+    pub pubsub: pubsub::PubSub,
+    /// Slots of other clients given output by this batch (published
+    /// messages): the event loop flushes them.
+    pub wrote: Vec<usize>,
+    /// Messages for the client running a command, sent after its reply.
+    pub own_pushes: ferrokv_transport::ReplyWriter,
     rng_state: u64,
 }
 
@@ -93,8 +104,13 @@ impl Server {
             active_expire_enabled: true,
             listeners: listeners::Listeners::default(),
             blocking: blocking::Blocking::default(),
+            watches: watch::Watches::default(),
+            pubsub: pubsub::PubSub::default(),
+            wrote: Vec::new(),
+            own_pushes: ferrokv_transport::ReplyWriter::new(),
             rng_state: seed,
         };
+        srv.config_changed();
         srv.run_id = (0..5)
             .map(|_| format!("{:08x}", srv.random_u64() as u32))
             .collect();
@@ -143,6 +159,86 @@ impl Server {
             .errors_by_code
             .entry(code.to_string())
             .or_default() += 1;
+    }
+
+    /// Applies what a configuration change implies beyond the value
+    /// itself: which events the databases record for notifications.
+    pub fn config_changed(&mut self) {
+        let flags = self.config.notify_keyspace_events;
+        let wanted = if flags & (events::KEYSPACE | events::KEYEVENT) != 0 {
+            flags & (events::NEW | events::EXPIRED | events::KEY_MISS)
+        } else {
+            0
+        };
+        for db in &mut self.dbs {
+            db.events.wanted = wanted;
+            db.events.pending.clear();
+        }
+    }
+
+    /// A key was written (Valkey's signalModifiedKey): clients WATCHing it
+    /// fail their EXEC.
+    pub fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let exists = self.dbs[db].get_checked(key).is_some();
+        self.watches.touch(db, key, exists);
+    }
+
+    /// Publishes a keyspace event (if its class is enabled), after the
+    /// events the databases raised by themselves before it.
+    pub fn notify(
+        &mut self,
+        running: Option<pubsub::Running>,
+        db: usize,
+        class: events::Classes,
+        event: &str,
+        key: &[u8],
+    ) {
+        let flags = self.config.notify_keyspace_events;
+        if !events::wanted(flags, class) {
+            return;
+        }
+        self.flush_db_events(running);
+        self.publish_event(running, db, event, key);
+    }
+
+    /// Publishes the events the databases recorded (keys created, expired,
+    /// missed).
+    pub fn flush_db_events(&mut self, running: Option<pubsub::Running>) {
+        for db in 0..self.dbs.len() {
+            if self.dbs[db].events.pending.is_empty() {
+                continue;
+            }
+            for (class, key) in std::mem::take(&mut self.dbs[db].events.pending) {
+                let event = match class {
+                    events::NEW => "new",
+                    events::EXPIRED => "expired",
+                    _ => "keymiss",
+                };
+                self.publish_event(running, db, event, &key);
+            }
+        }
+    }
+
+    fn publish_event(
+        &mut self,
+        running: Option<pubsub::Running>,
+        db: usize,
+        event: &str,
+        key: &[u8],
+    ) {
+        let flags = self.config.notify_keyspace_events;
+        if flags & events::KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            pubsub::publish(self, running, false, &channel, event.as_bytes());
+        }
+        if flags & events::KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}");
+            pubsub::publish(self, running, false, channel.as_bytes(), key);
+        }
     }
 
     pub fn needs_auth(&self) -> bool {
