@@ -17,6 +17,16 @@ fn info_field(c: &mut Conn, section: &str, name: &str) -> i64 {
     line.trim().parse().unwrap()
 }
 
+/// A server with `limit` as its pubsub output buffer limit, and a
+/// connection to publish on.
+fn with_pubsub_limit(limit: &str) -> (Server, Conn) {
+    let server = Server::start(&[]);
+    let mut publisher = server.conn();
+    let set = ["CONFIG", "SET", "client-output-buffer-limit", limit];
+    assert_eq!(publisher.cmd(&set), b"+OK\r\n");
+    (server, publisher)
+}
+
 #[test]
 fn every_subscriber_gets_every_message_in_order() {
     let server = Server::start(&[]);
@@ -60,14 +70,7 @@ fn every_subscriber_gets_every_message_in_order() {
 
 #[test]
 fn a_subscriber_over_the_hard_limit_is_disconnected() {
-    let server = Server::start(&[]);
-    let mut publisher = server.conn();
-    publisher.cmd(&[
-        "CONFIG",
-        "SET",
-        "client-output-buffer-limit",
-        "pubsub 1mb 0 0",
-    ]);
+    let (server, mut publisher) = with_pubsub_limit("pubsub 1mb 0 0");
     let mut slow = server.conn();
     slow.cmd(&["SUBSCRIBE", "firehose"]);
     let mut fast = server.conn();
@@ -128,14 +131,7 @@ fn a_subscriber_over_the_hard_limit_is_disconnected() {
 
 #[test]
 fn a_subscriber_over_the_soft_limit_too_long_is_disconnected() {
-    let server = Server::start(&[]);
-    let mut publisher = server.conn();
-    publisher.cmd(&[
-        "CONFIG",
-        "SET",
-        "client-output-buffer-limit",
-        "pubsub 0 512kb 1",
-    ]);
+    let (server, mut publisher) = with_pubsub_limit("pubsub 0 512kb 1");
     let mut slow = server.conn();
     slow.cmd(&["SUBSCRIBE", "c"]);
     let payload = "y".repeat(64 * 1024);

@@ -632,13 +632,18 @@ pub fn signed_count(arg: &[u8]) -> Result<i64, CmdError> {
 /// `count` distinct random positions below `len` (a partial shuffle), for
 /// the RANDMEMBER / RANDFIELD / SPOP samples.
 pub fn distinct_positions(ctx: &mut Ctx, len: usize, count: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    for k in 0..count {
+    // A partial Fisher-Yates shuffle over 0..len whose swapped slots live
+    // in a map: O(count), however large the collection.
+    let mut moved: HashMap<usize, usize> = HashMap::with_capacity(2 * count);
+    let mut picks = Vec::with_capacity(count);
+    for k in 0..count.min(len) {
         let j = k + (ctx.srv.random_u64() % (len - k) as u64) as usize;
-        order.swap(k, j);
+        let at_j = moved.get(&j).copied().unwrap_or(j);
+        let at_k = moved.get(&k).copied().unwrap_or(k);
+        moved.insert(j, at_k);
+        picks.push(at_j);
     }
-    order.truncate(count);
-    order
+    picks
 }
 
 /// The string held by a value, mutably, or WRONGTYPE.

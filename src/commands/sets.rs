@@ -436,14 +436,13 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let key = argv[1];
     let count = argv.get(2).map(|a| pop_count(a)).transpose()?;
-    let Some(set) = write_as::<Set>(ctx, key)?.cloned() else {
+    let Some(len) = write_as::<Set>(ctx, key)?.map(|s| s.len()) else {
         match count {
             Some(_) => ctx.out.set(0),
             None => ctx.out.null(),
         }
         return Ok(());
     };
-    let len = set.len();
     if count.is_some_and(|n| n as usize >= len) {
         // The whole set: Valkey answers with SUNION of the key, then
         // deletes it.
@@ -452,17 +451,11 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_members(ctx, &result.members());
         return Ok(());
     }
-    let popped: Vec<Vec<u8>> = match count {
-        Some(0) => Vec::new(),
-        Some(n) => distinct_positions(ctx, len, n as usize)
-            .into_iter()
-            .filter_map(|i| set.member_at(i))
-            .collect(),
-        None => {
-            let i = (ctx.srv.random_u64() % len as u64) as usize;
-            set.member_at(i).into_iter().collect()
-        }
+    let positions = match count {
+        Some(n) => distinct_positions(ctx, len, n as usize),
+        None => vec![(ctx.srv.random_u64() % len as u64) as usize],
     };
+    let popped = members_at(ctx, key, &positions);
     let target = write_as::<Set>(ctx, key)?.expect("present");
     for m in &popped {
         target.remove(m);
@@ -482,49 +475,49 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let Some(arg) = argv.get(2) else {
-        let Some(set) = read_as::<Set>(ctx, argv[1])?.cloned() else {
-            ctx.out.null();
-            return Ok(());
-        };
-        let i = (ctx.srv.random_u64() % set.len() as u64) as usize;
-        ctx.out.bulk(&set.member_at(i).expect("in range"));
-        return Ok(());
-    };
-    let count = signed_count(arg)?;
-    let Some(set) = read_as::<Set>(ctx, argv[1])?.cloned() else {
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let len = set.len();
-    if count == 0 {
-        ctx.out.array(0);
-    } else if count < 0 {
-        let picks: Vec<Vec<u8>> = (0..count.unsigned_abs())
-            .map(|_| {
-                let i = (ctx.srv.random_u64() % len as u64) as usize;
-                set.member_at(i).expect("in range")
-            })
-            .collect();
-        ctx.out.array(picks.len());
-        for m in &picks {
-            ctx.out.bulk(m);
+    let key = argv[1];
+    let count = argv.get(2).map(|a| signed_count(a)).transpose()?;
+    let Some(len) = read_as::<Set>(ctx, key)?.map(|s| s.len()) else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
         }
-    } else if count as usize >= len {
-        // Valkey answers with SUNION of the one key here (a set reply).
-        let result = union_or_diff(ctx, &argv[1..2], false)?;
-        reply_members(ctx, &result.members());
-    } else {
-        let picks: Vec<Vec<u8>> = distinct_positions(ctx, len, count as usize)
-            .into_iter()
-            .filter_map(|i| set.member_at(i))
-            .collect();
-        ctx.out.array(picks.len());
-        for m in &picks {
-            ctx.out.bulk(m);
+        return Ok(());
+    };
+    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
+    let positions = match count {
+        None => vec![random(ctx)],
+        Some(0) => Vec::new(),
+        // Negative: that many picks, repeats allowed.
+        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| random(ctx)).collect(),
+        Some(n) if n as usize >= len => {
+            // Valkey answers with SUNION of the one key here (a set reply).
+            let result = union_or_diff(ctx, &argv[1..2], false)?;
+            reply_members(ctx, &result.members());
+            return Ok(());
+        }
+        Some(n) => distinct_positions(ctx, len, n as usize),
+    };
+    let picks = members_at(ctx, key, &positions);
+    match count {
+        None => ctx.out.bulk(&picks[0]),
+        Some(_) => {
+            ctx.out.array(picks.len());
+            for m in &picks {
+                ctx.out.bulk(m);
+            }
         }
     }
     Ok(())
+}
+
+/// The members at `positions` of the set at `key`, which the command has
+/// already looked up (so no second lookup is counted).
+fn members_at(ctx: &mut Ctx, key: &[u8], positions: &[usize]) -> Vec<Vec<u8>> {
+    match ctx.db().get_checked(key).map(|e| &e.value) {
+        Some(Value::Set(set)) => positions.iter().filter_map(|&i| set.member_at(i)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
