@@ -317,6 +317,7 @@ scripts!(
     notifications,
     transactions,
     pubsub,
+    hash_ttl,
 );
 
 /// Needs maxmemory policies (LRU/LFU tracking); enable with eviction.

@@ -100,3 +100,57 @@ fn random_sequences() {
     run(0x88, 800, &["--hash-max-listpack-entries", "8"]);
     run(0x99, 400, &["--hash-max-listpack-entries", "0"]);
 }
+
+/// Field expiration where the reference cannot be used: valkey 9.1.2 drops
+/// the connection on HGETALL, HKEYS, HVALS and HRANDFIELD of a hash with
+/// expiring fields. Expired fields are absent from all of them; the active
+/// expiry deletes them (and the hash) without any access.
+#[test]
+fn expired_fields_are_absent_from_whole_hash_replies() {
+    let server = common::Server::start(&[]);
+    let mut c = server.conn();
+    c.cmd(&["HSET", "h", "a", "1", "b", "2", "keep", "3"]);
+    assert_eq!(
+        c.cmd(&["HPEXPIRE", "h", "20", "FIELDS", "2", "a", "b"]),
+        b"*2\r\n:1\r\n:1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HEXPIRE", "h", "100", "FIELDS", "1", "keep"]),
+        b"*1\r\n:1\r\n"
+    );
+    let before = c.cmd(&["HGETALL", "h"]);
+    assert_eq!(common::parse(&before).items().len(), 6);
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    assert_eq!(c.cmd(&["HGETALL", "h"]), b"*2\r\n$4\r\nkeep\r\n$1\r\n3\r\n");
+    assert_eq!(c.cmd(&["HKEYS", "h"]), b"*1\r\n$4\r\nkeep\r\n");
+    assert_eq!(c.cmd(&["HVALS", "h"]), b"*1\r\n$1\r\n3\r\n");
+    assert_eq!(c.cmd(&["HRANDFIELD", "h"]), b"$4\r\nkeep\r\n");
+    assert_eq!(
+        c.cmd(&["HRANDFIELD", "h", "-3"]),
+        b"*3\r\n$4\r\nkeep\r\n$4\r\nkeep\r\n$4\r\nkeep\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HRANDFIELD", "h", "5", "WITHVALUES"]),
+        b"*2\r\n$4\r\nkeep\r\n$1\r\n3\r\n"
+    );
+    assert_eq!(c.cmd(&["HLEN", "h"]), b":1\r\n");
+
+    // Many hashes whose fields all expire go away by themselves.
+    for i in 0..200 {
+        let key = format!("v{i}");
+        c.cmd(&["HSET", &key, "f", "v", "g", "w"]);
+        c.cmd(&["HPEXPIRE", &key, "10", "FIELDS", "2", "f", "g"]);
+    }
+    c.cmd(&["HSET", "stays", "f", "v"]);
+    c.cmd(&["HPEXPIRE", "stays", "10", "FIELDS", "1", "f"]);
+    c.cmd(&["HPERSIST", "stays", "FIELDS", "1", "f"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.int(&["DBSIZE"]) > 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the active expiry left keys behind"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(c.int(&["EXISTS", "h", "stays"]), 2);
+}

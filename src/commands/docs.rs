@@ -70,6 +70,18 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "hincrbyfloat" => HINCRBYFLOAT,
         "hrandfield" => HRANDFIELD,
         "hscan" => HSCAN,
+        "hexpire" => HEXPIRE,
+        "hpexpire" => HPEXPIRE,
+        "hexpireat" => HEXPIREAT,
+        "hpexpireat" => HPEXPIREAT,
+        "httl" => HTTL,
+        "hpttl" => HPTTL,
+        "hexpiretime" => HEXPIRETIME,
+        "hpexpiretime" => HPEXPIRETIME,
+        "hpersist" => HPERSIST,
+        "hgetex" => HGETEX,
+        "hsetex" => HSETEX,
+        "hgetdel" => HGETDEL,
         "pfadd" => PFADD,
         "pfcount" => PFCOUNT,
         "pfmerge" => PFMERGE,
@@ -2346,6 +2358,854 @@ const HSCAN: DocFields = &[
                 ("display_text", Str("novalues")),
                 ("token", Str("NOVALUES")),
                 ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const HEXPIRE: DocFields = &[
+    ("summary", Str("Sets expiry time on hash fields.")),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("seconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("seconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HPEXPIRE: DocFields = &[
+    ("summary", Str("Sets expiry time on hash object.")),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("milliseconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("milliseconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("9.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HEXPIREAT: DocFields = &[
+    ("summary", Str("Sets expiry time on hash fields.")),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("unix-time-seconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("unix-time-seconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("9.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HPEXPIREAT: DocFields = &[
+    ("summary", Str("Sets expiration time on hash field.")),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("unix-time-milliseconds")),
+                ("type", Str("integer")),
+                ("display_text", Str("unix-time-milliseconds")),
+            ]),
+            Map(&[
+                ("name", Str("condition")),
+                ("type", Str("oneof")),
+                ("since", Str("9.0.0")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("gt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("gt")),
+                            ("token", Str("GT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("lt")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("lt")),
+                            ("token", Str("LT")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HTTL: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the remaining time to live (in seconds) of a hash key's field(s) that have an associated expiration.",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HPTTL: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration.",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HEXPIRETIME: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire.",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HPEXPIRETIME: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire.",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HPERSIST: DocFields = &[
+    (
+        "summary",
+        Str("Remove the existing expiration on a hash key's field(s)."),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HGETEX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL).",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("expiration")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("seconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("seconds")),
+                            ("token", Str("EX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("milliseconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("milliseconds")),
+                            ("token", Str("PX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-seconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-seconds")),
+                            ("token", Str("EXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-milliseconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-milliseconds")),
+                            ("token", Str("PXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("persist")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("persist")),
+                            ("token", Str("PERSIST")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HSETEX: DocFields = &[
+    (
+        "summary",
+        Str(
+            "Sets the value of one or more fields of a given hash key, and optionally sets their expiration time.",
+        ),
+    ),
+    ("since", Str("9.0.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of specified fields."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("key-condition")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("nx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("nx")),
+                            ("token", Str("NX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("xx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("xx")),
+                            ("token", Str("XX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields-condition")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("fnx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("fnx")),
+                            ("token", Str("FNX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("fxx")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("fxx")),
+                            ("token", Str("FXX")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("expiration")),
+                ("type", Str("oneof")),
+                ("flags", Set(&[Simple("optional")])),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("seconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("seconds")),
+                            ("token", Str("EX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("milliseconds")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("milliseconds")),
+                            ("token", Str("PX")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-seconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-seconds")),
+                            ("token", Str("EXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("unix-time-milliseconds")),
+                            ("type", Str("unix-time")),
+                            ("display_text", Str("unix-time-milliseconds")),
+                            ("token", Str("PXAT")),
+                        ]),
+                        Map(&[
+                            ("name", Str("keepttl")),
+                            ("type", Str("pure-token")),
+                            ("display_text", Str("keepttl")),
+                            ("token", Str("KEEPTTL")),
+                        ]),
+                    ]),
+                ),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("data")),
+                            ("type", Str("block")),
+                            ("flags", Set(&[Simple("multiple")])),
+                            (
+                                "arguments",
+                                Array(&[
+                                    Map(&[
+                                        ("name", Str("field")),
+                                        ("type", Str("string")),
+                                        ("display_text", Str("field")),
+                                    ]),
+                                    Map(&[
+                                        ("name", Str("value")),
+                                        ("type", Str("string")),
+                                        ("display_text", Str("value")),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                    ]),
+                ),
+            ]),
+        ]),
+    ),
+];
+
+const HGETDEL: DocFields = &[
+    (
+        "summary",
+        Str("Returns the values of one or more fields and deletes them from a hash."),
+    ),
+    ("since", Str("9.1.0")),
+    ("group", Str("hash")),
+    (
+        "complexity",
+        Str("O(N) where N is the number of fields to be retrieved and deleted."),
+    ),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("fields")),
+                ("type", Str("block")),
+                ("token", Str("FIELDS")),
+                (
+                    "arguments",
+                    Array(&[
+                        Map(&[
+                            ("name", Str("numfields")),
+                            ("type", Str("integer")),
+                            ("display_text", Str("numfields")),
+                            ("key_spec_index", Int(0)),
+                        ]),
+                        Map(&[
+                            ("name", Str("field")),
+                            ("type", Str("string")),
+                            ("display_text", Str("field")),
+                            ("flags", Set(&[Simple("multiple")])),
+                        ]),
+                    ]),
+                ),
             ]),
         ]),
     ),

@@ -1,14 +1,16 @@
-//! Hash commands (Valkey's t_hash.c). Field expiration (HEXPIRE and
-//! friends) is not implemented yet, so those commands are not in the table.
+//! Hash commands (Valkey's t_hash.c), field expiration included (HEXPIRE,
+//! HTTL, HPERSIST, HGETEX, HSETEX and their kin): a field whose time is up
+//! is deleted when its hash is next accessed, or by the active expiry
+//! cycle, whichever comes first.
 
 use super::{
-    Command, Ctx, ScanArgs, distinct_positions, int_arg, is, ks, read_as, reply_scan, signed_count,
-    write_as,
+    Command, Ctx, ExpireCond, ScanArgs, distinct_positions, expire_time, int_arg, is, ks,
+    reply_scan, signed_count, ttl_reply,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{GENERIC, HASH};
-use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
+use crate::types::{Typed, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
 use crate::util::parse_i64;
 
@@ -91,6 +93,90 @@ pub const COMMANDS: &[Command] = &[
     Command::new("hscan", -3, "readonly", (1, 1, 1), R_SLOW, hscan)
         .keys(&[ks("RO access", 1, 0, 1)])
         .tips("nondeterministic_output"),
+    Command::new("hexpire", -6, "write fast", (1, 1, 1), W_FAST, hexpire).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("hpexpire", -6, "write fast", (1, 1, 1), W_FAST, hpexpire).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("hexpireat", -6, "write fast", (1, 1, 1), W_FAST, hexpireat).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "hpexpireat",
+        -6,
+        "write fast",
+        (1, 1, 1),
+        W_FAST,
+        hpexpireat,
+    )
+    .keys(&[ks("RW update", 1, 0, 1)]),
+    Command::new("httl", -5, "readonly fast", (1, 1, 1), R_FAST, httl).keys(&[ks(
+        "RO access",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("hpttl", -5, "readonly fast", (1, 1, 1), R_FAST, hpttl).keys(&[ks(
+        "RO access",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "hexpiretime",
+        -5,
+        "readonly fast",
+        (1, 1, 1),
+        R_FAST,
+        hexpiretime,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new(
+        "hpexpiretime",
+        -5,
+        "readonly fast",
+        (1, 1, 1),
+        R_FAST,
+        hpexpiretime,
+    )
+    .keys(&[ks("RO access", 1, 0, 1)]),
+    Command::new("hpersist", -5, "write fast", (1, 1, 1), W_FAST, hpersist).keys(&[ks(
+        "RW update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new("hgetex", -5, "write fast", (1, 1, 1), W_FAST, hgetex).keys(&[ks(
+        "RW access update",
+        1,
+        0,
+        1,
+    )]),
+    Command::new(
+        "hsetex",
+        -6,
+        "write denyoom fast",
+        (1, 1, 1),
+        W_FAST,
+        hsetex,
+    )
+    .keys(&[ks("RW insert", 1, 0, 1)]),
+    Command::new("hgetdel", -5, "write fast", (1, 1, 1), W_FAST, hgetdel).keys(&[ks(
+        "RW access delete",
+        1,
+        0,
+        1,
+    )]),
 ];
 
 fn limits(ctx: &Ctx) -> Limits {
@@ -101,14 +187,63 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
+/// How a command looks a hash up: as a read (hit and miss counts, CLIENT
+/// NO-TOUCH) or as a write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    /// A read that works by position (HRANDFIELD): fields whose time is
+    /// up are deleted first, as by a write.
+    ReadByPosition,
+    Write,
+}
+
+/// The hash at `key`. Fields whose time is up are deleted first by a
+/// write (the key goes with the last of them: it is then missing); reads
+/// skip them.
+fn hash_at<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    access: Access,
+) -> Result<Option<&'a mut Hash>, CmdError> {
+    let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
+    let db = ctx.db();
+    let slot = match access {
+        Access::Read | Access::ReadByPosition => db.locate_read(key, now, touch),
+        Access::Write => db.locate(key, now),
+    };
+    let Some(slot) = slot else {
+        return Ok(None);
+    };
+    let entry = db.at(slot);
+    if access == Access::Write {
+        entry.accessed_ms = now;
+    }
+    let hash = Hash::of_mut(&mut entry.value).ok_or(CmdError::WrongType)?;
+    // A read only hides fields whose time is up (HLEN still counts them
+    // until the active expiry deletes them); a write deletes them.
+    let reap = hash.has_ttls() && access != Access::Read;
+    if reap && hash.reap(now) > 0 {
+        let empty = hash.is_empty();
+        ctx.changed(HASH, "hexpired", key);
+        if empty {
+            ctx.db().remove(key);
+            ctx.notify(GENERIC, "del", key);
+            return Ok(None);
+        }
+    }
+    // Publishing events leaves the keyspace as it was: the slot holds.
+    Ok(Hash::of_mut(&mut ctx.db().at(slot).value))
+}
+
 /// The hash under `key`, created empty if missing.
 fn hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
-    if write_as::<Hash>(ctx, key)?.is_none() {
+    if hash_at(ctx, key, Access::Write)?.is_none() {
         let now = ctx.now_ms;
         ctx.db()
             .insert(key, Value::Hash(Hash::default()), None, now);
     }
-    Ok(write_as::<Hash>(ctx, key)?.expect("present"))
+    Ok(hash_at(ctx, key, Access::Write)?.expect("present"))
 }
 
 /// Sets the field, value pairs; returns how many fields are new.
@@ -153,7 +288,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match read_as::<Hash>(ctx, argv[1])?.and_then(|h| h.get(argv[2])) {
+    let now = ctx.now_ms;
+    match hash_at(ctx, argv[1], Access::Read)?.and_then(|h| h.get_live(argv[2], now)) {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
@@ -161,8 +297,9 @@ fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let values: Vec<Option<Vec<u8>>> = match read_as::<Hash>(ctx, argv[1])? {
-        Some(h) => argv[2..].iter().map(|f| h.get(f)).collect(),
+    let now = ctx.now_ms;
+    let values: Vec<Option<Vec<u8>>> = match hash_at(ctx, argv[1], Access::Read)? {
+        Some(h) => argv[2..].iter().map(|f| h.get_live(f, now)).collect(),
         None => vec![None; argv.len() - 2],
     };
     ctx.out.array(values.len());
@@ -177,7 +314,7 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
-    let Some(hash) = write_as::<Hash>(ctx, key)? else {
+    let Some(hash) = hash_at(ctx, key, Access::Write)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -195,29 +332,32 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = read_as::<Hash>(ctx, argv[1])?.map_or(0, Hash::len);
+    let len = hash_at(ctx, argv[1], Access::Read)?.map_or(0, |h| h.len());
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = read_as::<Hash>(ctx, argv[1])?
-        .and_then(|h| h.get(argv[2]))
+    let now = ctx.now_ms;
+    let len = hash_at(ctx, argv[1], Access::Read)?
+        .and_then(|h| h.get_live(argv[2], now))
         .map_or(0, |v| v.len());
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let found = read_as::<Hash>(ctx, argv[1])?.is_some_and(|h| h.contains(argv[2]));
+    let now = ctx.now_ms;
+    let found = hash_at(ctx, argv[1], Access::Read)?.is_some_and(|h| h.has_live(argv[2], now));
     ctx.out.int(i64::from(found));
     Ok(())
 }
 
 /// HKEYS / HVALS / HGETALL: fields, values or both (a map in RESP3).
 fn dump(ctx: &mut Ctx, argv: &[&[u8]], fields: bool, values: bool) -> CmdResult {
-    let pairs = read_as::<Hash>(ctx, argv[1])?
-        .map(Hash::pairs)
+    let now = ctx.now_ms;
+    let pairs = hash_at(ctx, argv[1], Access::Read)?
+        .map(|h| h.live_pairs(now))
         .unwrap_or_default();
     if fields && values {
         ctx.out.map(pairs.len());
@@ -258,7 +398,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let value = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
     hash.prepare(limits, &[argv[2], &text]);
-    hash.set(limits, argv[2], &text);
+    hash.set_keep_ttl(limits, argv[2], &text);
     ctx.changed(HASH, "hincrby", argv[1]);
     ctx.out.int(value);
     Ok(())
@@ -278,7 +418,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         IncrError::NanOrInfinity => err("ERR increment would produce NaN or Infinity"),
     })?;
     hash.prepare(limits, &[argv[2], &text]);
-    hash.set(limits, argv[2], &text);
+    hash.set_keep_ttl(limits, argv[2], &text);
     ctx.changed(HASH, "hincrbyfloat", argv[1]);
     ctx.out.bulk(&text);
     Ok(())
@@ -287,7 +427,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let resp3 = ctx.own_io.resp == 3;
     let Some(count_arg) = argv.get(2) else {
-        let len = match read_as::<Hash>(ctx, argv[1])? {
+        let len = match hash_at(ctx, argv[1], Access::ReadByPosition)? {
             Some(h) => h.len(),
             None => {
                 ctx.out.null();
@@ -295,9 +435,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         };
         let i = (ctx.srv.random_u64() % len as u64) as usize;
-        let (f, _) = read_as::<Hash>(ctx, argv[1])?
-            .and_then(|h| h.pair_at(i))
-            .expect("in range");
+        let (f, _) = looked_up(ctx, argv[1]).pair_at(i).expect("in range");
         ctx.out.bulk(&f);
         return Ok(());
     };
@@ -310,31 +448,23 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(err("ERR value is out of range"));
     }
-    let Some(hash) = read_as::<Hash>(ctx, argv[1])? else {
+    let Some(len) = hash_at(ctx, argv[1], Access::ReadByPosition)?.map(|h| h.len()) else {
         ctx.out.array(0);
         return Ok(());
     };
-    let len = hash.len();
+    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
     let picks: Vec<(Vec<u8>, Vec<u8>)> = if count == 0 {
         Vec::new()
     } else if count < 0 || count == 1 {
         // Any element each time, repeats allowed, in random order.
-        let hash = hash.clone();
-        (0..count.unsigned_abs())
-            .map(|_| {
-                let i = (ctx.srv.random_u64() % len as u64) as usize;
-                hash.pair_at(i).expect("in range")
-            })
-            .collect()
+        let positions: Vec<usize> = (0..count.unsigned_abs()).map(|_| random(ctx)).collect();
+        pairs_at(looked_up(ctx, argv[1]), &positions)
     } else if count as usize >= len {
-        hash.pairs()
+        looked_up(ctx, argv[1]).pairs()
     } else {
         // Distinct elements: a partial shuffle of the positions.
-        let hash = hash.clone();
-        distinct_positions(ctx, len, count as usize)
-            .into_iter()
-            .map(|i| hash.pair_at(i).expect("in range"))
-            .collect()
+        let positions = distinct_positions(ctx, len, count as usize);
+        pairs_at(looked_up(ctx, argv[1]), &positions)
     };
     if with_values && !resp3 {
         ctx.out.array(picks.len() * 2);
@@ -353,13 +483,30 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// The hash at `key`, which the command has just looked up (no second
+/// lookup is counted).
+fn looked_up<'a>(ctx: &'a mut Ctx, key: &[u8]) -> &'a Hash {
+    ctx.db()
+        .get_checked(key)
+        .and_then(|e| Hash::of(&e.value))
+        .expect("looked up above")
+}
+
+fn pairs_at(hash: &Hash, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    positions
+        .iter()
+        .map(|&i| hash.pair_at(i).expect("in range"))
+        .collect()
+}
+
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms;
     let args = ScanArgs::parse(argv, true)?;
-    let Some(hash) = read_as::<Hash>(ctx, argv[1])? else {
+    let Some(hash) = hash_at(ctx, argv[1], Access::Read)? else {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let pairs = hash.pairs();
+    let pairs = hash.live_pairs(now);
     let (window, next) = args.select(&pairs, matches!(hash, Hash::Table(_)));
     let mut elements: Vec<&[u8]> = Vec::new();
     for (f, v) in window.into_iter().filter(|(f, _)| args.matches(f)) {
@@ -369,5 +516,402 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     reply_scan(ctx.out, next, &elements);
+    Ok(())
+}
+
+const NUMFIELDS: &str =
+    "ERR numfields should be greater than 0 and match the provided number of fields";
+
+/// Why a `FIELDS numfields ...` clause was refused: the keyword is not
+/// there, or the count does not match (each command has its own reply).
+enum BadFields {
+    NoKeyword,
+    Count,
+}
+
+/// The `FIELDS numfields item...` clause at `argv[at]`, `per` arguments
+/// per field (2 for HSETEX's field value pairs): the items. A count that
+/// is not an integer is an error of its own.
+fn fields_clause<'a, 'b>(
+    argv: &'b [&'a [u8]],
+    at: usize,
+    per: usize,
+) -> Result<Result<&'b [&'a [u8]], BadFields>, CmdError> {
+    if !argv.get(at).is_some_and(|a| is(a, "fields")) {
+        return Ok(Err(BadFields::NoKeyword));
+    }
+    let Some(count) = argv.get(at + 1) else {
+        return Ok(Err(BadFields::Count));
+    };
+    let n = int_arg(count)?;
+    let items = &argv[at + 2..];
+    if n <= 0 || (n as u64).checked_mul(per as u64) != Some(items.len() as u64) {
+        return Ok(Err(BadFields::Count));
+    }
+    Ok(Ok(items))
+}
+
+/// What a command does to the expiry of the fields it names.
+#[derive(Clone, Copy, PartialEq)]
+enum FieldTtl {
+    Keep,
+    Clear,
+    At(i64),
+}
+
+/// After fields left `key`'s hash: the events, and the key goes if the
+/// hash is empty.
+fn after_field_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
+    ctx.changed(HASH, event, key);
+    if empty {
+        ctx.db().remove(key);
+        ctx.notify(GENERIC, "del", key);
+    }
+}
+
+/// HEXPIRE / HPEXPIRE / HEXPIREAT / HPEXPIREAT key time [NX|XX|GT|LT]
+/// FIELDS n field...: per field -2 (no such field), 0 (condition not
+/// met), 1 (set) or 2 (deleted: the time is already past).
+fn hexpire_generic(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    unit_secs: bool,
+    absolute: bool,
+    cmd: &'static str,
+) -> CmdResult {
+    let (cond, used) = ExpireCond::parse(&argv[3..]);
+    cond.check()?;
+    let fields = fields_clause(argv, 3 + used, 1)?.map_err(|_| err(NUMFIELDS))?;
+    let when = expire_time(argv[2], unit_secs, absolute, ctx.now_ms, 0, cmd)?;
+    let (key, now) = (argv[1], ctx.now_ms);
+    let Some(hash) = hash_at(ctx, key, Access::Write)? else {
+        reply_ints(ctx, fields.iter().map(|_| -2));
+        return Ok(());
+    };
+    let replies: Vec<i64> = fields
+        .iter()
+        .map(|f| {
+            if !hash.contains(f) {
+                -2
+            } else if !cond.allows(hash.ttl(f), when) {
+                0
+            } else if when <= now {
+                hash.remove(f);
+                2
+            } else {
+                hash.set_ttl(f, Some(when));
+                1
+            }
+        })
+        .collect();
+    let empty = hash.is_empty();
+    reply_ints(ctx, replies.iter().copied());
+    if replies.contains(&1) {
+        ctx.db().track_volatile_hash(key);
+        ctx.changed(HASH, "hexpire", key);
+    }
+    if replies.contains(&2) {
+        after_field_removal(ctx, key, "hexpired", empty);
+    }
+    Ok(())
+}
+
+fn reply_ints(ctx: &mut Ctx, values: impl ExactSizeIterator<Item = i64>) {
+    ctx.out.array(values.len());
+    for v in values {
+        ctx.out.int(v);
+    }
+}
+
+fn hexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    hexpire_generic(ctx, argv, true, false, "hexpire")
+}
+
+fn hpexpire(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    hexpire_generic(ctx, argv, false, false, "hpexpire")
+}
+
+fn hexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    hexpire_generic(ctx, argv, true, true, "hexpireat")
+}
+
+fn hpexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    hexpire_generic(ctx, argv, false, true, "hpexpireat")
+}
+
+/// HTTL / HPTTL / HEXPIRETIME / HPEXPIRETIME key FIELDS n field...: per
+/// field -2 (no such field), -1 (no expiry) or the time.
+fn httl_generic(ctx: &mut Ctx, argv: &[&[u8]], millis: bool, absolute: bool) -> CmdResult {
+    let fields = fields_clause(argv, 2, 1)?.map_err(|_| CmdError::Syntax)?;
+    let now = ctx.now_ms;
+    let hash = hash_at(ctx, argv[1], Access::Read)?.map(|h| &*h);
+    let replies: Vec<i64> = fields
+        .iter()
+        .map(|f| match hash {
+            Some(h) if h.has_live(f, now) => h
+                .ttl(f)
+                .map_or(-1, |at| ttl_reply(at, now, millis, absolute)),
+            _ => -2,
+        })
+        .collect();
+    reply_ints(ctx, replies.into_iter());
+    Ok(())
+}
+
+fn httl(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    httl_generic(ctx, argv, false, false)
+}
+
+fn hpttl(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    httl_generic(ctx, argv, true, false)
+}
+
+fn hexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    httl_generic(ctx, argv, false, true)
+}
+
+fn hpexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    httl_generic(ctx, argv, true, true)
+}
+
+/// HPERSIST key FIELDS n field...: per field -2 (no such field), -1 (no
+/// expiry) or 1 (expiry removed).
+fn hpersist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let fields = fields_clause(argv, 2, 1)?.map_err(|e| match e {
+        BadFields::NoKeyword => CmdError::Syntax,
+        BadFields::Count => err(NUMFIELDS),
+    })?;
+    let key = argv[1];
+    let replies: Vec<i64> = match hash_at(ctx, key, Access::Write)? {
+        None => vec![-2; fields.len()],
+        Some(hash) => fields
+            .iter()
+            .map(|f| match hash.contains(f) {
+                false => -2,
+                true if hash.set_ttl(f, None) => 1,
+                true => -1,
+            })
+            .collect(),
+    };
+    let persisted = replies.contains(&1);
+    reply_ints(ctx, replies.into_iter());
+    if persisted {
+        ctx.changed(HASH, "hpersist", key);
+    }
+    Ok(())
+}
+
+/// The expiry option of HGETEX or HSETEX, as written.
+struct TtlOption<'a> {
+    /// "ex", "px", "exat", "pxat", the command's own word, or none.
+    kind: Option<&'static str>,
+    /// The time given with EX / PX / EXAT / PXAT, not parsed yet.
+    value: Option<&'a [u8]>,
+    /// Where FIELDS should be.
+    fields_at: usize,
+}
+
+/// The expiry options of HGETEX (PERSIST) and HSETEX (KEEPTTL) up to
+/// FIELDS: EX / PX / EXAT / PXAT with their value, or the word `alone`.
+/// One kind only, repeats allowed (the last counts); `other` takes the
+/// command's other words.
+fn ttl_options<'a>(
+    argv: &[&'a [u8]],
+    mut at: usize,
+    alone: &'static str,
+    mut other: impl FnMut(&[u8]) -> Result<bool, CmdError>,
+) -> Result<TtlOption<'a>, CmdError> {
+    let (mut kind, mut value) = (None, None);
+    while let Some(word) = argv.get(at) {
+        if is(word, "fields") {
+            break;
+        }
+        let this = ["ex", "px", "exat", "pxat", alone]
+            .into_iter()
+            .find(|k| is(word, k));
+        match this {
+            Some(k) => {
+                if kind.is_some_and(|seen| seen != k) {
+                    return Err(CmdError::Syntax);
+                }
+                kind = Some(k);
+                if k != alone {
+                    value = Some(*argv.get(at + 1).ok_or(CmdError::Syntax)?);
+                    at += 1;
+                }
+            }
+            None if other(word)? => {}
+            None => return Err(CmdError::Syntax),
+        }
+        at += 1;
+    }
+    Ok(TtlOption {
+        kind,
+        value,
+        fields_at: at,
+    })
+}
+
+/// The expiry time an EX / PX / EXAT / PXAT option gives.
+fn option_time(ctx: &Ctx, kind: &str, value: &[u8], cmd: &'static str) -> Result<i64, CmdError> {
+    let unit_secs = kind == "ex" || kind == "exat";
+    let absolute = kind.ends_with("at");
+    expire_time(value, unit_secs, absolute, ctx.now_ms, 0, cmd)
+}
+
+/// HGETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST] FIELDS n field...:
+/// the values, and the fields that exist get the new expiry (a time
+/// already past deletes them).
+fn hgetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let opt = ttl_options(argv, 2, "persist", |_| Ok(false))?;
+    let fields = fields_clause(argv, opt.fields_at, 1)?.map_err(|_| err(NUMFIELDS))?;
+    let change = match (opt.kind, opt.value) {
+        (Some("persist"), _) => FieldTtl::Clear,
+        (Some(k), Some(v)) => FieldTtl::At(option_time(ctx, k, v, "hgetex")?),
+        _ => FieldTtl::Keep,
+    };
+    let (key, now) = (argv[1], ctx.now_ms);
+    let Some(hash) = hash_at(ctx, key, Access::Write)? else {
+        ctx.out.array(fields.len());
+        fields.iter().for_each(|_| ctx.out.null());
+        return Ok(());
+    };
+    let values: Vec<Option<Vec<u8>>> = fields.iter().map(|f| hash.get(f)).collect();
+    let (mut set, mut persisted, mut deleted) = (false, false, false);
+    for (f, v) in fields.iter().zip(&values) {
+        if v.is_none() {
+            continue;
+        }
+        match change {
+            FieldTtl::At(when) if when <= now => deleted |= hash.remove(f),
+            FieldTtl::At(when) => {
+                hash.set_ttl(f, Some(when));
+                set = true;
+            }
+            FieldTtl::Clear => persisted |= hash.set_ttl(f, None),
+            FieldTtl::Keep => {}
+        }
+    }
+    let empty = hash.is_empty();
+    ctx.out.array(values.len());
+    for v in &values {
+        match v {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+    if set {
+        ctx.db().track_volatile_hash(key);
+        ctx.changed(HASH, "hexpire", key);
+    }
+    if persisted {
+        ctx.changed(HASH, "hpersist", key);
+    }
+    if deleted {
+        after_field_removal(ctx, key, "hexpired", empty);
+    }
+    Ok(())
+}
+
+/// HSETEX key [FNX | FXX] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
+/// FIELDS n field value...: 1 if the fields were set (all of them), 0 if
+/// FNX / FXX refused (none).
+fn hsetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (mut fnx, mut fxx) = (false, false);
+    let opt = ttl_options(argv, 2, "keepttl", |w| {
+        match () {
+            _ if is(w, "fnx") => fnx = true,
+            _ if is(w, "fxx") => fxx = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    if fnx && fxx {
+        return Err(CmdError::Syntax);
+    }
+    let pairs = fields_clause(argv, opt.fields_at, 2)?.map_err(|_| err(NUMFIELDS))?;
+    let change = match (opt.kind, opt.value) {
+        (Some("keepttl"), _) => FieldTtl::Keep,
+        (Some(k), Some(v)) => FieldTtl::At(option_time(ctx, k, v, "hsetex")?),
+        _ => FieldTtl::Clear,
+    };
+    let (key, now) = (argv[1], ctx.now_ms);
+    let existing = match hash_at(ctx, key, Access::Write)? {
+        Some(h) => pairs.chunks(2).filter(|p| h.contains(p[0])).count(),
+        None => 0,
+    };
+    let refused = (fnx && existing > 0) || (fxx && existing < pairs.len() / 2);
+    if refused {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let limits = limits(ctx);
+    let hash = hash_or_create(ctx, key)?;
+    hash.prepare(limits, pairs);
+    let mut deleted = false;
+    for p in pairs.chunks(2) {
+        match change {
+            FieldTtl::Keep => {
+                hash.set_keep_ttl(limits, p[0], p[1]);
+            }
+            _ => {
+                hash.set(limits, p[0], p[1]);
+            }
+        }
+        match change {
+            FieldTtl::At(when) if when <= now => deleted |= hash.remove(p[0]),
+            FieldTtl::At(when) => {
+                hash.set_ttl(p[0], Some(when));
+            }
+            _ => {}
+        }
+    }
+    let empty = hash.is_empty();
+    ctx.out.int(1);
+    ctx.changed(HASH, "hset", key);
+    if let FieldTtl::At(when) = change {
+        // Raised even for a time already past, as Valkey does.
+        if when > now {
+            ctx.db().track_volatile_hash(key);
+        }
+        ctx.notify(HASH, "hexpire", key);
+    }
+    if deleted {
+        after_field_removal(ctx, key, "hexpired", empty);
+    }
+    Ok(())
+}
+
+/// HGETDEL key FIELDS n field...: the values, and the fields are deleted.
+fn hgetdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let fields = fields_clause(argv, 2, 1)?.map_err(|e| match e {
+        BadFields::NoKeyword => CmdError::Syntax,
+        BadFields::Count => err(NUMFIELDS),
+    })?;
+    let key = argv[1];
+    let (values, empty) = match hash_at(ctx, key, Access::Write)? {
+        None => (vec![None; fields.len()], false),
+        Some(hash) => {
+            let values: Vec<Option<Vec<u8>>> = fields
+                .iter()
+                .map(|f| {
+                    let v = hash.get(f);
+                    hash.remove(f);
+                    v
+                })
+                .collect();
+            (values, hash.is_empty())
+        }
+    };
+    ctx.out.array(values.len());
+    for v in &values {
+        match v {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+    if values.iter().any(Option::is_some) {
+        after_field_removal(ctx, key, "hdel", empty);
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Generic key commands (Valkey's db.c and expire.c).
 
-use super::{Command, Ctx, int_arg, is, ks, reply_help};
+use super::{Command, Ctx, ExpireCond, expire_time, int_arg, is, ks, reply_help, ttl_reply};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::Entry;
 use crate::keyspace::events::{EXPIRED, GENERIC};
@@ -357,43 +357,17 @@ fn expire_generic(
     argv: &[&[u8]],
     unit_secs: bool,
     absolute: bool,
-    cmd: &str,
+    cmd: &'static str,
 ) -> CmdResult {
-    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-    for opt in &argv[3..] {
-        match () {
-            _ if is(opt, "nx") => nx = true,
-            _ if is(opt, "xx") => xx = true,
-            _ if is(opt, "gt") => gt = true,
-            _ if is(opt, "lt") => lt = true,
-            _ => {
-                return Err(err(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(opt)
-                )));
-            }
-        }
+    let (cond, used) = ExpireCond::parse(&argv[3..]);
+    if let Some(opt) = argv[3..].get(used) {
+        return Err(err(format!(
+            "ERR Unsupported option {}",
+            String::from_utf8_lossy(opt)
+        )));
     }
-    if nx && (xx || gt || lt) {
-        return Err(err(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
-    }
-    if gt && lt {
-        return Err(err(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
-    }
-    let invalid = || err(format!("ERR invalid expire time in '{cmd}' command"));
-    let mut when = int_arg(argv[2])?;
-    if unit_secs {
-        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return Err(invalid());
-        }
-        when *= 1000;
-    }
-    let base = if absolute { 0 } else { ctx.now_ms };
-    when = when.checked_add(base).ok_or_else(invalid)?;
+    cond.check()?;
+    let when = expire_time(argv[2], unit_secs, absolute, ctx.now_ms, i64::MIN, cmd)?;
 
     let now = ctx.now_ms;
     let db = ctx.db();
@@ -401,12 +375,7 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     };
-    let current = e.expire_at;
-    let refused = (nx && current.is_some())
-        || (xx && current.is_none())
-        || (gt && current.is_none_or(|c| when <= c))
-        || (lt && current.is_some_and(|c| when >= c));
-    if refused {
+    if !cond.allows(e.expire_at, when) {
         ctx.out.int(0);
         return Ok(());
     }
@@ -450,10 +419,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdRe
         Some(Entry {
             expire_at: Some(at),
             ..
-        }) => {
-            let t = if absolute { *at } else { (*at - now).max(0) };
-            if millis { t } else { (t + 500) / 1000 }
-        }
+        }) => ttl_reply(*at, now, millis, absolute),
     };
     ctx.out.int(reply);
     Ok(())

@@ -447,6 +447,88 @@ pub fn write_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a
     }
 }
 
+/// An expiry time argument as an absolute Unix ms time: seconds or
+/// milliseconds, relative to now or absolute. Values below `min` (SET
+/// takes from 1, HEXPIRE from 0, EXPIRE anything) and times out of range
+/// are Valkey's "invalid expire time".
+pub fn expire_time(
+    arg: &[u8],
+    unit_secs: bool,
+    absolute: bool,
+    now_ms: i64,
+    min: i64,
+    cmd: &'static str,
+) -> Result<i64, CmdError> {
+    let v = int_arg(arg)?;
+    if v < min || (unit_secs && !(i64::MIN / 1000..=i64::MAX / 1000).contains(&v)) {
+        return Err(CmdError::InvalidExpire(cmd));
+    }
+    let ms = if unit_secs { v * 1000 } else { v };
+    let base = if absolute { 0 } else { now_ms };
+    ms.checked_add(base).ok_or(CmdError::InvalidExpire(cmd))
+}
+
+/// What TTL / PTTL / EXPIRETIME / PEXPIRETIME (and their hash field
+/// twins) report for an expiry at `at`: what is left or the time itself,
+/// in ms or rounded to seconds.
+pub fn ttl_reply(at: i64, now_ms: i64, millis: bool, absolute: bool) -> i64 {
+    let t = if absolute { at } else { (at - now_ms).max(0) };
+    if millis { t } else { (t + 500) / 1000 }
+}
+
+/// The NX / XX / GT / LT conditions of the EXPIRE families.
+#[derive(Default, Clone, Copy)]
+pub struct ExpireCond {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireCond {
+    /// Reads the condition words at the start of `words`; returns them and
+    /// how many words they took.
+    pub fn parse(words: &[&[u8]]) -> (ExpireCond, usize) {
+        let mut c = ExpireCond::default();
+        let mut used = 0;
+        for w in words {
+            match () {
+                _ if is(w, "nx") => c.nx = true,
+                _ if is(w, "xx") => c.xx = true,
+                _ if is(w, "gt") => c.gt = true,
+                _ if is(w, "lt") => c.lt = true,
+                _ => break,
+            }
+            used += 1;
+        }
+        (c, used)
+    }
+
+    /// Refuses the combinations Valkey refuses.
+    pub fn check(&self) -> Result<(), CmdError> {
+        if self.nx && (self.xx || self.gt || self.lt) {
+            return Err(err(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if self.gt && self.lt {
+            return Err(err(
+                "ERR GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the expiry may go from `current` (None: none) to `when`; no
+    /// expiry counts as infinitely far.
+    pub fn allows(&self, current: Option<i64>, when: i64) -> bool {
+        !((self.nx && current.is_some())
+            || (self.xx && current.is_none())
+            || (self.gt && current.is_none_or(|c| when <= c))
+            || (self.lt && current.is_some_and(|c| when >= c)))
+    }
+}
+
 /// A blocking command's timeout in seconds (fractions allowed; 0 is
 /// forever), as Valkey parses it: the deadline in Unix ms, or None.
 pub fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<Option<i64>, CmdError> {

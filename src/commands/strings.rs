@@ -1,6 +1,6 @@
 //! String commands (Valkey's t_string.c).
 
-use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks, reply_str};
+use super::{Command, Ctx, as_str, as_str_mut, expire_time, int_arg, is, ks, reply_str};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{EXPIRED, GENERIC, STRING};
 use crate::types::{StrValue, Value};
@@ -263,31 +263,6 @@ fn parse_set_options(
     Ok((o, ttl))
 }
 
-/// An EX/PX/EXAT/PXAT argument as absolute Unix milliseconds, validated as
-/// Valkey does ("invalid expire time in '<cmd>' command").
-fn expire_at_ms(
-    arg: &[u8],
-    unit_secs: bool,
-    absolute: bool,
-    now_ms: i64,
-    cmd: &'static str,
-) -> Result<i64, CmdError> {
-    let v = int_arg(arg)?;
-    if v <= 0 || (unit_secs && v > i64::MAX / 1000) {
-        return Err(CmdError::InvalidExpire(cmd));
-    }
-    let ms = if unit_secs { v * 1000 } else { v };
-    let at = if absolute {
-        ms
-    } else {
-        ms.checked_add(now_ms).ok_or(CmdError::InvalidExpire(cmd))?
-    };
-    if at <= 0 {
-        return Err(CmdError::InvalidExpire(cmd));
-    }
-    Ok(at)
-}
-
 /// Replies with the string at `key` (or null); WRONGTYPE if it is not one.
 fn reply_get(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
@@ -317,8 +292,8 @@ fn set_generic(
             unit_secs,
             absolute,
             arg,
-        } => Some(expire_at_ms(
-            argv[arg], unit_secs, absolute, ctx.now_ms, cmd,
+        } => Some(expire_time(
+            argv[arg], unit_secs, absolute, ctx.now_ms, 1, cmd,
         )?),
         _ => None,
     };
@@ -420,7 +395,9 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             unit_secs,
             absolute,
             arg,
-        } => Some(expire_at_ms(argv[arg], unit_secs, absolute, now, "getex")?),
+        } => Some(expire_time(
+            argv[arg], unit_secs, absolute, now, 1, "getex",
+        )?),
         _ => None,
     };
     reply_str(ctx.out, as_str(&e.value)?);

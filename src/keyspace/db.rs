@@ -35,19 +35,20 @@ pub struct DbStats {
 }
 
 /// Events a database raises by itself (a key created, expired, or missed
-/// by a read), kept only while keyspace notifications want them: the server
-/// publishes them in order with the events of the command that caused them.
+/// by a read; hash fields expired), kept only while keyspace notifications
+/// want them: the server publishes them in order with the events of the
+/// command that caused them.
 #[derive(Default)]
 pub struct EventLog {
-    /// The classes to record (of NEW, EXPIRED, KEY_MISS).
+    /// The classes to record.
     pub wanted: Classes,
-    pub pending: Vec<(Classes, Key)>,
+    pub pending: Vec<(Classes, &'static str, Key)>,
 }
 
 impl EventLog {
-    fn record(&mut self, class: Classes, key: &[u8]) {
+    fn record(&mut self, class: Classes, event: &'static str, key: &[u8]) {
         if self.wanted & class != 0 {
-            self.pending.push((class, key.into()));
+            self.pending.push((class, event, key.into()));
         }
     }
 }
@@ -59,6 +60,9 @@ pub struct Db {
     expires: IndexSet<Key, RandomState>,
     pub stats: DbStats,
     pub events: EventLog,
+    /// Hashes with expiring fields, for the active field expiry (may hold
+    /// keys that no longer have any: dropped when sampled).
+    volatile_hashes: IndexSet<Key, RandomState>,
 }
 
 impl Db {
@@ -81,7 +85,7 @@ impl Db {
         if self.dict[i].is_expired(now_ms) {
             self.remove(key);
             self.stats.expired += 1;
-            self.events.record(events::EXPIRED, key);
+            self.events.record(events::EXPIRED, "expired", key);
             return None;
         }
         Some(i)
@@ -90,17 +94,22 @@ impl Db {
     /// Looks a key up for a read: lazy expiry, hit/miss counting and an
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
+        let slot = self.locate_read(key, now_ms, touch)?;
+        Some(&mut self.dict[slot.0])
+    }
+
+    /// [`Db::lookup_read`], returning where the key sits.
+    pub fn locate_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<Slot> {
         let Some(i) = self.find(key, now_ms) else {
             self.stats.misses += 1;
-            self.events.record(events::KEY_MISS, key);
+            self.events.record(events::KEY_MISS, "keymiss", key);
             return None;
         };
         self.stats.hits += 1;
-        let e = &mut self.dict[i];
         if touch {
-            e.accessed_ms = now_ms;
+            self.dict[i].accessed_ms = now_ms;
         }
-        Some(e)
+        Some(Slot(i))
     }
 
     /// Looks a key up for a write: lazy expiry and access-time update, no
@@ -169,8 +178,10 @@ impl Db {
     }
 
     fn put_entry(&mut self, slot: Option<Slot>, key: &[u8], mut entry: Entry) {
-        if let Value::Str(s) = &mut entry.value {
-            s.reembed(key.len(), entry.expire_at.is_some());
+        match &mut entry.value {
+            Value::Str(s) => s.reembed(key.len(), entry.expire_at.is_some()),
+            Value::Hash(h) if h.has_ttls() => self.track_volatile_hash(key),
+            _ => {}
         }
         let has_expire = entry.expire_at.is_some();
         let had_expire = match slot.map(|s| s.0) {
@@ -179,7 +190,7 @@ impl Db {
                 .is_some(),
             None => {
                 self.dict.insert(key.into(), entry);
-                self.events.record(events::NEW, key);
+                self.events.record(events::NEW, "new", key);
                 false
             }
         };
@@ -223,6 +234,65 @@ impl Db {
     pub fn clear(&mut self) {
         self.dict = IndexMap::default();
         self.expires = IndexSet::default();
+        self.volatile_hashes = IndexSet::default();
+    }
+
+    /// How many hashes have fields with an expiry time.
+    pub fn volatile_hashes(&self) -> usize {
+        let volatile = |k: &Key| {
+            self.dict
+                .get(k)
+                .is_some_and(|e| matches!(&e.value, Value::Hash(h) if h.has_ttls()))
+        };
+        self.volatile_hashes.iter().filter(|k| volatile(k)).count()
+    }
+
+    /// Notes that the hash at `key` has fields with an expiry time.
+    pub fn track_volatile_hash(&mut self, key: &[u8]) {
+        if !self.volatile_hashes.contains(key) {
+            self.volatile_hashes.insert(key.into());
+        }
+    }
+
+    /// Samples up to `n` hashes with expiring fields and deletes the fields
+    /// whose time is up (a hash left empty goes too). Returns the number of
+    /// fields deleted.
+    pub fn reap_hash_fields(
+        &mut self,
+        n: usize,
+        now_ms: i64,
+        rng: &mut impl FnMut(usize) -> usize,
+    ) -> usize {
+        let mut reaped = 0;
+        for _ in 0..n {
+            if self.volatile_hashes.is_empty() {
+                break;
+            }
+            let i = rng(self.volatile_hashes.len());
+            let key = self.volatile_hashes[i].clone();
+            let hash = match self.dict.get_mut(&key).map(|e| &mut e.value) {
+                Some(Value::Hash(h)) if h.has_ttls() => h,
+                _ => {
+                    self.volatile_hashes.swap_remove_index(i);
+                    continue;
+                }
+            };
+            let n = hash.reap(now_ms);
+            if n == 0 {
+                continue;
+            }
+            reaped += n;
+            self.events.record(events::HASH, "hexpired", &key);
+            let (empty, volatile) = (hash.is_empty(), hash.has_ttls());
+            if empty {
+                self.remove(&key);
+                self.events.record(events::GENERIC, "del", &key);
+            }
+            if !volatile {
+                self.volatile_hashes.swap_remove(&key);
+            }
+        }
+        reaped
     }
 
     /// A uniformly random live key (RANDOMKEY), expiring dead ones it meets.

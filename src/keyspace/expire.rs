@@ -13,7 +13,7 @@ const ACCEPTABLE_STALE_PERCENT: usize = 10;
 const CYCLE_CPU_PERCENT: u64 = 25;
 
 /// Runs one cycle over `dbs`; `hz` is the cron frequency. Returns the number
-/// of keys deleted.
+/// of keys deleted (hash fields deleted are not counted).
 pub fn active_expire_cycle(
     dbs: &mut [Db],
     now_ms: i64,
@@ -29,6 +29,8 @@ pub fn active_expire_cycle(
     let start = std::time::Instant::now();
     let mut total = 0;
     for db in dbs.iter_mut() {
+        // Hash fields with an expiry: one sample per database per cycle.
+        db.reap_hash_fields(per_loop, now_ms, rng);
         loop {
             if db.expires_len() == 0 {
                 break;

@@ -165,9 +165,10 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
                 for (i, db) in srv.dbs.iter().enumerate().filter(|(_, db)| !db.is_empty()) {
                     let _ = write!(
                         w,
-                        "db{i}:keys={},expires={},avg_ttl=0,keys_with_volatile_items=0\r\n",
+                        "db{i}:keys={},expires={},avg_ttl=0,keys_with_volatile_items={}\r\n",
                         db.len(),
-                        db.expires_len()
+                        db.expires_len(),
+                        db.volatile_hashes()
                     );
                 }
             }

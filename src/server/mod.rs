@@ -166,7 +166,7 @@ impl Server {
     pub fn config_changed(&mut self) {
         let flags = self.config.notify_keyspace_events;
         let wanted = if flags & (events::KEYSPACE | events::KEYEVENT) != 0 {
-            flags & (events::NEW | events::EXPIRED | events::KEY_MISS)
+            flags
         } else {
             0
         };
@@ -205,18 +205,13 @@ impl Server {
     }
 
     /// Publishes the events the databases recorded (keys created, expired,
-    /// missed).
+    /// missed; hash fields expired).
     pub fn flush_db_events(&mut self, running: Option<pubsub::Running>) {
         for db in 0..self.dbs.len() {
             if self.dbs[db].events.pending.is_empty() {
                 continue;
             }
-            for (class, key) in std::mem::take(&mut self.dbs[db].events.pending) {
-                let event = match class {
-                    events::NEW => "new",
-                    events::EXPIRED => "expired",
-                    _ => "keymiss",
-                };
+            for (_, event, key) in std::mem::take(&mut self.dbs[db].events.pending) {
                 self.publish_event(running, db, event, &key);
             }
         }

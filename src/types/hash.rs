@@ -1,9 +1,13 @@
 //! The hash value and Valkey's two encodings of it: a `listpack` of
 //! field, value pairs in insertion order while small, a `hashtable` once a
 //! hash passes `hash-max-listpack-entries` fields or a field or value is
-//! longer than `hash-max-listpack-value` bytes (t_hash.c; never back).
+//! longer than `hash-max-listpack-value` bytes, or once a field gets an
+//! expiry time (t_hash.c; never back).
+
+use std::collections::HashMap;
 
 use super::listpack::Listpack;
+use foldhash::fast::RandomState;
 use indexmap::IndexMap;
 
 /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
@@ -16,11 +20,19 @@ pub struct Limits {
 /// Field → value, in insertion order.
 pub type Fields = IndexMap<Box<[u8]>, Box<[u8]>>;
 
+/// A `hashtable` hash: its fields, and the expiry times (Unix ms) of the
+/// fields that have one.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Table {
+    /// Insertion-ordered, so HSCAN's cursor can walk it by position.
+    pub fields: Fields,
+    pub ttls: HashMap<Box<[u8]>, i64, RandomState>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hash {
     Listpack(Listpack),
-    /// Insertion-ordered, so HSCAN's cursor can walk it by position.
-    Table(Box<Fields>),
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -40,7 +52,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match self {
             Hash::Listpack(lp) => lp.len() / 2,
-            Hash::Table(t) => t.len(),
+            Hash::Table(t) => t.fields.len(),
         }
     }
 
@@ -60,12 +72,15 @@ impl Hash {
 
     fn convert(&mut self) {
         if let Hash::Listpack(lp) = self {
-            let mut table = IndexMap::with_capacity(lp.len() / 2);
+            let mut fields = IndexMap::with_capacity(lp.len() / 2);
             let mut items = lp.iter();
             while let (Some(f), Some(v)) = (items.next(), items.next()) {
-                table.insert(f.to_vec().into(), v.to_vec().into());
+                fields.insert(f.to_vec().into(), v.to_vec().into());
             }
-            *self = Hash::Table(Box::new(table));
+            *self = Hash::Table(Box::new(Table {
+                fields,
+                ttls: HashMap::default(),
+            }));
         }
     }
 
@@ -85,19 +100,31 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<Vec<u8>> {
         match self {
             Hash::Listpack(lp) => Self::find(lp, field).map(|v| lp.get(v).to_vec()),
-            Hash::Table(t) => t.get(field).map(|v| v.to_vec()),
+            Hash::Table(t) => t.fields.get(field).map(|v| v.to_vec()),
         }
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
             Hash::Listpack(lp) => Self::find(lp, field).is_some(),
-            Hash::Table(t) => t.contains_key(field),
+            Hash::Table(t) => t.fields.contains_key(field),
         }
     }
 
-    /// Sets a field (call `prepare` first); true if it is new.
+    /// Sets a field (call `prepare` first), dropping any expiry it had
+    /// (HSET); true if it is new.
     pub fn set(&mut self, limits: Limits, field: &[u8], value: &[u8]) -> bool {
+        if let Hash::Table(t) = self
+            && !t.ttls.is_empty()
+        {
+            t.ttls.remove(field);
+        }
+        self.set_keep_ttl(limits, field, value)
+    }
+
+    /// Sets a field, keeping its expiry (HINCRBY, HSETEX KEEPTTL); true if
+    /// it is new.
+    pub fn set_keep_ttl(&mut self, limits: Limits, field: &[u8], value: &[u8]) -> bool {
         let new = match self {
             Hash::Listpack(lp) => match Self::find(lp, field) {
                 Some(v) => {
@@ -110,7 +137,7 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(t) => t.insert(field.into(), value.into()).is_none(),
+            Hash::Table(t) => t.fields.insert(field.into(), value.into()).is_none(),
         };
         if self.len() > limits.entries {
             self.convert();
@@ -129,8 +156,80 @@ impl Hash {
                 }
                 None => false,
             },
-            Hash::Table(t) => t.shift_remove(field).is_some(),
+            Hash::Table(t) => {
+                if !t.ttls.is_empty() {
+                    t.ttls.remove(field);
+                }
+                t.fields.shift_remove(field).is_some()
+            }
         }
+    }
+
+    /// Whether any field has an expiry time.
+    pub fn has_ttls(&self) -> bool {
+        matches!(self, Hash::Table(t) if !t.ttls.is_empty())
+    }
+
+    /// A field's expiry time (Unix ms), if it has one.
+    pub fn ttl(&self, field: &[u8]) -> Option<i64> {
+        match self {
+            Hash::Table(t) => t.ttls.get(field).copied(),
+            Hash::Listpack(_) => None,
+        }
+    }
+
+    /// Sets or clears the expiry of an existing field; a hash with
+    /// expiring fields is a `hashtable`. Returns whether it had one.
+    pub fn set_ttl(&mut self, field: &[u8], at: Option<i64>) -> bool {
+        if at.is_some() {
+            self.convert();
+        }
+        let Hash::Table(t) = self else {
+            return false;
+        };
+        match at {
+            Some(at) => t.ttls.insert(field.into(), at).is_some(),
+            None => t.ttls.remove(field).is_some(),
+        }
+    }
+
+    /// Whether `field` is there and its time not up at `now_ms`.
+    pub fn has_live(&self, field: &[u8], now_ms: i64) -> bool {
+        self.contains(field) && self.ttl(field).is_none_or(|at| at > now_ms)
+    }
+
+    /// A field's value, unless its time is up at `now_ms`.
+    pub fn get_live(&self, field: &[u8], now_ms: i64) -> Option<Vec<u8>> {
+        if self.ttl(field).is_some_and(|at| at <= now_ms) {
+            return None;
+        }
+        self.get(field)
+    }
+
+    /// The pairs whose time is not up at `now_ms`, in the encoding's order.
+    pub fn live_pairs(&self, now_ms: i64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut pairs = self.pairs();
+        if self.has_ttls() {
+            pairs.retain(|(f, _)| self.ttl(f).is_none_or(|at| at > now_ms));
+        }
+        pairs
+    }
+
+    /// Deletes the fields whose time is up; returns how many.
+    pub fn reap(&mut self, now_ms: i64) -> usize {
+        let Hash::Table(t) = self else {
+            return 0;
+        };
+        let before = t.fields.len();
+        let Table { fields, ttls } = &mut **t;
+        ttls.retain(|f, at| {
+            let live = *at > now_ms;
+            if !live {
+                fields.shift_remove(f);
+            }
+            live
+        });
+        before - t.fields.len()
     }
 
     /// The pairs, in the encoding's order.
@@ -144,7 +243,11 @@ impl Hash {
                 }
                 out
             }
-            Hash::Table(t) => t.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+            Hash::Table(t) => t
+                .fields
+                .iter()
+                .map(|(f, v)| (f.to_vec(), v.to_vec()))
+                .collect(),
         }
     }
 
@@ -156,7 +259,7 @@ impl Hash {
                 let v = lp.next(f)?;
                 Some((lp.get(f).to_vec(), lp.get(v).to_vec()))
             }
-            Hash::Table(t) => t.get_index(i).map(|(f, v)| (f.to_vec(), v.to_vec())),
+            Hash::Table(t) => t.fields.get_index(i).map(|(f, v)| (f.to_vec(), v.to_vec())),
         }
     }
 }
@@ -166,6 +269,39 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn field_expiry_hides_then_reaps() {
+        let limits = Limits {
+            entries: 128,
+            value: 64,
+        };
+        let mut h = Hash::default();
+        for f in [&b"a"[..], b"b", b"c"] {
+            h.set(limits, f, b"v");
+        }
+        assert!(!h.has_ttls());
+        assert!(!h.set_ttl(b"a", Some(100)));
+        assert_eq!(h.encoding_name(), "hashtable");
+        h.set_ttl(b"b", Some(200));
+        assert_eq!(h.get_live(b"a", 99), Some(b"v".to_vec()));
+        assert_eq!(h.get_live(b"a", 100), None);
+        assert!(!h.has_live(b"a", 150) && h.has_live(b"b", 150));
+        assert_eq!(h.live_pairs(150).len(), 2);
+        // HSET drops the expiry, HINCRBY-style writes keep it.
+        h.set(limits, b"a", b"w");
+        assert_eq!(h.ttl(b"a"), None);
+        h.set_keep_ttl(limits, b"b", b"w");
+        assert_eq!(h.ttl(b"b"), Some(200));
+        assert_eq!(h.reap(199), 0);
+        assert_eq!(h.reap(200), 1);
+        assert_eq!(h.len(), 2);
+        assert!(!h.has_ttls());
+        h.set_ttl(b"a", Some(5));
+        h.set_ttl(b"c", Some(5));
+        assert_eq!(h.reap(5), 2);
+        assert!(h.is_empty());
+    }
 
     proptest! {
         /// A hash against a BTreeMap through random sets and deletes, in
