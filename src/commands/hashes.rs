@@ -5,7 +5,7 @@
 
 use super::{
     Command, Ctx, ExpireCond, ScanArgs, distinct_positions, expire_time, int_arg, is, ks,
-    reply_scan, signed_count, ttl_reply,
+    looked_up, reply_scan, signed_count, ttl_reply,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{GENERIC, HASH};
@@ -435,7 +435,9 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         };
         let i = (ctx.srv.random_u64() % len as u64) as usize;
-        let (f, _) = looked_up(ctx, argv[1]).pair_at(i).expect("in range");
+        let (f, _) = looked_up::<Hash>(ctx, argv[1])
+            .pair_at(i)
+            .expect("in range");
         ctx.out.bulk(&f);
         return Ok(());
     };
@@ -458,13 +460,13 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else if count < 0 || count == 1 {
         // Any element each time, repeats allowed, in random order.
         let positions: Vec<usize> = (0..count.unsigned_abs()).map(|_| random(ctx)).collect();
-        pairs_at(looked_up(ctx, argv[1]), &positions)
+        pairs_at(looked_up::<Hash>(ctx, argv[1]), &positions)
     } else if count as usize >= len {
-        looked_up(ctx, argv[1]).pairs()
+        looked_up::<Hash>(ctx, argv[1]).pairs()
     } else {
         // Distinct elements: a partial shuffle of the positions.
         let positions = distinct_positions(ctx, len, count as usize);
-        pairs_at(looked_up(ctx, argv[1]), &positions)
+        pairs_at(looked_up::<Hash>(ctx, argv[1]), &positions)
     };
     if with_values && !resp3 {
         ctx.out.array(picks.len() * 2);
@@ -483,15 +485,6 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The hash at `key`, which the command has just looked up (no second
-/// lookup is counted).
-fn looked_up<'a>(ctx: &'a mut Ctx, key: &[u8]) -> &'a Hash {
-    ctx.db()
-        .get_checked(key)
-        .and_then(|e| Hash::of(&e.value))
-        .expect("looked up above")
-}
-
 fn pairs_at(hash: &Hash, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
     positions
         .iter()
@@ -506,10 +499,18 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let pairs = hash.live_pairs(now);
-    let (window, next) = args.select(&pairs, matches!(hash, Hash::Table(_)));
+    let table = matches!(hash, Hash::Table(_));
+    // Fields whose time is up are skipped, not counted out of the window.
+    let live =
+        |(f, v): (Vec<u8>, Vec<u8>)| hash.ttl(&f).is_none_or(|at| at > now).then_some((f, v));
+    let (window, next) = args.select(
+        hash.len(),
+        table,
+        || hash.live_pairs(now),
+        |i| hash.pair_at(i).and_then(live),
+    );
     let mut elements: Vec<&[u8]> = Vec::new();
-    for (f, v) in window.into_iter().filter(|(f, _)| args.matches(f)) {
+    for (f, v) in window.iter().filter(|(f, _)| args.matches(f)) {
         elements.push(f);
         if !args.novalues {
             elements.push(v);

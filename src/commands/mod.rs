@@ -438,6 +438,15 @@ pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a 
     }
 }
 
+/// The value of type `T` under `key`, which the command has just looked up
+/// (so no second lookup is counted in the stats).
+pub fn looked_up<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> &'a T {
+    ctx.db()
+        .get_checked(key)
+        .and_then(|e| T::of(&e.value))
+        .expect("looked up above")
+}
+
 /// The value of type `T` under `key`, looked up for a write.
 pub fn write_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut T>, CmdError> {
     let now = ctx.now_ms;
@@ -643,15 +652,21 @@ impl<'a> ScanArgs<'a> {
         (start..end, start as u64)
     }
 
-    /// What one call returns from `items` (a compact encoding: all of
-    /// them, cursor 0; a table: the cursor's window, from its end), with
-    /// the next cursor.
-    pub fn select<'t, T>(&self, items: &'t [T], table: bool) -> (Vec<&'t T>, u64) {
+    /// What one call returns, with the next cursor: from a compact
+    /// encoding everything (`all`), cursor 0; from a table of `len`
+    /// entries the cursor's window, read by position (`at`) from its end.
+    pub fn select<T>(
+        &self,
+        len: usize,
+        table: bool,
+        all: impl FnOnce() -> Vec<T>,
+        at: impl FnMut(usize) -> Option<T>,
+    ) -> (Vec<T>, u64) {
         if !table {
-            return (items.iter().collect(), 0);
+            return (all(), 0);
         }
-        let (range, next) = self.window(items.len());
-        (items[range].iter().rev().collect(), next)
+        let (range, next) = self.window(len);
+        (range.rev().filter_map(at).collect(), next)
     }
 
     /// Whether a member passes MATCH.

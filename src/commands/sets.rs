@@ -1,7 +1,7 @@
 //! Set commands (Valkey's t_set.c).
 
 use super::{
-    Command, Ctx, ScanArgs, distinct_positions, is, ks, ks_keynum, read_as, reply_scan,
+    Command, Ctx, ScanArgs, distinct_positions, is, ks, ks_keynum, looked_up, read_as, reply_scan,
     signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
@@ -511,13 +511,10 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The members at `positions` of the set at `key`, which the command has
-/// already looked up (so no second lookup is counted).
+/// The members at `positions` of the set at `key`, just looked up.
 fn members_at(ctx: &mut Ctx, key: &[u8], positions: &[usize]) -> Vec<Vec<u8>> {
-    match ctx.db().get_checked(key).map(|e| &e.value) {
-        Some(Value::Set(set)) => positions.iter().filter_map(|&i| set.member_at(i)).collect(),
-        _ => Vec::new(),
-    }
+    let set = looked_up::<Set>(ctx, key);
+    positions.iter().filter_map(|&i| set.member_at(i)).collect()
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -526,10 +523,10 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let members = set.members();
-    let (window, next) = args.select(&members, matches!(set, Set::Table(_)));
+    let table = matches!(set, Set::Table(_));
+    let (window, next) = args.select(set.len(), table, || set.members(), |i| set.member_at(i));
     let elements: Vec<&[u8]> = window
-        .into_iter()
+        .iter()
         .filter(|m| args.matches(m))
         .map(Vec::as_slice)
         .collect();

@@ -8,7 +8,7 @@ use ferrokv_transport::ReplyWriter;
 
 use super::{
     Command, Ctx, ScanArgs, block, deadline, distinct_positions, int_arg, is, ks, ks_keynum,
-    mpop_args, read_as, reply_scan, signed_count, write_as,
+    looked_up, mpop_args, read_as, reply_scan, signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{GENERIC, ZSET};
@@ -634,7 +634,7 @@ fn in_lex_range(m: &[u8], (min, max): &(LexBound, LexBound)) -> bool {
 }
 
 /// A test on an entry, one end of a range.
-type Bound = Box<dyn Fn(&(Vec<u8>, f64)) -> bool>;
+type Bound = Box<dyn Fn(&[u8], f64) -> bool>;
 
 #[derive(Clone, Copy, PartialEq)]
 enum By {
@@ -713,52 +713,49 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 /// The selected (member, score) pairs in reply order. For REV with
 /// BYSCORE / BYLEX the bounds come as max, min.
 fn select(z: &ZSet, spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
-    let mut entries = z.entries();
-    if spec.rev {
-        entries.reverse();
-    }
+    let len = z.len();
     let chosen: Vec<(Vec<u8>, f64)> = match spec.by {
         By::Rank => {
             let (start, end) = (int_arg(a)?, int_arg(b)?);
-            match rank_range(start, end, entries.len()) {
-                Some((s, e)) => entries.drain(s..=e).collect(),
+            match rank_range(start, end, len) {
+                // Ranks count from the top with REV.
+                Some((s, e)) if spec.rev => z.walk(len - 1 - s, true).take(e - s + 1).collect(),
+                Some((s, e)) => z.walk(s, false).take(e - s + 1).collect(),
                 None => Vec::new(),
             }
         }
         By::Score | By::Lex => {
             let (min, max) = if spec.rev { (b, a) } else { (a, b) };
-            // Valkey walks from the first element past the range's start
-            // (in the reply's direction) while elements stay before its
-            // end. For scores that is the range; for lex it is the range
-            // when all scores are equal (as BYLEX expects).
-            let (starts, continues): (Bound, Bound) = if spec.by == By::Score {
-                let range = score_range(min, max)?;
-                let (lo, hi) = (range.0, range.1);
-                let above = move |(_, s): &(Vec<u8>, f64)| {
-                    in_score_range(*s, (lo, ScoreBound(f64::INFINITY, false)))
-                };
-                let below = move |(_, s): &(Vec<u8>, f64)| {
-                    in_score_range(*s, (ScoreBound(f64::NEG_INFINITY, false), hi))
-                };
-                if spec.rev {
-                    (Box::new(below), Box::new(above))
-                } else {
-                    (Box::new(above), Box::new(below))
-                }
+            // Valkey starts at the first element past the range's start
+            // (in the reply's direction) and walks while elements stay
+            // before its end. For scores that is the range; for lex it is
+            // the range when all scores are equal (as BYLEX expects).
+            let (above, below): (Bound, Bound) = if spec.by == By::Score {
+                let (lo, hi) = score_range(min, max)?;
+                (
+                    Box::new(move |_, s| in_score_range(s, (lo, ScoreBound(f64::INFINITY, false)))),
+                    Box::new(move |_, s| {
+                        in_score_range(s, (ScoreBound(f64::NEG_INFINITY, false), hi))
+                    }),
+                )
             } else {
                 let (lo, hi) = lex_range(min, max)?;
-                let above =
-                    move |(m, _): &(Vec<u8>, f64)| in_lex_range(m, &(lo.clone(), LexBound::Max));
-                let below =
-                    move |(m, _): &(Vec<u8>, f64)| in_lex_range(m, &(LexBound::Min, hi.clone()));
-                if spec.rev {
-                    (Box::new(below), Box::new(above))
-                } else {
-                    (Box::new(above), Box::new(below))
-                }
+                (
+                    Box::new(move |m, _| in_lex_range(m, &(lo.clone(), LexBound::Max))),
+                    Box::new(move |m, _| in_lex_range(m, &(LexBound::Min, hi.clone()))),
+                )
             };
-            let first = entries.iter().position(&starts).unwrap_or(entries.len());
-            let hits = entries.into_iter().skip(first).take_while(|e| continues(e));
+            let hits: Box<dyn Iterator<Item = (Vec<u8>, f64)>> = if spec.rev {
+                match z.last_where(&below) {
+                    Some(last) => {
+                        Box::new(z.walk(last, true).take_while(move |(m, s)| above(m, *s)))
+                    }
+                    None => Box::new(std::iter::empty()),
+                }
+            } else {
+                let first = z.first_where(&above);
+                Box::new(z.walk(first, false).take_while(move |(m, s)| below(m, *s)))
+            };
             match spec.limit {
                 Some((offset, _)) if offset < 0 => Vec::new(),
                 Some((offset, count)) => {
@@ -898,27 +895,49 @@ fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
 }
 
 fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let range = score_range(argv[2], argv[3])?;
+    let (lo, hi) = score_range(argv[2], argv[3])?;
     let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
-        z.entries()
-            .iter()
-            .filter(|(_, s)| in_score_range(*s, range))
-            .count()
+        count_between(
+            z,
+            |_, s| in_score_range(s, (lo, ScoreBound(f64::INFINITY, false))),
+            |_, s| in_score_range(s, (ScoreBound(f64::NEG_INFINITY, false), hi)),
+        )
     });
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let range = lex_range(argv[2], argv[3])?;
+    let (lo, hi) = lex_range(argv[2], argv[3])?;
     let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
-        z.entries()
-            .iter()
-            .filter(|(m, _)| in_lex_range(m, &range))
-            .count()
+        count_between(
+            z,
+            |m, _| in_lex_range(m, &(lo.clone(), LexBound::Max)),
+            |m, _| in_lex_range(m, &(LexBound::Min, hi.clone())),
+        )
     });
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// How many entries are at or past the first one `above` holds for while
+/// `below` still holds: the tree answers from two searches, a listpack by
+/// walking (as Valkey counts each).
+fn count_between(
+    z: &ZSet,
+    above: impl Fn(&[u8], f64) -> bool,
+    below: impl Fn(&[u8], f64) -> bool,
+) -> usize {
+    let first = z.first_where(&above);
+    match z {
+        ZSet::Skiplist(_) => z
+            .last_where(&below)
+            .map_or(0, |last| (last + 1).saturating_sub(first)),
+        ZSet::Listpack(_) => z
+            .walk(first, false)
+            .take_while(|(m, s)| below(m, *s))
+            .count(),
+    }
 }
 
 fn remrange(ctx: &mut Ctx, argv: &[&[u8]], by: By) -> CmdResult {
@@ -973,11 +992,8 @@ fn pop_from(
     let Some(z) = write_as::<ZSet>(ctx, key)? else {
         return Ok(Vec::new());
     };
-    let mut entries = z.entries();
-    if max {
-        entries.reverse();
-    }
-    entries.truncate(count);
+    let from = if max { z.len() - 1 } else { 0 };
+    let entries: Vec<(Vec<u8>, f64)> = z.walk(from, max).take(count).collect();
     for (m, _) in &entries {
         z.remove(m);
     }
@@ -1109,9 +1125,12 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.out.null();
             return Ok(());
         };
-        let entries = z.entries();
-        let i = (ctx.srv.random_u64() % entries.len() as u64) as usize;
-        ctx.out.bulk(&entries[i].0);
+        let len = z.len();
+        let i = (ctx.srv.random_u64() % len as u64) as usize;
+        let (m, _) = looked_up::<ZSet>(ctx, argv[1])
+            .entry_at(i)
+            .expect("in range");
+        ctx.out.bulk(&m);
         return Ok(());
     };
     let count = signed_count(count_arg)?;
@@ -1127,23 +1146,21 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut entries = z.entries();
-    let len = entries.len();
+    let len = z.len();
+    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
     let picks: Vec<(Vec<u8>, f64)> = if count == 0 {
         Vec::new()
     } else if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| entries[(ctx.srv.random_u64() % len as u64) as usize].clone())
-            .collect()
+        let positions: Vec<usize> = (0..count.unsigned_abs()).map(|_| random(ctx)).collect();
+        let z = looked_up::<ZSet>(ctx, argv[1]);
+        positions.iter().filter_map(|&i| z.entry_at(i)).collect()
     } else if count as usize >= len {
         // The whole set, as Valkey gives it: highest first.
-        entries.reverse();
-        entries
+        z.walk(len - 1, true).collect()
     } else {
-        distinct_positions(ctx, len, count as usize)
-            .into_iter()
-            .map(|i| entries[i].clone())
-            .collect()
+        let positions = distinct_positions(ctx, len, count as usize);
+        let z = looked_up::<ZSet>(ctx, argv[1]);
+        positions.iter().filter_map(|&i| z.entry_at(i)).collect()
     };
     ctx.out.array(if with_scores && !resp3 {
         picks.len() * 2
@@ -1168,10 +1185,10 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let entries = z.entries();
-    let (window, next) = args.select(&entries, matches!(z, ZSet::Skiplist(_)));
+    let table = matches!(z, ZSet::Skiplist(_));
+    let (window, next) = args.select(z.len(), table, || z.entries(), |i| z.entry_at(i));
     let scores: Vec<(&[u8], String)> = window
-        .into_iter()
+        .iter()
         .filter(|(m, _)| args.matches(m))
         .map(|(m, s)| {
             (

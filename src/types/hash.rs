@@ -17,14 +17,15 @@ pub struct Limits {
     pub value: usize,
 }
 
-/// Field → value, in insertion order.
+/// Field → value, by position.
 pub type Fields = IndexMap<Box<[u8]>, Box<[u8]>>;
 
 /// A `hashtable` hash: its fields, and the expiry times (Unix ms) of the
 /// fields that have one.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Table {
-    /// Insertion-ordered, so HSCAN's cursor can walk it by position.
+    /// By position (deletes swap the last field in), so HSCAN's cursor can
+    /// walk it from its end.
     pub fields: Fields,
     pub ttls: HashMap<Box<[u8]>, i64, RandomState>,
 }
@@ -160,7 +161,7 @@ impl Hash {
                 if !t.ttls.is_empty() {
                     t.ttls.remove(field);
                 }
-                t.fields.shift_remove(field).is_some()
+                t.fields.swap_remove(field).is_some()
             }
         }
     }
@@ -225,7 +226,7 @@ impl Hash {
         ttls.retain(|f, at| {
             let live = *at > now_ms;
             if !live {
-                fields.shift_remove(f);
+                fields.swap_remove(f);
             }
             live
         });

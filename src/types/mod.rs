@@ -6,6 +6,7 @@ pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod ranked;
 pub mod set;
 pub mod string;
 pub mod zset;

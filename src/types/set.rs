@@ -23,7 +23,8 @@ pub struct Limits {
 pub enum Set {
     Intset(Intset),
     Listpack(Listpack),
-    /// Insertion-ordered, so SSCAN and random picks can go by position.
+    /// By position (deletes swap the last member in), so SSCAN and random
+    /// picks can go by position.
     Table(Box<IndexSet<Box<[u8]>>>),
 }
 
@@ -169,7 +170,9 @@ impl Set {
                 }
                 None => false,
             },
-            Set::Table(t) => t.shift_remove(member),
+            // The last member moves into the hole: O(1), and SSCAN's
+            // cursor (walking from the end) still sees every member.
+            Set::Table(t) => t.swap_remove(member),
         }
     }
 

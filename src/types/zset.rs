@@ -1,12 +1,15 @@
 //! The sorted set value and Valkey's two encodings of it (t_zset.c): a
 //! `listpack` of member, score pairs kept in (score, member) order while
-//! small, a `skiplist` (here an ordered tree beside a member → score map)
-//! past `zset-max-listpack-entries` members or `zset-max-listpack-value`
-//! bytes. Scores are doubles, never NaN; ties order by member bytes.
+//! small, a `skiplist` (here sorted blocks with positions beside a member →
+//! score table) past `zset-max-listpack-entries` members or
+//! `zset-max-listpack-value` bytes. Scores are doubles, never NaN; ties
+//! order by member bytes.
 
 use super::listpack::{Item, Listpack};
+use super::ranked::Ranked;
+use foldhash::fast::RandomState;
+use indexmap::IndexMap;
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
 
 /// (member, score) pairs, in (score, member) order.
 pub type Entries = Vec<(Vec<u8>, f64)>;
@@ -38,8 +41,10 @@ impl Ord for Score {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tree {
-    order: BTreeSet<(Score, Box<[u8]>)>,
-    scores: HashMap<Box<[u8]>, f64>,
+    order: Ranked<(Score, Box<[u8]>)>,
+    /// Member → score, in insertion order (deletes swap the last member
+    /// in), so ZSCAN can walk it by position.
+    scores: IndexMap<Box<[u8]>, f64, RandomState>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +92,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Listpack(lp) => lp.len() / 2,
-            ZSet::Skiplist(t) => t.scores.len(),
+            ZSet::Skiplist(t) => t.order.len(),
         }
     }
 
@@ -123,6 +128,58 @@ impl ZSet {
                 out
             }
             ZSet::Skiplist(t) => t.order.iter().map(|(s, m)| (m.to_vec(), s.0)).collect(),
+        }
+    }
+
+    /// The entries from ascending position `from`: upward, or (`rev`)
+    /// downward from there.
+    pub fn walk(&self, from: usize, rev: bool) -> Box<dyn Iterator<Item = (Vec<u8>, f64)> + '_> {
+        let owned = |(s, m): &(Score, Box<[u8]>)| (m.to_vec(), s.0);
+        match self {
+            ZSet::Skiplist(t) if rev => Box::new(t.order.iter_back_from(from + 1).map(owned)),
+            ZSet::Skiplist(t) => Box::new(t.order.iter_from(from).map(owned)),
+            ZSet::Listpack(lp) => {
+                let mut entries = unpack(lp);
+                if rev {
+                    entries.truncate(from + 1);
+                    Box::new(entries.into_iter().rev())
+                } else {
+                    Box::new(entries.into_iter().skip(from))
+                }
+            }
+        }
+    }
+
+    /// The position of the first entry `hit` holds for (`len` if none).
+    /// A listpack is scanned from its head; the tree is searched, so `hit`
+    /// must hold for a suffix of the order (as Valkey's skiplist search
+    /// also assumes).
+    pub fn first_where(&self, hit: impl Fn(&[u8], f64) -> bool) -> usize {
+        match self {
+            ZSet::Skiplist(t) => t.order.partition_point(|(s, m)| !hit(m, s.0)),
+            ZSet::Listpack(lp) => unpack(lp)
+                .iter()
+                .position(|(m, s)| hit(m, *s))
+                .unwrap_or(self.len()),
+        }
+    }
+
+    /// The position of the last entry `hit` holds for. A listpack is
+    /// scanned from its tail; the tree is searched, so `hit` must hold for
+    /// a prefix of the order.
+    pub fn last_where(&self, hit: impl Fn(&[u8], f64) -> bool) -> Option<usize> {
+        match self {
+            ZSet::Skiplist(t) => t.order.partition_point(|(s, m)| hit(m, s.0)).checked_sub(1),
+            ZSet::Listpack(lp) => unpack(lp).iter().rposition(|(m, s)| hit(m, *s)),
+        }
+    }
+
+    /// The entry at position `i` of the member table (ZSCAN's order for
+    /// the tree), or of the order for a listpack.
+    pub fn entry_at(&self, i: usize) -> Option<(Vec<u8>, f64)> {
+        match self {
+            ZSet::Skiplist(t) => t.scores.get_index(i).map(|(m, s)| (m.to_vec(), *s)),
+            ZSet::Listpack(_) => self.walk(i, false).next(),
         }
     }
 
@@ -184,12 +241,8 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
             ZSet::Skiplist(t) => {
-                let s = *t.scores.get(member)?;
-                Some(
-                    t.order
-                        .range(..(Score(s), Box::<[u8]>::from(member)))
-                        .count(),
-                )
+                let s = Score(*t.scores.get(member)?);
+                Some(t.order.partition_point(|(o, m)| (*o, &**m) < (s, member)))
             }
             ZSet::Listpack(_) => self.entries().iter().position(|(m, _)| m == member),
         }
@@ -224,6 +277,9 @@ impl Tree {
         let member: Box<[u8]> = member.into();
         let old = self.scores.insert(member.clone(), score);
         if let Some(o) = old {
+            if Score(o) == Score(score) {
+                return old;
+            }
             self.order.remove(&(Score(o), member.clone()));
         }
         self.order.insert((Score(score), member));
@@ -231,7 +287,7 @@ impl Tree {
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (m, s) = self.scores.remove_entry(member)?;
+        let (m, s) = self.scores.swap_remove_entry(member)?;
         self.order.remove(&(Score(s), m));
         Some(s)
     }
