@@ -27,6 +27,11 @@ fn with_pubsub_limit(limit: &str) -> (Server, Conn) {
     (server, publisher)
 }
 
+/// INFO stats client_output_buffer_limit_disconnections.
+fn disconnections(c: &mut Conn) -> i64 {
+    info_field(c, "stats", "client_output_buffer_limit_disconnections")
+}
+
 #[test]
 fn every_subscriber_gets_every_message_in_order() {
     let server = Server::start(&[]);
@@ -94,14 +99,7 @@ fn a_subscriber_over_the_hard_limit_is_disconnected() {
     }
     let (n, mut fast) = reader.join().unwrap();
     assert_eq!(n, 1024);
-    assert_eq!(
-        info_field(
-            &mut publisher,
-            "stats",
-            "client_output_buffer_limit_disconnections"
-        ),
-        1
-    );
+    assert_eq!(disconnections(&mut publisher), 1);
     // The reader that kept up is still subscribed.
     assert_eq!(publisher.int(&["PUBLISH", "firehose", "after"]), 1);
     assert!(fast.read_reply().unwrap().ends_with(b"after\r\n"));
@@ -139,24 +137,10 @@ fn a_subscriber_over_the_soft_limit_too_long_is_disconnected() {
     for _ in 0..256 {
         publisher.int(&["PUBLISH", "c", &payload]);
     }
-    assert_eq!(
-        info_field(
-            &mut publisher,
-            "stats",
-            "client_output_buffer_limit_disconnections"
-        ),
-        0
-    );
+    assert_eq!(disconnections(&mut publisher), 0);
     std::thread::sleep(Duration::from_millis(2100));
     publisher.int(&["PUBLISH", "c", &payload]);
-    assert_eq!(
-        info_field(
-            &mut publisher,
-            "stats",
-            "client_output_buffer_limit_disconnections"
-        ),
-        1
-    );
+    assert_eq!(disconnections(&mut publisher), 1);
     assert_eq!(publisher.int(&["PUBLISH", "c", "after"]), 0);
 }
 

@@ -495,19 +495,24 @@ fn pairs_at(hash: &Hash, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let args = ScanArgs::parse(argv, true)?;
-    let Some(hash) = hash_at(ctx, argv[1], Access::Read)? else {
+    if hash_at(ctx, argv[1], Access::Read)?.is_none() {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
-    };
+    }
+    // The hash and the reply borrowed apart: fields go out uncopied.
+    let (db, out) = ctx.db_and_out();
+    let hash: &Hash = db.get_typed(argv[1]).expect("looked up above");
     let table = matches!(hash, Hash::Table(_));
     // Fields whose time is up are skipped, not counted out of the window.
-    let live =
-        |(f, v): (Vec<u8>, Vec<u8>)| hash.ttl(&f).is_none_or(|at| at > now).then_some((f, v));
+    let live = |f: &[u8]| hash.ttl(f).is_none_or(|at| at > now);
     let (window, next) = args.select(
         hash.len(),
         table,
-        || hash.live_pairs(now),
-        |i| hash.pair_at(i).and_then(live),
+        || {
+            let pairs = hash.live_pairs(now).into_iter();
+            pairs.map(|(f, v)| (f.into(), v.into())).collect()
+        },
+        |i| hash.pair_ref(i).filter(|(f, _)| live(f)),
     );
     let mut elements: Vec<&[u8]> = Vec::new();
     for (f, v) in window.iter().filter(|(f, _)| args.matches(f)) {
@@ -516,7 +521,7 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             elements.push(v);
         }
     }
-    reply_scan(ctx.out, next, &elements);
+    reply_scan(out, next, &elements);
     Ok(())
 }
 

@@ -46,6 +46,12 @@ impl Ctx<'_> {
         &mut self.srv.dbs[self.client.db]
     }
 
+    /// The selected database and the reply, borrowed apart: what a
+    /// command reads from one can be written to the other uncopied.
+    pub fn db_and_out(&mut self) -> (&Db, &mut ReplyWriter) {
+        (&self.srv.dbs[self.client.db], self.out)
+    }
+
     /// Where messages for this client go while its command runs.
     pub fn running(&self) -> Running {
         Running {
@@ -441,10 +447,7 @@ pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a 
 /// The value of type `T` under `key`, which the command has just looked up
 /// (so no second lookup is counted in the stats).
 pub fn looked_up<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> &'a T {
-    ctx.db()
-        .get_checked(key)
-        .and_then(|e| T::of(&e.value))
-        .expect("looked up above")
+    ctx.db().get_typed(key).expect("looked up above")
 }
 
 /// The value of type `T` under `key`, looked up for a write.

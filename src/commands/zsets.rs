@@ -4,7 +4,7 @@
 //! ZSCAN, and the set operations ZUNION / ZINTER / ZDIFF (STORE, WEIGHTS,
 //! AGGREGATE; plain sets count as score 1) and ZINTERCARD.
 
-use ferrokv_transport::ReplyWriter;
+use ferrokv_transport::{Protocol, ReplyWriter};
 
 use super::{
     Command, Ctx, ScanArgs, block, deadline, distinct_positions, int_arg, is, ks, ks_keynum,
@@ -13,7 +13,7 @@ use super::{
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{GENERIC, ZSET};
 use crate::types::Value;
-use crate::types::zset::{Entries, Limits, ZSet};
+use crate::types::zset::{Entries, Limits, Walked, ZSet};
 use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @sortedset @fast";
@@ -712,9 +712,14 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// The selected (member, score) pairs in reply order. For REV with
 /// BYSCORE / BYLEX the bounds come as max, min.
-fn select(z: &ZSet, spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
+fn select<'z>(
+    z: &'z ZSet,
+    spec: &RangeSpec,
+    a: &[u8],
+    b: &[u8],
+) -> Result<Vec<Walked<'z>>, CmdError> {
     let len = z.len();
-    let chosen: Vec<(Vec<u8>, f64)> = match spec.by {
+    let chosen: Vec<Walked> = match spec.by {
         By::Rank => {
             let (start, end) = (int_arg(a)?, int_arg(b)?);
             match rank_range(start, end, len) {
@@ -745,7 +750,7 @@ fn select(z: &ZSet, spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<Vec<(Vec<u8>
                     Box::new(move |m, _| in_lex_range(m, &(LexBound::Min, hi.clone()))),
                 )
             };
-            let hits: Box<dyn Iterator<Item = (Vec<u8>, f64)>> = if spec.rev {
+            let hits: Box<dyn Iterator<Item = Walked>> = if spec.rev {
                 match z.last_where(&below) {
                     Some(last) => {
                         Box::new(z.walk(last, true).take_while(move |(m, s)| above(m, *s)))
@@ -791,20 +796,20 @@ fn check_bounds(spec: &RangeSpec, a: &[u8], b: &[u8]) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn reply_range(ctx: &mut Ctx, items: &[(Vec<u8>, f64)], with_scores: bool) {
-    let resp3 = ctx.own_io.resp == 3;
-    ctx.out.array(if with_scores && !resp3 {
+fn reply_range<M: AsRef<[u8]>>(out: &mut ReplyWriter, items: &[(M, f64)], with_scores: bool) {
+    let resp3 = out.proto == Protocol::Resp3;
+    out.array(if with_scores && !resp3 {
         items.len() * 2
     } else {
         items.len()
     });
     for (m, s) in items {
         if with_scores && resp3 {
-            ctx.out.array(2);
+            out.array(2);
         }
-        ctx.out.bulk(m);
+        out.bulk(m.as_ref());
         if with_scores {
-            ctx.out.double(*s);
+            out.double(*s);
         }
     }
 }
@@ -812,12 +817,15 @@ fn reply_range(ctx: &mut Ctx, items: &[(Vec<u8>, f64)], with_scores: bool) {
 fn range_generic(ctx: &mut Ctx, argv: &[&[u8]], fixed: Option<(By, bool)>) -> CmdResult {
     let spec = range_spec(&argv[4..], fixed)?;
     check_bounds(&spec, argv[2], argv[3])?;
-    let Some(z) = read_as::<ZSet>(ctx, argv[1])? else {
+    if read_as::<ZSet>(ctx, argv[1])?.is_none() {
         ctx.out.array(0);
         return Ok(());
-    };
+    }
+    // The set and the reply borrowed apart: members go out uncopied.
+    let (db, out) = ctx.db_and_out();
+    let z: &ZSet = db.get_typed(argv[1]).expect("looked up above");
     let items = select(z, &spec, argv[2], argv[3])?;
-    reply_range(ctx, &items, spec.with_scores);
+    reply_range(out, &items, spec.with_scores);
     Ok(())
 }
 
@@ -853,7 +861,7 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     check_bounds(&spec, argv[3], argv[4])?;
     let items = match read_as::<ZSet>(ctx, src)? {
-        Some(z) => select(z, &spec, argv[3], argv[4])?,
+        Some(z) => owned(select(z, &spec, argv[3], argv[4])?),
         None => Vec::new(),
     };
     store(ctx, dst, &items, "zrangestore");
@@ -892,6 +900,14 @@ fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
         ctx.db().remove(key);
         ctx.notify(GENERIC, "del", key);
     }
+}
+
+/// Entries met on a walk, copied out of the set.
+fn owned(walked: Vec<Walked>) -> Vec<(Vec<u8>, f64)> {
+    walked
+        .into_iter()
+        .map(|(m, s)| (m.into_owned(), s))
+        .collect()
 }
 
 fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -953,7 +969,7 @@ fn remrange(ctx: &mut Ctx, argv: &[&[u8]], by: By) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let doomed = select(z, &spec, argv[2], argv[3])?;
+    let doomed = owned(select(z, &spec, argv[2], argv[3])?);
     for (m, _) in &doomed {
         z.remove(m);
     }
@@ -993,7 +1009,7 @@ fn pop_from(
         return Ok(Vec::new());
     };
     let from = if max { z.len() - 1 } else { 0 };
-    let entries: Vec<(Vec<u8>, f64)> = z.walk(from, max).take(count).collect();
+    let entries = owned(z.walk(from, max).take(count).collect());
     for (m, _) in &entries {
         z.remove(m);
     }
@@ -1156,7 +1172,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         positions.iter().filter_map(|&i| z.entry_at(i)).collect()
     } else if count as usize >= len {
         // The whole set, as Valkey gives it: highest first.
-        z.walk(len - 1, true).collect()
+        owned(z.walk(len - 1, true).collect())
     } else {
         let positions = distinct_positions(ctx, len, count as usize);
         let z = looked_up::<ZSet>(ctx, argv[1]);
@@ -1371,7 +1387,7 @@ fn op_generic(
         };
         self::store(ctx, argv[1], &items, event);
     } else {
-        reply_range(ctx, &items, args.with_scores);
+        reply_range(ctx.out, &items, args.with_scores);
     }
     Ok(())
 }

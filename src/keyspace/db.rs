@@ -4,7 +4,7 @@ use foldhash::fast::RandomState;
 use indexmap::{IndexMap, IndexSet};
 
 use super::events::{self, Classes};
-use crate::types::Value;
+use crate::types::{Typed, Value};
 
 pub use super::key::Key;
 
@@ -132,6 +132,12 @@ impl Db {
     /// has already looked up at this instant.
     pub fn get_checked(&self, key: &[u8]) -> Option<&Entry> {
         self.dict.get(key)
+    }
+
+    /// The value of type `T` under a key the command has already looked up
+    /// at this instant (no lazy expiry, no stats).
+    pub fn get_typed<T: Typed>(&self, key: &[u8]) -> Option<&T> {
+        self.dict.get(key).and_then(|e| T::of(&e.value))
     }
 
     /// Stores `value` under `key` with the given expiry, replacing any

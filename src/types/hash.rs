@@ -4,6 +4,7 @@
 //! longer than `hash-max-listpack-value` bytes, or once a field gets an
 //! expiry time (t_hash.c; never back).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::listpack::Listpack;
@@ -16,6 +17,9 @@ pub struct Limits {
     pub entries: usize,
     pub value: usize,
 }
+
+/// A field and its value, borrowed where the encoding holds the bytes.
+pub type PairRef<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// Field → value, by position.
 pub type Fields = IndexMap<Box<[u8]>, Box<[u8]>>;
@@ -249,6 +253,18 @@ impl Hash {
                 .iter()
                 .map(|(f, v)| (f.to_vec(), v.to_vec()))
                 .collect(),
+        }
+    }
+
+    /// The pair at position `i` of the encoding's order, borrowed where
+    /// the encoding holds the bytes (HSCAN's window).
+    pub fn pair_ref(&self, i: usize) -> Option<PairRef<'_>> {
+        match self {
+            Hash::Table(t) => t
+                .fields
+                .get_index(i)
+                .map(|(f, v)| (Cow::Borrowed(&**f), Cow::Borrowed(&**v))),
+            Hash::Listpack(_) => self.pair_at(i).map(|(f, v)| (f.into(), v.into())),
         }
     }
 

@@ -32,6 +32,15 @@ impl<'a> Item<'a> {
         }
     }
 
+    /// The element's bytes, borrowed from the listpack when it holds them
+    /// as a string.
+    pub fn to_cow(self) -> std::borrow::Cow<'a, [u8]> {
+        match self {
+            Item::Int(v) => itoa::Buffer::new().format(v).as_bytes().to_vec().into(),
+            Item::Str(s) => s.into(),
+        }
+    }
+
     pub fn to_vec(self) -> Vec<u8> {
         self.bytes(&mut itoa::Buffer::new()).to_vec()
     }

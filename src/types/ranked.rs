@@ -13,6 +13,9 @@ const BLOCK: usize = 512;
 pub struct Ranked<T> {
     /// Never empty blocks.
     blocks: Vec<Vec<T>>,
+    /// Each block's length, packed apart: positions add these up, and a
+    /// run of small integers sums far faster than block headers.
+    lens: Vec<u32>,
     len: usize,
 }
 
@@ -20,6 +23,7 @@ impl<T> Default for Ranked<T> {
     fn default() -> Self {
         Ranked {
             blocks: Vec::new(),
+            lens: Vec::new(),
             len: 0,
         }
     }
@@ -36,7 +40,7 @@ impl<T: Ord> Ranked<T> {
         let b = self
             .blocks
             .partition_point(|blk| pred(blk.last().expect("blocks are never empty")));
-        let before: usize = self.blocks[..b].iter().map(Vec::len).sum();
+        let before: usize = self.lens[..b].iter().map(|&l| l as usize).sum();
         match self.blocks.get(b) {
             Some(blk) => before + blk.partition_point(pred),
             None => before,
@@ -45,11 +49,22 @@ impl<T: Ord> Ranked<T> {
 
     /// (block, offset) of position `pos` < len.
     fn locate(&self, mut pos: usize) -> (usize, usize) {
-        for (b, blk) in self.blocks.iter().enumerate() {
-            if pos < blk.len() {
-                return (b, pos);
+        // Whole runs of blocks first: their sums vectorize.
+        let mut first = 0;
+        for run in self.lens.chunks(32) {
+            let sum: usize = run.iter().map(|&l| l as usize).sum();
+            if pos < sum {
+                break;
             }
-            pos -= blk.len();
+            pos -= sum;
+            first += run.len();
+        }
+        for (b, &l) in self.lens[first..].iter().enumerate() {
+            let l = l as usize;
+            if pos < l {
+                return (first + b, pos);
+            }
+            pos -= l;
         }
         (self.blocks.len(), 0)
     }
@@ -70,16 +85,20 @@ impl<T: Ord> Ranked<T> {
             let mut blk = Vec::with_capacity(BLOCK + 1);
             blk.push(item);
             self.blocks.push(blk);
+            self.lens.push(1);
             return;
         }
         let b = self.block_for(&item);
         let blk = &mut self.blocks[b];
         let i = blk.partition_point(|x| x < &item);
         blk.insert(i, item);
+        self.lens[b] += 1;
         if blk.len() > BLOCK {
             // Both halves keep room for a block's worth: no regrowth.
             let mut tail = Vec::with_capacity(BLOCK + 1);
             tail.extend(blk.drain(BLOCK / 2..));
+            self.lens[b] = (BLOCK / 2) as u32;
+            self.lens.insert(b + 1, tail.len() as u32);
             self.blocks.insert(b + 1, tail);
         }
     }
@@ -97,9 +116,11 @@ impl<T: Ord> Ranked<T> {
         }
         blk.remove(i);
         self.len -= 1;
+        self.lens[b] -= 1;
         let left = blk.len();
         if left == 0 {
             self.blocks.remove(b);
+            self.lens.remove(b);
         } else if left < BLOCK / 8
             && let Some(next) = self.blocks.get(b + 1)
             && left + next.len() <= BLOCK
@@ -107,6 +128,7 @@ impl<T: Ord> Ranked<T> {
             // Keep blocks from thinning out: many small blocks make
             // positions slow.
             let next = self.blocks.remove(b + 1);
+            self.lens[b] += self.lens.remove(b + 1);
             self.blocks[b].extend(next);
         }
         true

@@ -9,10 +9,15 @@ use super::listpack::{Item, Listpack};
 use super::ranked::Ranked;
 use foldhash::fast::RandomState;
 use indexmap::IndexMap;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// (member, score) pairs, in (score, member) order.
 pub type Entries = Vec<(Vec<u8>, f64)>;
+
+/// An entry met on a walk: its member (borrowed where the encoding holds
+/// the bytes) and score.
+pub type Walked<'a> = (Cow<'a, [u8]>, f64);
 
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
@@ -132,20 +137,30 @@ impl ZSet {
     }
 
     /// The entries from ascending position `from`: upward, or (`rev`)
-    /// downward from there.
-    pub fn walk(&self, from: usize, rev: bool) -> Box<dyn Iterator<Item = (Vec<u8>, f64)> + '_> {
-        let owned = |(s, m): &(Score, Box<[u8]>)| (m.to_vec(), s.0);
+    /// downward from there. Members are borrowed where the encoding holds
+    /// their bytes.
+    pub fn walk(&self, from: usize, rev: bool) -> Box<dyn Iterator<Item = Walked<'_>> + '_> {
+        fn borrowed((s, m): &(Score, Box<[u8]>)) -> Walked<'_> {
+            (Cow::Borrowed(&**m), s.0)
+        }
         match self {
-            ZSet::Skiplist(t) if rev => Box::new(t.order.iter_back_from(from + 1).map(owned)),
-            ZSet::Skiplist(t) => Box::new(t.order.iter_from(from).map(owned)),
+            ZSet::Skiplist(t) if rev => Box::new(t.order.iter_back_from(from + 1).map(borrowed)),
+            ZSet::Skiplist(t) => Box::new(t.order.iter_from(from).map(borrowed)),
             ZSet::Listpack(lp) => {
-                let mut entries = unpack(lp);
-                if rev {
-                    entries.truncate(from + 1);
-                    Box::new(entries.into_iter().rev())
-                } else {
-                    Box::new(entries.into_iter().skip(from))
-                }
+                let at = i64::try_from(from).ok().and_then(|i| lp.seek(2 * i));
+                Box::new(std::iter::from_fn({
+                    let mut at = at;
+                    move || {
+                        let m = at?;
+                        let s = lp.next(m).expect("members have scores");
+                        at = if rev {
+                            lp.prev(m).and_then(|p| lp.prev(p))
+                        } else {
+                            lp.next(s)
+                        };
+                        Some((lp.get(m).to_cow(), item_score(lp.get(s))))
+                    }
+                }))
             }
         }
     }
@@ -179,7 +194,7 @@ impl ZSet {
     pub fn entry_at(&self, i: usize) -> Option<(Vec<u8>, f64)> {
         match self {
             ZSet::Skiplist(t) => t.scores.get_index(i).map(|(m, s)| (m.to_vec(), *s)),
-            ZSet::Listpack(_) => self.walk(i, false).next(),
+            ZSet::Listpack(_) => self.walk(i, false).next().map(|(m, s)| (m.into_owned(), s)),
         }
     }
 

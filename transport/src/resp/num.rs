@@ -38,6 +38,13 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
+/// A double Valkey prints as an integer: integral and within ±2^62.
+#[inline]
+pub fn integral_double(v: f64) -> Option<i64> {
+    let half_range = (i64::MAX / 2) as f64;
+    ((-half_range..=half_range).contains(&v) && v == (v as i64) as f64).then_some(v as i64)
+}
+
 /// Formats a double the way Valkey replies with one (`d2string`): "nan",
 /// "inf", "-inf"; integral values within ±2^62 as integers; otherwise the
 /// shortest round-trip digits laid out by fpconv's rules: plain digits when
@@ -50,9 +57,8 @@ pub fn format_double(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let half_range = (i64::MAX / 2) as f64;
-    if (-half_range..=half_range).contains(&v) && v == (v as i64) as f64 {
-        return (v as i64).to_string();
+    if let Some(i) = integral_double(v) {
+        return i.to_string();
     }
     // `{:e}` gives the shortest round-trip digits as "d.ddde±x".
     let sci = format!("{:e}", v.abs());

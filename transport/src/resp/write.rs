@@ -2,7 +2,7 @@
 //! in protocol-neutral terms (map, set, double, null ...); it emits the form the
 //! connection negotiated, with Valkey's RESP2 fallbacks.
 
-use super::num::{format_double, push_i64};
+use super::num::{format_double, integral_double, push_i64};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
@@ -126,13 +126,22 @@ impl ReplyWriter {
 
     /// A double (RESP2: its text as a bulk string).
     pub fn double(&mut self, v: f64) {
-        let text = format_double(v);
+        // Integral scores (the usual kind) are formatted without allocating.
+        let mut digits = itoa::Buffer::new();
+        let formatted;
+        let text = match integral_double(v) {
+            Some(i) => digits.format(i).as_bytes(),
+            None => {
+                formatted = format_double(v);
+                formatted.as_bytes()
+            }
+        };
         if self.is_resp3() {
             self.buf.push(b',');
-            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(text);
             self.buf.extend_from_slice(b"\r\n");
         } else {
-            self.bulk(text.as_bytes());
+            self.bulk(text);
         }
     }
 
