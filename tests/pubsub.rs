@@ -184,3 +184,19 @@ fn output_buffer_limit_configuration() {
         "{got}"
     );
 }
+
+#[test]
+fn idle_subscribers_are_not_timed_out() {
+    let server = Server::start(&["--timeout", "1"]);
+    let mut sub = server.conn();
+    sub.cmd(&["SUBSCRIBE", "quiet"]);
+    let mut idle = server.conn();
+    idle.cmd(&["PING"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    // The plain client was closed for idling; the subscriber, as in
+    // Valkey, waits for messages as long as it likes.
+    idle.expect_closed();
+    let mut publisher = server.conn();
+    assert_eq!(publisher.int(&["PUBLISH", "quiet", "still here"]), 1);
+    assert!(sub.read_reply().unwrap().ends_with(b"still here\r\n"));
+}

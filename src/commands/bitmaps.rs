@@ -4,7 +4,7 @@
 use super::{Command, Ctx, as_str, as_str_mut, int_arg, is, ks};
 use crate::error::{CmdResult, err};
 use crate::keyspace::Db;
-use crate::keyspace::events::{GENERIC, STRING};
+use crate::keyspace::events::STRING;
 use crate::simd::{self, BitOp};
 use crate::types::{Bytes, StrValue, Value};
 
@@ -311,9 +311,7 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if len == 0 {
-        if ctx.db().remove(dest).is_some() {
-            ctx.changed(GENERIC, "del", dest);
-        }
+        ctx.delete_key(dest);
         ctx.out.int(0);
         return Ok(());
     }

@@ -8,7 +8,7 @@ use super::{
     looked_up, reply_scan, signed_count, ttl_reply,
 };
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::events::{GENERIC, HASH};
+use crate::keyspace::events::HASH;
 use crate::types::hash::{Hash, Limits};
 use crate::types::{Typed, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
@@ -225,10 +225,8 @@ fn hash_at<'a>(
     let reap = hash.has_ttls() && access != Access::Read;
     if reap && hash.reap(now) > 0 {
         let empty = hash.is_empty();
-        ctx.changed(HASH, "hexpired", key);
+        ctx.removed_from(HASH, "hexpired", key, empty);
         if empty {
-            ctx.db().remove(key);
-            ctx.notify(GENERIC, "del", key);
             return Ok(None);
         }
     }
@@ -321,11 +319,7 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let deleted = argv[2..].iter().filter(|f| hash.remove(f)).count();
     let empty = hash.is_empty();
     if deleted > 0 {
-        ctx.changed(HASH, "hdel", key);
-    }
-    if empty {
-        ctx.db().remove(key);
-        ctx.notify(GENERIC, "del", key);
+        ctx.removed_from(HASH, "hdel", key, empty);
     }
     ctx.out.int(deleted as i64);
     Ok(())
@@ -565,16 +559,6 @@ enum FieldTtl {
     At(i64),
 }
 
-/// After fields left `key`'s hash: the events, and the key goes if the
-/// hash is empty.
-fn after_field_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
-    ctx.changed(HASH, event, key);
-    if empty {
-        ctx.db().remove(key);
-        ctx.notify(GENERIC, "del", key);
-    }
-}
-
 /// HEXPIRE / HPEXPIRE / HEXPIREAT / HPEXPIREAT key time [NX|XX|GT|LT]
 /// FIELDS n field...: per field -2 (no such field), 0 (condition not
 /// met), 1 (set) or 2 (deleted: the time is already past).
@@ -617,7 +601,7 @@ fn hexpire_generic(
         ctx.changed(HASH, "hexpire", key);
     }
     if replies.contains(&2) {
-        after_field_removal(ctx, key, "hexpired", empty);
+        ctx.removed_from(HASH, "hexpired", key, empty);
     }
     Ok(())
 }
@@ -814,7 +798,7 @@ fn hgetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.changed(HASH, "hpersist", key);
     }
     if deleted {
-        after_field_removal(ctx, key, "hexpired", empty);
+        ctx.removed_from(HASH, "hexpired", key, empty);
     }
     Ok(())
 }
@@ -883,7 +867,7 @@ fn hsetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.notify(HASH, "hexpire", key);
     }
     if deleted {
-        after_field_removal(ctx, key, "hexpired", empty);
+        ctx.removed_from(HASH, "hexpired", key, empty);
     }
     Ok(())
 }
@@ -917,7 +901,7 @@ fn hgetdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if values.iter().any(Option::is_some) {
-        after_field_removal(ctx, key, "hdel", empty);
+        ctx.removed_from(HASH, "hdel", key, empty);
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::{
     write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::events::{GENERIC, LIST};
+use crate::keyspace::events::LIST;
 use crate::types::list::Fill;
 use crate::types::{List, Value};
 use crate::util::parse_i64;
@@ -167,21 +167,17 @@ fn fill(ctx: &Ctx) -> Fill {
 /// deleted (Valkey never keeps empty aggregates), a shrunk one may become a
 /// listpack.
 fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str) {
-    ctx.changed(LIST, event, key);
     let fill = fill(ctx);
     let now = ctx.now_ms;
-    let Some(e) = ctx.db().lookup_write(key, now) else {
-        return;
+    let empty = match ctx.db().lookup_write(key, now).map(|e| &mut e.value) {
+        Some(Value::List(list)) if list.is_empty() => true,
+        Some(Value::List(list)) => {
+            list.shrunk(fill);
+            false
+        }
+        _ => false,
     };
-    let Value::List(list) = &mut e.value else {
-        return;
-    };
-    if list.is_empty() {
-        ctx.db().remove(key);
-        ctx.notify(GENERIC, "del", key);
-    } else {
-        list.shrunk(fill);
-    }
+    ctx.removed_from(LIST, event, key, empty);
 }
 
 fn pop_event(head: bool) -> &'static str {

@@ -84,6 +84,25 @@ impl Ctx<'_> {
         self.touched(key);
         self.notify(class, event, key);
     }
+
+    /// Elements left the collection at `key` (`event`, of `class`); an
+    /// emptied one is deleted, as Valkey never keeps empty aggregates.
+    pub fn removed_from(&mut self, class: Classes, event: &str, key: &[u8], empty: bool) {
+        self.changed(class, event, key);
+        if empty {
+            self.db().remove(key);
+            self.notify(crate::keyspace::events::GENERIC, "del", key);
+        }
+    }
+
+    /// Deletes `key` (a "del" event) if it is there; whether it was.
+    pub fn delete_key(&mut self, key: &[u8]) -> bool {
+        let gone = self.db().remove(key).is_some();
+        if gone {
+            self.changed(crate::keyspace::events::GENERIC, "del", key);
+        }
+        gone
+    }
 }
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;

@@ -2,8 +2,6 @@
 //! PUBLISH, SPUBLISH and PUBSUB introspection. The registry and message
 //! delivery live in `server::pubsub`.
 
-use ferrokv_transport::Protocol;
-
 use super::{Command, Ctx, ks, reply_help};
 use crate::error::{CmdResult, err};
 use crate::server::pubsub::{self, Kind};
@@ -96,10 +94,7 @@ const PUBSUB: &[Command] = &[
 /// frame in RESP3.
 fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>, count: usize) {
     let out = &mut *ctx.out;
-    match out.proto {
-        Protocol::Resp3 => out.push(3),
-        Protocol::Resp2 => out.array(3),
-    }
+    out.push(3);
     out.bulk(kind.as_bytes());
     match name {
         Some(n) => out.bulk(n),

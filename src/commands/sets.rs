@@ -5,7 +5,7 @@ use super::{
     signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::events::{GENERIC, SET};
+use crate::keyspace::events::SET;
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
 use crate::util::parse_i64;
@@ -132,23 +132,12 @@ fn store(ctx: &mut Ctx, key: &[u8], set: Set, event: &str) {
     let len = set.len();
     let now = ctx.now_ms;
     if len == 0 {
-        if ctx.db().remove(key).is_some() {
-            ctx.changed(GENERIC, "del", key);
-        }
+        ctx.delete_key(key);
     } else {
         ctx.db().insert(key, Value::Set(set), None, now);
         ctx.changed(SET, event, key);
     }
     ctx.out.int(len as i64);
-}
-
-/// After `event` took members from `key`'s set: an empty set is deleted.
-fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
-    ctx.changed(SET, event, key);
-    if empty {
-        ctx.db().remove(key);
-        ctx.notify(GENERIC, "del", key);
-    }
 }
 
 fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
@@ -190,7 +179,7 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let removed = argv[2..].iter().filter(|m| set.remove(m)).count();
     if removed > 0 {
         let empty = set.is_empty();
-        after_removal(ctx, key, "srem", empty);
+        ctx.removed_from(SET, "srem", key, empty);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -218,7 +207,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let empty = source.is_empty();
-    after_removal(ctx, src, "srem", empty);
+    ctx.removed_from(SET, "srem", src, empty);
     if !dst_exists {
         let set = Set::for_members(limits, member, 1);
         ctx.db().insert(dst, Value::Set(set), None, now);
@@ -447,7 +436,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // The whole set: Valkey answers with SUNION of the key, then
         // deletes it.
         let result = union_or_diff(ctx, &argv[1..2], false)?;
-        after_removal(ctx, key, "spop", true);
+        ctx.removed_from(SET, "spop", key, true);
         reply_members(ctx, &result.members());
         return Ok(());
     }
@@ -462,7 +451,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     if !popped.is_empty() {
         let empty = target.is_empty();
-        after_removal(ctx, key, "spop", empty);
+        ctx.removed_from(SET, "spop", key, empty);
     }
     match count {
         Some(_) => reply_members(ctx, &popped),

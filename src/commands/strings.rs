@@ -423,9 +423,7 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     reply_get(ctx, argv[1])?;
-    if ctx.db().remove(argv[1]).is_some() {
-        ctx.changed(GENERIC, "del", argv[1]);
-    }
+    ctx.delete_key(argv[1]);
     Ok(())
 }
 

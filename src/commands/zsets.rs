@@ -11,7 +11,7 @@ use super::{
     looked_up, mpop_args, read_as, reply_scan, signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::events::{GENERIC, ZSET};
+use crate::keyspace::events::ZSET;
 use crate::types::Value;
 use crate::types::zset::{Entries, Limits, Walked, ZSet};
 use crate::util::parse_i64;
@@ -494,7 +494,7 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let removed = argv[2..].iter().filter(|m| z.remove(m).is_some()).count();
     if removed > 0 {
         let empty = z.is_empty();
-        after_removal(ctx, key, "zrem", empty);
+        ctx.removed_from(ZSET, "zrem", key, empty);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -745,9 +745,10 @@ fn select<'z>(
                 )
             } else {
                 let (lo, hi) = lex_range(min, max)?;
+                let (from, to) = ((lo, LexBound::Max), (LexBound::Min, hi));
                 (
-                    Box::new(move |m, _| in_lex_range(m, &(lo.clone(), LexBound::Max))),
-                    Box::new(move |m, _| in_lex_range(m, &(LexBound::Min, hi.clone()))),
+                    Box::new(move |m, _| in_lex_range(m, &from)),
+                    Box::new(move |m, _| in_lex_range(m, &to)),
                 )
             };
             let hits: Box<dyn Iterator<Item = Walked>> = if spec.rev {
@@ -875,9 +876,7 @@ fn store(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) {
     let limits = limits(ctx);
     let now = ctx.now_ms;
     if items.is_empty() {
-        if ctx.db().remove(dst).is_some() {
-            ctx.changed(GENERIC, "del", dst);
-        }
+        ctx.delete_key(dst);
     } else {
         let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         let mut z = ZSet::new(limits, items.len(), longest);
@@ -890,16 +889,6 @@ fn store(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) {
         ctx.changed(ZSET, event, dst);
     }
     ctx.out.int(items.len() as i64);
-}
-
-/// After `event` took members from `key`'s sorted set: an empty one is
-/// deleted.
-fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str, empty: bool) {
-    ctx.changed(ZSET, event, key);
-    if empty {
-        ctx.db().remove(key);
-        ctx.notify(GENERIC, "del", key);
-    }
 }
 
 /// Entries met on a walk, copied out of the set.
@@ -925,11 +914,12 @@ fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (lo, hi) = lex_range(argv[2], argv[3])?;
+    let (from, to) = ((lo, LexBound::Max), (LexBound::Min, hi));
     let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
         count_between(
             z,
-            |m, _| in_lex_range(m, &(lo.clone(), LexBound::Max)),
-            |m, _| in_lex_range(m, &(LexBound::Min, hi.clone())),
+            |m, _| in_lex_range(m, &from),
+            |m, _| in_lex_range(m, &to),
         )
     });
     ctx.out.int(n as i64);
@@ -980,7 +970,7 @@ fn remrange(ctx: &mut Ctx, argv: &[&[u8]], by: By) -> CmdResult {
             By::Score => "zremrangebyscore",
             By::Lex => "zremrangebylex",
         };
-        after_removal(ctx, key, event, empty);
+        ctx.removed_from(ZSET, event, key, empty);
     }
     ctx.out.int(doomed.len() as i64);
     Ok(())
@@ -1015,7 +1005,7 @@ fn pop_from(
     }
     if !entries.is_empty() {
         let empty = z.is_empty();
-        after_removal(ctx, key, if max { "zpopmax" } else { "zpopmin" }, empty);
+        ctx.removed_from(ZSET, if max { "zpopmax" } else { "zpopmin" }, key, empty);
     }
     Ok(entries)
 }

@@ -63,6 +63,9 @@ pub struct Db {
     /// Hashes with expiring fields, for the active field expiry (may hold
     /// keys that no longer have any: dropped when sampled).
     volatile_hashes: IndexSet<Key, RandomState>,
+    /// Hashes the active expiry took fields from since the server last
+    /// looked (for WATCH).
+    pub reaped_hashes: Vec<Key>,
 }
 
 impl Db {
@@ -289,6 +292,7 @@ impl Db {
             }
             reaped += n;
             self.events.record(events::HASH, "hexpired", &key);
+            self.reaped_hashes.push(key.clone());
             let (empty, volatile) = (hash.is_empty(), hash.has_ttls());
             if empty {
                 self.remove(&key);

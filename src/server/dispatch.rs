@@ -86,7 +86,8 @@ pub fn execute(
     if skip_this || session.reply_mode == ReplyMode::Off {
         out.buf.truncate(reply_mark);
     }
-    if !srv.own_pushes.buf.is_empty() {
+    // Inside EXEC they wait for the whole transaction's reply.
+    if !session.in_exec && !srv.own_pushes.buf.is_empty() {
         out.buf.extend_from_slice(&srv.own_pushes.buf);
         srv.own_pushes.buf.clear();
     }
@@ -123,7 +124,8 @@ fn admit(
     if session.multi.is_some() && srv.commands.no_multi[id] {
         return Err(CmdError::NotInMulti(srv.commands.full_names[id].clone()));
     }
-    if !resp3 && session.subs.any() && !srv.commands.in_subscribe_mode[id] {
+    // EXEC runs what it queued whatever the mode (as Valkey's call() does).
+    if !resp3 && !session.in_exec && session.subs.any() && !srv.commands.in_subscribe_mode[id] {
         return Err(CmdError::SubscribeMode(srv.commands.full_names[id].clone()));
     }
     Ok(())

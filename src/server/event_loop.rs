@@ -96,6 +96,9 @@ impl EventLoop {
                 }
             }
             self.revisit.append(&mut srv.wrote);
+            // A subscriber given many messages is flushed once.
+            self.revisit.sort_unstable();
+            self.revisit.dedup();
             for slot in std::mem::take(&mut self.revisit) {
                 self.serve(srv, slot, true);
             }
@@ -323,15 +326,27 @@ impl EventLoop {
                 // Deleted keys are counted as expired by the databases themselves.
                 crate::keyspace::expire::active_expire_cycle(dbs, now_ms, hz, effort, &mut rng);
             }
+            // Expired hash fields changed their keys: WATCHers must know.
+            for db in 0..srv.dbs.len() {
+                for key in std::mem::take(&mut srv.dbs[db].reaped_hashes) {
+                    srv.touch(db, &key);
+                }
+            }
             srv.flush_db_events(None);
+            self.revisit.append(&mut srv.wrote);
             srv.stats.expire_cycle_us += started.elapsed().as_micros() as u64;
         }
         // Idle clients past `timeout`.
         let timeout_ms = srv.config.timeout * 1000;
         if timeout_ms > 0 {
             for slot in 0..srv.clients.len() {
-                let idle =
-                    |c: &mut Box<Client>| now_ms - c.session.last_interaction_ms > timeout_ms;
+                // As Valkey: subscribers and blocked clients wait by design.
+                let idle = |c: &mut Box<Client>| {
+                    let s = &c.session;
+                    now_ms - s.last_interaction_ms > timeout_ms
+                        && !s.subs.any()
+                        && s.blocked.is_none()
+                };
                 if let Some(client) = srv.clients[slot].take_if(idle) {
                     verbose!("Closing idle client");
                     self.close(srv, slot, client);

@@ -186,10 +186,7 @@ fn write_message(
     msg: &[u8],
 ) {
     let n = 3 + usize::from(pattern.is_some());
-    match out.proto {
-        Protocol::Resp3 => out.push(n),
-        Protocol::Resp2 => out.array(n),
-    }
+    out.push(n);
     out.bulk(kind.as_bytes());
     if let Some(p) = pattern {
         out.bulk(p);
@@ -258,7 +255,7 @@ fn check_output_limit(srv: &mut Server, slot: usize) {
     let soft = limit.soft > 0 && used >= limit.soft;
     let over = if soft && !hard {
         let since = *c.soft_limit_since.get_or_insert(now);
-        now - since > limit.soft_seconds as i64 * 1000
+        now - since > (limit.soft_seconds as i64).saturating_mul(1000)
     } else {
         if !soft {
             c.soft_limit_since = None;
