@@ -224,6 +224,10 @@ impl Server {
         event: &str,
         key: &[u8],
     ) {
+        // Nobody listens on any channel: no channel names to build.
+        if !self.pubsub.listening() {
+            return;
+        }
         let flags = self.config.notify_keyspace_events;
         if flags & events::KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();

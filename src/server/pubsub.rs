@@ -162,6 +162,12 @@ impl PubSub {
         self.map_ref(kind).len()
     }
 
+    /// Whether any client is subscribed to a channel or pattern (shard
+    /// channels never receive keyspace events).
+    pub fn listening(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty())
+    }
+
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
         self.map_ref(kind).get(name).map_or(0, Vec::len)
     }
