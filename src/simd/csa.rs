@@ -1,8 +1,8 @@
 //! Harley-Seal carry-save adders over AVX2 vectors: 16 vectors fold into
 //! bitwise ones / twos / fours / eights counters and one "sixteens"
 //! carry-out, so whatever counts bits (a population count, or a count per
-//! bit position) runs on one vector in 16. Used by BITCOUNT and by the HLL
-//! register histogram.
+//! bit position) runs on one vector in 16. Used by the HLL register
+//! histogram.
 
 use std::arch::x86_64::*;
 

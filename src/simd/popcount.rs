@@ -38,17 +38,17 @@ pub fn scalar(bytes: &[u8]) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! Harley-Seal over blocks of 16 vectors: carry-save adders fold 16
-    //! vectors into ones/twos/fours/eights and one "sixteens" vector, so
-    //! only one in 16 vectors needs a real population count (the nibble
-    //! lookup); the tail uses the lookup directly.
-    use crate::simd::csa::Csa;
+    //! Muła's nibble lookup: VPSHUFB counts each byte's bits into byte
+    //! counters, four independent ones (the loop runs at the shuffle
+    //! ports' rate), summed into 64-bit lanes by VPSADBW every 7 rounds,
+    //! before a byte counter could overflow. On AMD's AVX2 cores this beat
+    //! Harley-Seal's carry-save adders by about 30% (benches/simd.rs).
     use std::arch::x86_64::*;
 
-    /// Per-64-bit-lane population counts of `v` (nibble lookup + PSADBW).
+    /// Per-byte population counts of `v` (0..=8 each): the nibble lookup.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn count(v: __m256i) -> __m256i {
+    fn byte_counts(v: __m256i) -> __m256i {
         let lut = _mm256_setr_epi8(
             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
             3, 3, 4,
@@ -56,36 +56,40 @@ mod avx2 {
         let low = _mm256_set1_epi8(0x0f);
         let lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
         let hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
-        _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256())
+        _mm256_add_epi8(lo, hi)
+    }
+
+    /// Byte counters summed into their 64-bit lanes (PSADBW).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn widen(bytes: __m256i) -> __m256i {
+        _mm256_sad_epu8(bytes, _mm256_setzero_si256())
     }
 
     /// SAFETY: the caller checked that the CPU supports AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn popcount(bytes: &[u8]) -> u64 {
-        // SAFETY (for every load below): each reads 32 bytes inside `block`
-        // or `chunk`; loadu has no alignment need.
+        // SAFETY (for every load below): each reads 32 bytes inside
+        // `block` or `chunk`; loadu has no alignment need.
         let load = |p: &[u8]| unsafe { _mm256_loadu_si256(p.as_ptr().cast()) };
         let mut total = _mm256_setzero_si256();
-        let mut counters = Csa::new();
-        let mut blocks = bytes.chunks_exact(16 * 32);
+        // Byte counters take at most 8 per vector: four independent ones
+        // absorb 7 rounds (4 x 7 x 32 bytes) before summing into 64 bits.
+        let mut blocks = bytes.chunks_exact(4 * 7 * 32);
         for block in blocks.by_ref() {
-            let sixteens = counters.add16(|i| load(&block[i * 32..]));
-            total = _mm256_add_epi64(total, count(sixteens));
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for round in block.chunks_exact(4 * 32) {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_add_epi8(*a, byte_counts(load(&round[k * 32..])));
+                }
+            }
+            for a in acc {
+                total = _mm256_add_epi64(total, widen(a));
+            }
         }
-        let Csa {
-            ones,
-            twos,
-            fours,
-            eights,
-        } = counters;
-        total = _mm256_slli_epi64(total, 4);
-        total = _mm256_add_epi64(total, _mm256_slli_epi64(count(eights), 3));
-        total = _mm256_add_epi64(total, _mm256_slli_epi64(count(fours), 2));
-        total = _mm256_add_epi64(total, _mm256_slli_epi64(count(twos), 1));
-        total = _mm256_add_epi64(total, count(ones));
         let mut chunks = blocks.remainder().chunks_exact(32);
         for chunk in chunks.by_ref() {
-            total = _mm256_add_epi64(total, count(load(chunk)));
+            total = _mm256_add_epi64(total, widen(byte_counts(load(chunk))));
         }
         let mut lanes = [0u64; 4];
         // SAFETY: `lanes` is 32 writable bytes.
