@@ -300,13 +300,7 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(h) => argv[2..].iter().map(|f| h.get_live(f, now)).collect(),
         None => vec![None; argv.len() - 2],
     };
-    ctx.out.array(values.len());
-    for v in values {
-        match v {
-            Some(v) => ctx.out.bulk(&v),
-            None => ctx.out.null(),
-        }
-    }
+    reply_values(ctx, &values);
     Ok(())
 }
 
@@ -428,7 +422,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 return Ok(());
             }
         };
-        let i = (ctx.srv.random_u64() % len as u64) as usize;
+        let i = ctx.random_below(len);
         let (f, _) = looked_up::<Hash>(ctx, argv[1])
             .pair_at(i)
             .expect("in range");
@@ -448,12 +442,13 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
     let picks: Vec<(Vec<u8>, Vec<u8>)> = if count == 0 {
         Vec::new()
     } else if count < 0 || count == 1 {
         // Any element each time, repeats allowed, in random order.
-        let positions: Vec<usize> = (0..count.unsigned_abs()).map(|_| random(ctx)).collect();
+        let positions: Vec<usize> = (0..count.unsigned_abs())
+            .map(|_| ctx.random_below(len))
+            .collect();
         pairs_at(looked_up::<Hash>(ctx, argv[1]), &positions)
     } else if count as usize >= len {
         looked_up::<Hash>(ctx, argv[1]).pairs()
@@ -527,6 +522,17 @@ const NUMFIELDS: &str =
 enum BadFields {
     NoKeyword,
     Count,
+}
+
+impl BadFields {
+    /// HPERSIST's and HGETDEL's replies: a missing keyword is a syntax
+    /// error, a wrong count the numfields one.
+    fn syntax_or_count(self) -> CmdError {
+        match self {
+            BadFields::NoKeyword => CmdError::Syntax,
+            BadFields::Count => err(NUMFIELDS),
+        }
+    }
 }
 
 /// The `FIELDS numfields item...` clause at `argv[at]`, `per` arguments
@@ -606,6 +612,18 @@ fn hexpire_generic(
     Ok(())
 }
 
+/// Field values in order, null for the missing ones (HMGET, HGETEX,
+/// HGETDEL).
+fn reply_values(ctx: &mut Ctx, values: &[Option<Vec<u8>>]) {
+    ctx.out.array(values.len());
+    for v in values {
+        match v {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+}
+
 fn reply_ints(ctx: &mut Ctx, values: impl ExactSizeIterator<Item = i64>) {
     ctx.out.array(values.len());
     for v in values {
@@ -667,10 +685,7 @@ fn hpexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// HPERSIST key FIELDS n field...: per field -2 (no such field), -1 (no
 /// expiry) or 1 (expiry removed).
 fn hpersist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let fields = fields_clause(argv, 2, 1)?.map_err(|e| match e {
-        BadFields::NoKeyword => CmdError::Syntax,
-        BadFields::Count => err(NUMFIELDS),
-    })?;
+    let fields = fields_clause(argv, 2, 1)?.map_err(BadFields::syntax_or_count)?;
     let key = argv[1];
     let replies: Vec<i64> = match hash_at(ctx, key, Access::Write)? {
         None => vec![-2; fields.len()],
@@ -783,13 +798,7 @@ fn hgetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let empty = hash.is_empty();
-    ctx.out.array(values.len());
-    for v in &values {
-        match v {
-            Some(v) => ctx.out.bulk(v),
-            None => ctx.out.null(),
-        }
-    }
+    reply_values(ctx, &values);
     if set {
         ctx.db().track_volatile_hash(key);
         ctx.changed(HASH, "hexpire", key);
@@ -874,10 +883,7 @@ fn hsetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// HGETDEL key FIELDS n field...: the values, and the fields are deleted.
 fn hgetdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let fields = fields_clause(argv, 2, 1)?.map_err(|e| match e {
-        BadFields::NoKeyword => CmdError::Syntax,
-        BadFields::Count => err(NUMFIELDS),
-    })?;
+    let fields = fields_clause(argv, 2, 1)?.map_err(BadFields::syntax_or_count)?;
     let key = argv[1];
     let (values, empty) = match hash_at(ctx, key, Access::Write)? {
         None => (vec![None; fields.len()], false),
@@ -893,13 +899,7 @@ fn hgetdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             (values, hash.is_empty())
         }
     };
-    ctx.out.array(values.len());
-    for v in &values {
-        match v {
-            Some(v) => ctx.out.bulk(v),
-            None => ctx.out.null(),
-        }
-    }
+    reply_values(ctx, &values);
     if values.iter().any(Option::is_some) {
         ctx.removed_from(HASH, "hdel", key, empty);
     }

@@ -52,6 +52,11 @@ impl Ctx<'_> {
         (&self.srv.dbs[self.client.db], self.out)
     }
 
+    /// A random position below `len` (> 0), for the random-member picks.
+    pub fn random_below(&mut self, len: usize) -> usize {
+        (self.srv.random_u64() % len as u64) as usize
+    }
+
     /// Where messages for this client go while its command runs.
     pub fn running(&self) -> Running {
         Running {

@@ -442,7 +442,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let positions = match count {
         Some(n) => distinct_positions(ctx, len, n as usize),
-        None => vec![(ctx.srv.random_u64() % len as u64) as usize],
+        None => vec![ctx.random_below(len)],
     };
     let popped = members_at(ctx, key, &positions);
     let target = write_as::<Set>(ctx, key)?.expect("present");
@@ -473,12 +473,13 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
     let positions = match count {
-        None => vec![random(ctx)],
+        None => vec![ctx.random_below(len)],
         Some(0) => Vec::new(),
         // Negative: that many picks, repeats allowed.
-        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| random(ctx)).collect(),
+        Some(n) if n < 0 => (0..n.unsigned_abs())
+            .map(|_| ctx.random_below(len))
+            .collect(),
         Some(n) if n as usize >= len => {
             // Valkey answers with SUNION of the one key here (a set reply).
             let result = union_or_diff(ctx, &argv[1..2], false)?;

@@ -1132,7 +1132,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Ok(());
         };
         let len = z.len();
-        let i = (ctx.srv.random_u64() % len as u64) as usize;
+        let i = ctx.random_below(len);
         let (m, _) = looked_up::<ZSet>(ctx, argv[1])
             .entry_at(i)
             .expect("in range");
@@ -1153,11 +1153,12 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let len = z.len();
-    let random = |ctx: &mut Ctx| (ctx.srv.random_u64() % len as u64) as usize;
     let picks: Vec<(Vec<u8>, f64)> = if count == 0 {
         Vec::new()
     } else if count < 0 {
-        let positions: Vec<usize> = (0..count.unsigned_abs()).map(|_| random(ctx)).collect();
+        let positions: Vec<usize> = (0..count.unsigned_abs())
+            .map(|_| ctx.random_below(len))
+            .collect();
         let z = looked_up::<ZSet>(ctx, argv[1]);
         positions.iter().filter_map(|&i| z.entry_at(i)).collect()
     } else if count as usize >= len {
