@@ -5,7 +5,7 @@
 //! expiry time (t_hash.c; never back).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::listpack::Listpack;
 use foldhash::fast::RandomState;
@@ -31,7 +31,56 @@ pub struct Table {
     /// By position (deletes swap the last field in), so HSCAN's cursor can
     /// walk it from its end.
     pub fields: Fields,
-    pub ttls: HashMap<Box<[u8]>, i64, RandomState>,
+    pub ttls: FieldTtls,
+}
+
+/// The expiry times of the fields that have one, by field and in time
+/// order: the fields whose time is up are found without looking at the
+/// others.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FieldTtls {
+    by_field: HashMap<Box<[u8]>, i64, RandomState>,
+    by_time: BTreeSet<(i64, Box<[u8]>)>,
+}
+
+impl FieldTtls {
+    pub fn is_empty(&self) -> bool {
+        self.by_field.is_empty()
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<i64> {
+        self.by_field.get(field).copied()
+    }
+
+    /// Sets a field's expiry; whether it had one.
+    fn set(&mut self, field: &[u8], at: i64) -> bool {
+        let had = self.clear(field);
+        self.by_field.insert(field.into(), at);
+        self.by_time.insert((at, field.into()));
+        had
+    }
+
+    /// Drops a field's expiry; whether it had one.
+    fn clear(&mut self, field: &[u8]) -> bool {
+        match self.by_field.remove_entry(field) {
+            Some((f, at)) => {
+                self.by_time.remove(&(at, f));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes out the fields whose time is up at `now_ms`.
+    fn take_due(&mut self, now_ms: i64) -> Vec<Box<[u8]>> {
+        let mut due = Vec::new();
+        while self.by_time.first().is_some_and(|(at, _)| *at <= now_ms) {
+            let (_, f) = self.by_time.pop_first().expect("checked above");
+            self.by_field.remove(&f);
+            due.push(f);
+        }
+        due
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,7 +133,7 @@ impl Hash {
             }
             *self = Hash::Table(Box::new(Table {
                 fields,
-                ttls: HashMap::default(),
+                ttls: FieldTtls::default(),
             }));
         }
     }
@@ -122,7 +171,7 @@ impl Hash {
         if let Hash::Table(t) = self
             && !t.ttls.is_empty()
         {
-            t.ttls.remove(field);
+            t.ttls.clear(field);
         }
         self.set_keep_ttl(limits, field, value)
     }
@@ -163,7 +212,7 @@ impl Hash {
             },
             Hash::Table(t) => {
                 if !t.ttls.is_empty() {
-                    t.ttls.remove(field);
+                    t.ttls.clear(field);
                 }
                 t.fields.swap_remove(field).is_some()
             }
@@ -178,7 +227,7 @@ impl Hash {
     /// A field's expiry time (Unix ms), if it has one.
     pub fn ttl(&self, field: &[u8]) -> Option<i64> {
         match self {
-            Hash::Table(t) => t.ttls.get(field).copied(),
+            Hash::Table(t) => t.ttls.get(field),
             Hash::Listpack(_) => None,
         }
     }
@@ -193,8 +242,8 @@ impl Hash {
             return false;
         };
         match at {
-            Some(at) => t.ttls.insert(field.into(), at).is_some(),
-            None => t.ttls.remove(field).is_some(),
+            Some(at) => t.ttls.set(field, at),
+            None => t.ttls.clear(field),
         }
     }
 
@@ -220,21 +269,17 @@ impl Hash {
         pairs
     }
 
-    /// Deletes the fields whose time is up; returns how many.
+    /// Deletes the fields whose time is up (the earliest first, none
+    /// looked at needlessly); returns how many.
     pub fn reap(&mut self, now_ms: i64) -> usize {
         let Hash::Table(t) = self else {
             return 0;
         };
-        let before = t.fields.len();
-        let Table { fields, ttls } = &mut **t;
-        ttls.retain(|f, at| {
-            let live = *at > now_ms;
-            if !live {
-                fields.swap_remove(f);
-            }
-            live
-        });
-        before - t.fields.len()
+        let due = t.ttls.take_due(now_ms);
+        for f in &due {
+            t.fields.swap_remove(f);
+        }
+        due.len()
     }
 
     /// The pairs, in the encoding's order.
