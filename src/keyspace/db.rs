@@ -60,8 +60,8 @@ pub struct Db {
     expires: IndexSet<Key, RandomState>,
     pub stats: DbStats,
     pub events: EventLog,
-    /// Hashes with expiring fields, for the active field expiry (may hold
-    /// keys that no longer have any: dropped when sampled).
+    /// Hashes with expiring fields, for the active field expiry (a key
+    /// whose hash lost its last expiry stays until it is sampled).
     volatile_hashes: IndexSet<Key, RandomState>,
     /// Hashes the active expiry took fields from since the server last
     /// looked (for WATCH).
@@ -235,6 +235,9 @@ impl Db {
         let entry = self.dict.swap_remove(key)?;
         if entry.expire_at.is_some() {
             self.expires.swap_remove(key);
+        }
+        if matches!(&entry.value, Value::Hash(h) if h.has_ttls()) {
+            self.volatile_hashes.swap_remove(key);
         }
         Some(entry)
     }
