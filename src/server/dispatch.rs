@@ -8,7 +8,6 @@ use ferrokv_transport::ReplyWriter;
 
 use super::Server;
 use super::client::{IoSnapshot, ReplyMode, Session};
-use super::pubsub::Running;
 use crate::commands::{CmdId, Ctx, LookupError};
 use crate::error::{CmdError, err};
 
@@ -179,10 +178,6 @@ fn run(
     }
     session.commands += 1;
 
-    let running = Running {
-        slot: session.slot,
-        proto: out.proto,
-    };
     let mut ctx = Ctx {
         srv,
         client: session,
@@ -190,6 +185,7 @@ fn run(
         now_ms: clock.now_ms,
         own_io,
     };
+    let running = ctx.running();
     let result = handler(&mut ctx, argv);
     let srv = ctx.srv;
     if srv.config.notify_keyspace_events != 0 {

@@ -172,9 +172,9 @@ impl ZSet {
     pub fn first_where(&self, hit: impl Fn(&[u8], f64) -> bool) -> usize {
         match self {
             ZSet::Skiplist(t) => t.order.partition_point(|(s, m)| !hit(m, s.0)),
-            ZSet::Listpack(lp) => unpack(lp)
-                .iter()
-                .position(|(m, s)| hit(m, *s))
+            ZSet::Listpack(_) => self
+                .walk(0, false)
+                .position(|(m, s)| hit(&m, s))
                 .unwrap_or(self.len()),
         }
     }
@@ -185,7 +185,11 @@ impl ZSet {
     pub fn last_where(&self, hit: impl Fn(&[u8], f64) -> bool) -> Option<usize> {
         match self {
             ZSet::Skiplist(t) => t.order.partition_point(|(s, m)| hit(m, s.0)).checked_sub(1),
-            ZSet::Listpack(lp) => unpack(lp).iter().rposition(|(m, s)| hit(m, *s)),
+            ZSet::Listpack(_) => {
+                let last = self.len().checked_sub(1)?;
+                let back = self.walk(last, true).position(|(m, s)| hit(&m, s))?;
+                Some(last - back)
+            }
         }
     }
 
