@@ -151,42 +151,83 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     /// 32 registers from 24 packed bytes: each 128-bit lane takes 12 bytes
-    /// (16 registers), spreads every 3 bytes over a 32-bit word, and moves
-    /// the word's four 6-bit fields to its four bytes.
+    /// (16 registers) and spreads every 3 bytes b0 b1 b2 over a 32-bit word
+    /// as the 16-bit pairs (b0 b1) and (b1 b2). Registers 0 and 1 lie at
+    /// bits 0 and 6 of the first pair, 2 and 3 at bits 4 and 10 of the
+    /// second; one multiply (low half) moves 0 and 2 to the pairs' high
+    /// bytes, another (high half) moves 1 and 3 to their low bytes, and a
+    /// byte swap within each pair restores the order.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn unpack(lo: __m128i, hi: __m128i) -> __m256i {
         let x = _mm256_set_m128i(hi, lo);
         let spread = _mm256_setr_epi8(
-            0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, //
-            0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
+            0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, //
+            0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11,
         );
         let w = _mm256_shuffle_epi8(x, spread);
-        let mask = _mm256_set1_epi32;
-        let r0 = _mm256_and_si256(w, mask(0x3f));
-        let r1 = _mm256_and_si256(_mm256_slli_epi32::<2>(w), mask(0x3f00));
-        let r2 = _mm256_and_si256(_mm256_slli_epi32::<4>(w), mask(0x3f_0000));
-        let r3 = _mm256_and_si256(_mm256_slli_epi32::<6>(w), mask(0x3f00_0000));
-        _mm256_or_si256(_mm256_or_si256(r0, r1), _mm256_or_si256(r2, r3))
+        let left = mullo(
+            _mm256_and_si256(w, pairs(0x003f, 0x03f0)),
+            pairs(1 << 8, 1 << 4),
+        );
+        let right = mulhi(
+            _mm256_and_si256(w, pairs(0x0fc0, 0xfc00)),
+            pairs(1 << 10, 1 << 6),
+        );
+        let swap = _mm256_setr_epi8(
+            1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, //
+            1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14,
+        );
+        _mm256_shuffle_epi8(_mm256_or_si256(left, right), swap)
+    }
+
+    /// VPMULLW and VPMULHUW as written: LLVM turns multiplies by known
+    /// powers of two into shifts, blends and (for the high half) widening,
+    /// two to three times the work.
+    macro_rules! multiply {
+        ($name:ident, $insn:literal) => {
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            fn $name(a: __m256i, b: __m256i) -> __m256i {
+                let out: __m256i;
+                // SAFETY: the instruction reads two vector registers and
+                // writes a third; the CPU has AVX2 (target feature above).
+                unsafe {
+                    std::arch::asm!(concat!($insn, " {o}, {a}, {b}"), o = lateout(ymm_reg) out,
+                        a = in(ymm_reg) a, b = in(ymm_reg) b, options(pure, nomem, nostack));
+                }
+                out
+            }
+        };
+    }
+    multiply!(mullo, "vpmullw");
+    multiply!(mulhi, "vpmulhuw");
+
+    /// A 32-bit word of two 16-bit halves.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn pairs(a: i32, b: i32) -> __m256i {
+        _mm256_set1_epi32(a | b << 16)
     }
 
     /// The inverse of `unpack`: 32 registers (one per byte, < 64) to 24
-    /// packed bytes, as two 16-byte lanes of which the first 12 count.
+    /// packed bytes, the low 24 of the vector.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn pack(x: __m256i) -> (__m128i, __m128i) {
-        let mask = _mm256_set1_epi32;
-        let f0 = _mm256_and_si256(x, mask(0x3f));
-        let f1 = _mm256_and_si256(_mm256_srli_epi32::<2>(x), mask(0xfc0));
-        let f2 = _mm256_and_si256(_mm256_srli_epi32::<4>(x), mask(0x3_f000));
-        let f3 = _mm256_and_si256(_mm256_srli_epi32::<6>(x), mask(0xfc_0000));
-        let w = _mm256_or_si256(_mm256_or_si256(f0, f1), _mm256_or_si256(f2, f3));
+    fn pack(x: __m256i) -> __m256i {
+        // Pairs of registers into 12-bit fields (r0 + 64 r1), then pairs of
+        // those into each word's 24 bits: two multiply-adds.
+        let pairs = _mm256_maddubs_epi16(x, _mm256_set1_epi16(1 | 64 << 8));
+        let w = _mm256_madd_epi16(pairs, _mm256_set1_epi32(1 | 4096 << 16));
         let squeeze = _mm256_setr_epi8(
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, //
             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
         );
-        let y = _mm256_shuffle_epi8(w, squeeze);
-        (_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1))
+        // Each lane's 12 bytes, then the high lane's moved down beside the
+        // low one's (one store per block; two overlapping 16-byte stores,
+        // half of them across cache lines, were the kernel's bottleneck).
+        let lanes = _mm256_shuffle_epi8(w, squeeze);
+        _mm256_permutevar8x32_epi32(lanes, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7))
     }
 
     /// Each 24-byte block of `dense` with the 32 registers it holds; the
@@ -248,22 +289,19 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     pub fn compress(dense: &mut [u8; DENSE_BYTES], raw: &[u8; REGISTERS]) {
-        let mut last = [0u8; 28];
+        let mut last = [0u8; 32];
         for b in 0..BLOCKS {
-            // SAFETY: `raw` has 32 bytes at b * 32; each store writes 16
-            // bytes at 0 and 12 of `dst`, which has at least 28 (the last
-            // block goes through `last`). The second store overwrites the
-            // first's 4 padding bytes, the next block's first store this
-            // one's.
+            // SAFETY: `raw` has 32 bytes at b * 32; the store writes 32
+            // bytes at b * 24 of `dense`, of which the next block's store
+            // overwrites the last 8 (the last block goes through `last`).
             unsafe {
-                let (lo, hi) = pack(_mm256_loadu_si256(raw[b * 32..].as_ptr().cast()));
+                let packed = pack(_mm256_loadu_si256(raw[b * 32..].as_ptr().cast()));
                 let dst: &mut [u8] = if b + 1 < BLOCKS {
                     &mut dense[b * 24..]
                 } else {
                     &mut last
                 };
-                _mm_storeu_si128(dst.as_mut_ptr().cast(), lo);
-                _mm_storeu_si128(dst[12..].as_mut_ptr().cast(), hi);
+                _mm256_storeu_si256(dst.as_mut_ptr().cast(), packed);
             }
         }
         dense[DENSE_BYTES - 24..].copy_from_slice(&last[..24]);
