@@ -1,16 +1,30 @@
 //! One database: keys mapped to entries, plus the set of keys with a TTL.
 
 use foldhash::fast::RandomState;
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
 
 use super::events::{self, Classes};
+use super::table::{Keyed, Pos, Table};
 use crate::types::{Typed, Value};
 
 pub use super::key::Key;
 
 /// Where a live key sits: valid until the database is next modified.
 #[derive(Clone, Copy, Debug)]
-pub struct Slot(usize);
+pub struct Slot(Pos);
+
+/// A key and its entry, in one allocation the table points to.
+struct Node {
+    key: Key,
+    entry: Entry,
+}
+
+impl Keyed for Node {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -55,7 +69,7 @@ impl EventLog {
 
 #[derive(Default)]
 pub struct Db {
-    dict: IndexMap<Key, Entry, RandomState>,
+    dict: Table<Node>,
     /// Keys with an expire time, for the active expire cycle's sampling.
     expires: IndexSet<Key, RandomState>,
     pub stats: DbStats,
@@ -83,9 +97,9 @@ impl Db {
 
     /// The index of a live `key`: one hash lookup, deleting the key on the
     /// way if its time is up (lazy expiry).
-    fn find(&mut self, key: &[u8], now_ms: i64) -> Option<usize> {
-        let i = self.dict.get_index_of(key)?;
-        if self.dict[i].is_expired(now_ms) {
+    fn find(&mut self, key: &[u8], now_ms: i64) -> Option<Pos> {
+        let i = self.dict.find(key)?;
+        if self.dict.at(i).entry.is_expired(now_ms) {
             self.remove(key);
             self.stats.expired += 1;
             self.events.record(events::EXPIRED, "expired", key);
@@ -98,7 +112,7 @@ impl Db {
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
         let slot = self.locate_read(key, now_ms, touch)?;
-        Some(&mut self.dict[slot.0])
+        Some(&mut self.dict.at_mut(slot.0).entry)
     }
 
     /// [`Db::lookup_read`], returning where the key sits.
@@ -110,7 +124,7 @@ impl Db {
         };
         self.stats.hits += 1;
         if touch {
-            self.dict[i].accessed_ms = now_ms;
+            self.dict.at_mut(i).entry.accessed_ms = now_ms;
         }
         Some(Slot(i))
     }
@@ -119,7 +133,7 @@ impl Db {
     /// hit/miss accounting.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
-        let e = &mut self.dict[i];
+        let e = &mut self.dict.at_mut(i).entry;
         e.accessed_ms = now_ms;
         Some(e)
     }
@@ -128,32 +142,32 @@ impl Db {
     /// OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
-        Some(&mut self.dict[i])
+        Some(&mut self.dict.at_mut(i).entry)
     }
 
     /// A key's entry without lazy expiry or stats, for a key the command
     /// has already looked up at this instant.
     pub fn get_checked(&self, key: &[u8]) -> Option<&Entry> {
-        self.dict.get(key)
+        self.dict.get(key).map(|n| &n.entry)
     }
 
     /// The value of type `T` under a key the command has already looked up
     /// at this instant (no lazy expiry, no stats).
     pub fn get_typed<T: Typed>(&self, key: &[u8]) -> Option<&T> {
-        self.dict.get(key).and_then(|e| T::of(&e.value))
+        self.dict.get(key).and_then(|n| T::of(&n.entry.value))
     }
 
     /// Stores `value` under `key` with the given expiry, replacing any
     /// previous entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<i64>, now_ms: i64) {
-        let slot = self.dict.get_index_of(key).map(Slot);
+        let slot = self.dict.find(key).map(Slot);
         self.put(slot, key, value, expire_at, now_ms);
     }
 
     /// Stores a whole entry (also RENAME, MOVE, COPY), replacing any
     /// previous one.
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
-        let slot = self.dict.get_index_of(key).map(Slot);
+        let slot = self.dict.find(key).map(Slot);
         self.put_entry(slot, key, entry);
     }
 
@@ -165,7 +179,7 @@ impl Db {
 
     /// The entry at a slot [`Db::locate`] just returned.
     pub fn at(&mut self, slot: Slot) -> &mut Entry {
-        &mut self.dict[slot.0]
+        &mut self.dict.at_mut(slot.0).entry
     }
 
     /// Stores `value` under `key`: in place at `slot` (from [`Db::locate`]
@@ -194,11 +208,14 @@ impl Db {
         }
         let has_expire = entry.expire_at.is_some();
         let had_expire = match slot.map(|s| s.0) {
-            Some(i) => std::mem::replace(&mut self.dict[i], entry)
+            Some(i) => std::mem::replace(&mut self.dict.at_mut(i).entry, entry)
                 .expire_at
                 .is_some(),
             None => {
-                self.dict.insert(key.into(), entry);
+                self.dict.insert(Box::new(Node {
+                    key: key.into(),
+                    entry,
+                }));
                 self.events.record(events::NEW, "new", key);
                 false
             }
@@ -218,7 +235,7 @@ impl Db {
 
     /// Sets or clears the expiry of an existing key; false if it is missing.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>) -> bool {
-        let Some(e) = self.dict.get_mut(key) else {
+        let Some(e) = self.dict.get_mut(key).map(|n| &mut n.entry) else {
             return false;
         };
         let had_expire = std::mem::replace(&mut e.expire_at, expire_at).is_some();
@@ -232,7 +249,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let entry = self.dict.swap_remove(key)?;
+        let entry = self.dict.remove(key)?.entry;
         if entry.expire_at.is_some() {
             self.expires.swap_remove(key);
         }
@@ -244,7 +261,7 @@ impl Db {
 
     /// Empties the database and releases its tables (FLUSHDB/FLUSHALL).
     pub fn clear(&mut self) {
-        self.dict = IndexMap::default();
+        self.dict.clear();
         self.expires = IndexSet::default();
         self.volatile_hashes = IndexSet::default();
     }
@@ -254,7 +271,7 @@ impl Db {
         let volatile = |k: &Key| {
             self.dict
                 .get(k)
-                .is_some_and(|e| matches!(&e.value, Value::Hash(h) if h.has_ttls()))
+                .is_some_and(|n| matches!(&n.entry.value, Value::Hash(h) if h.has_ttls()))
         };
         self.volatile_hashes.iter().filter(|k| volatile(k)).count()
     }
@@ -282,7 +299,7 @@ impl Db {
             }
             let i = rng(self.volatile_hashes.len());
             let key = self.volatile_hashes[i].clone();
-            let hash = match self.dict.get_mut(&key).map(|e| &mut e.value) {
+            let hash = match self.dict.get_mut(&key).map(|n| &mut n.entry.value) {
                 Some(Value::Hash(h)) if h.has_ttls() => h,
                 _ => {
                     self.volatile_hashes.swap_remove_index(i);
@@ -308,53 +325,43 @@ impl Db {
         reaped
     }
 
-    /// A uniformly random live key (RANDOMKEY), expiring dead ones it meets.
+    /// A random live key (RANDOMKEY), expiring dead ones it meets.
     pub fn random_key(&mut self, now_ms: i64, rng: &mut impl FnMut(usize) -> usize) -> Option<Key> {
         // Bounded retries, as Valkey: if everything sampled is expired, give
         // up on laziness and return what we found.
         for _ in 0..100 {
-            if self.dict.is_empty() {
-                return None;
+            let node = self.dict.random(rng)?;
+            let key = node.key.clone();
+            if !node.entry.is_expired(now_ms) {
+                return Some(key);
             }
-            let (key, entry) = self.dict.get_index(rng(self.dict.len()))?;
-            if !entry.is_expired(now_ms) {
-                return Some(key.clone());
-            }
-            let key = key.clone();
             self.find(&key, now_ms);
         }
-        let (key, _) = self
-            .dict
-            .get_index(rng(self.dict.len()).min(self.dict.len().checked_sub(1)?))?;
-        Some(key.clone())
+        self.dict.random(rng).map(|n| n.key.clone())
     }
 
-    /// One SCAN step. Cursor 0 starts; entries are visited from the highest
-    /// index down, so the swap-remove of a deletion only ever moves an
-    /// already-visited entry: every key present for the whole scan is
-    /// returned. Returns the next cursor (0 when done).
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
-        let len = self.dict.len() as u64;
-        let mut next = if cursor == 0 || cursor > len {
-            len
-        } else {
-            cursor
-        };
-        // A cursor beyond len (after deletions) restarts at the end: entries
-        // above len are gone, entries below were not yet visited.
-        let mut visited = 0;
-        while next > 0 && visited < count.max(1) {
-            next -= 1;
-            let (k, e) = self.dict.get_index(next as usize).expect("index below len");
-            visit(k, e);
-            visited += 1;
+    /// One SCAN step from `cursor` (0 starts): whole buckets are visited
+    /// until `count` keys were seen (or ten times as many buckets), as in
+    /// Valkey. Every key present for the whole scan is returned at least
+    /// once, whatever the table does between calls. Returns the next
+    /// cursor (0 when done).
+    pub fn scan(&self, mut cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        let (mut visited, mut buckets) = (0, 0);
+        loop {
+            cursor = self.dict.scan(cursor, |n| {
+                visit(&n.key, &n.entry);
+                visited += 1;
+            });
+            buckets += 1;
+            if cursor == 0 || visited >= count || buckets >= count.saturating_mul(10) {
+                return cursor;
+            }
         }
-        next
     }
 
-    /// Every key, in table order (KEYS).
+    /// Every key, in table order (KEYS), prefetching ahead.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.dict.iter()
+        self.dict.iter().map(|n| (&n.key, &n.entry))
     }
 
     /// Samples up to `n` keys that have an expiry and deletes those whose

@@ -1,13 +1,13 @@
 //! The keyspace: numbered databases of keys with values and expiry.
 //!
-//! v0 keeps each database in an insertion-indexed hash map (O(1) random
-//! sampling for RANDOMKEY and the active expire cycle, and a SCAN cursor that
-//! stays correct under deletes); the cache-line hashtable replaces it later
-//! behind this same interface.
+//! Each database keeps its keys in `table`, a hashtable of cache-line
+//! buckets with incremental rehashing and Valkey's SCAN cursor; keys with
+//! a TTL are also listed for the active expire cycle's sampling.
 
 mod db;
 pub mod events;
 pub mod expire;
 mod key;
+pub mod table;
 
 pub use db::{Db, Entry};

@@ -1,0 +1,792 @@
+//! The keyspace hashtable: cache-line buckets of entry pointers.
+//!
+//! Each 64-byte bucket holds a presence bitmap, six one-byte hash tags and
+//! six pointers to boxed entries (which carry their own key), plus a
+//! pointer to a child bucket when more entries hash there than fit. A
+//! lookup reads one cache line, compares the six tags at once (SSE2 on
+//! x86_64) and only then dereferences the entries whose tag matched.
+//!
+//! The table grows and shrinks by powers of two, incrementally: while it
+//! rehashes, a second table takes new entries and each operation moves one
+//! bucket (with its chain) across, so no call does more than a bounded
+//! step. Keys are hashed with SipHash-1-3 under a random per-process key
+//! (std's `RandomState`), so clients cannot choose colliding keys.
+//!
+//! SCAN uses Valkey's reverse-binary cursor over bucket indexes: every
+//! entry present for a whole scan is returned at least once, across
+//! resizes. Iteration prefetches the bucket after next and the entries of
+//! the next one.
+//!
+//! `unsafe` is confined to this file: entries and child buckets are owned
+//! through raw pointers that only the table creates and frees.
+
+use std::hash::{BuildHasher, RandomState};
+use std::marker::PhantomData;
+use std::ptr;
+
+/// What the table stores: anything that knows its key.
+pub trait Keyed {
+    fn key(&self) -> &[u8];
+}
+
+/// Entry slots per bucket (the rest of the cache line is the presence
+/// bitmap, the tags and the child pointer).
+const SLOTS: usize = 6;
+const FULL: u8 = (1 << SLOTS) - 1;
+/// Grow once the table holds this many entries per bucket on average
+/// (5 of 6 slots), shrink below 1 in 8 of that.
+const GROW_FILL: usize = 5;
+const SHRINK_DIVISOR: usize = 8;
+const MIN_BUCKETS: usize = 4;
+/// Empty buckets a rehash step may pass before it returns.
+const EMPTY_VISITS: usize = 10;
+
+#[repr(C, align(64))]
+struct Bucket<T> {
+    /// Bit i: slot i holds an entry.
+    presence: u8,
+    /// One byte of each entry's hash (its top 8 bits).
+    tags: [u8; SLOTS],
+    entries: [*mut T; SLOTS],
+    /// Entries that did not fit, or null.
+    child: *mut Bucket<T>,
+}
+
+impl<T> Bucket<T> {
+    fn empty() -> Self {
+        Bucket {
+            presence: 0,
+            tags: [0; SLOTS],
+            entries: [ptr::null_mut(); SLOTS],
+            child: ptr::null_mut(),
+        }
+    }
+
+    /// Slots whose tag is `tag` and which hold an entry.
+    #[inline]
+    fn matches(&self, tag: u8) -> u8 {
+        tag_matches(&self.tags, tag) & self.presence
+    }
+
+    #[inline]
+    fn child(&self) -> Option<&Bucket<T>> {
+        // SAFETY: a non-null child was made by `Box::into_raw` in `insert`
+        // and is freed only by its parent (`unlink_empty`, `drain_chain`,
+        // `free_chains`), which then nulls this pointer.
+        unsafe { self.child.as_ref() }
+    }
+
+    #[inline]
+    fn child_mut(&mut self) -> Option<&mut Bucket<T>> {
+        // SAFETY: as in `child`; `&mut self` makes the access exclusive.
+        unsafe { self.child.as_mut() }
+    }
+}
+
+/// Bit i set where `tags[i] == tag`: one SSE2 compare of all six bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn tag_matches(tags: &[u8; SLOTS], tag: u8) -> u8 {
+    use std::arch::x86_64::*;
+    let mut word = [0u8; 8];
+    word[..SLOTS].copy_from_slice(tags);
+    // SAFETY: SSE2 is part of the x86_64 baseline; no memory is touched.
+    let eq = unsafe {
+        let v = _mm_set_epi64x(0, i64::from_le_bytes(word));
+        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(tag as i8)))
+    };
+    (eq as u8) & FULL
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn tag_matches(tags: &[u8; SLOTS], tag: u8) -> u8 {
+    let mut bits = 0;
+    for (i, &t) in tags.iter().enumerate() {
+        bits |= u8::from(t == tag) << i;
+    }
+    bits
+}
+
+/// Asks the CPU to start loading the cache line at `p`.
+#[inline]
+fn prefetch<U>(p: *const U) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Where an entry sits: valid until the table is next modified. A stale
+/// position finds either nothing (a panic) or another entry, never freed
+/// memory: every access checks it against the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pos {
+    table: u8,
+    depth: u8,
+    slot: u8,
+    bucket: usize,
+}
+
+pub struct Table<T: Keyed> {
+    /// `tables[0]` is the table; while rehashing, entries move from it to
+    /// `tables[1]` bucket by bucket, from `rehash_from` up.
+    tables: [Vec<Bucket<T>>; 2],
+    rehash_from: Option<usize>,
+    len: usize,
+    hasher: RandomState,
+    _owns: PhantomData<Box<T>>,
+}
+
+// SAFETY: the table owns its entries and buckets exclusively (the raw
+// pointers are never shared outside it), like a Vec<Box<T>>.
+unsafe impl<T: Keyed + Send> Send for Table<T> {}
+
+impl<T: Keyed> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            tables: [Vec::new(), Vec::new()],
+            rehash_from: None,
+            len: 0,
+            hasher: RandomState::new(),
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T: Keyed> Drop for Table<T> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl<T: Keyed> Table<T> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_from.is_some()
+    }
+
+    /// Buckets in the main table and in the one being rehashed into.
+    pub fn buckets(&self) -> (usize, usize) {
+        (self.tables[0].len(), self.tables[1].len())
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The tables a key with `hash` may be in, with its bucket in each.
+    #[inline]
+    fn homes(&self, hash: u64) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..2).filter_map(move |t| {
+            let n = self.tables[t].len();
+            if n == 0 {
+                return None;
+            }
+            let b = hash as usize & (n - 1);
+            // Buckets below the rehash point have moved to table 1.
+            (t == 1 || self.rehash_from.is_none_or(|from| b >= from)).then_some((t, b))
+        })
+    }
+
+    pub fn find(&self, key: &[u8]) -> Option<Pos> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    pub fn find_hashed(&self, key: &[u8], hash: u64) -> Option<Pos> {
+        let tag = (hash >> 56) as u8;
+        for (t, b) in self.homes(hash) {
+            let mut bucket = Some(&self.tables[t][b]);
+            let mut depth = 0;
+            while let Some(bk) = bucket {
+                let mut m = bk.matches(tag);
+                while m != 0 {
+                    let slot = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    // SAFETY: a present slot holds a live entry made by
+                    // `Box::into_raw` in `insert`.
+                    if unsafe { (*bk.entries[slot]).key() } == key {
+                        return Some(Pos {
+                            table: t as u8,
+                            depth,
+                            slot: slot as u8,
+                            bucket: b,
+                        });
+                    }
+                }
+                bucket = bk.child();
+                depth += 1;
+            }
+        }
+        None
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&T> {
+        self.find(key).map(|p| self.at(p))
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
+        self.find(key).map(|p| self.at_mut(p))
+    }
+
+    /// The bucket a position names (panics if the position is stale).
+    fn bucket_at(&self, pos: Pos) -> &Bucket<T> {
+        let mut b = &self.tables[usize::from(pos.table)][pos.bucket];
+        for _ in 0..pos.depth {
+            b = b.child().expect("a position from this table");
+        }
+        assert!(b.presence & (1 << pos.slot) != 0, "a stale position");
+        b
+    }
+
+    pub fn at(&self, pos: Pos) -> &T {
+        let b = self.bucket_at(pos);
+        // SAFETY: `bucket_at` checked the slot is present: a live entry.
+        unsafe { &*b.entries[usize::from(pos.slot)] }
+    }
+
+    pub fn at_mut(&mut self, pos: Pos) -> &mut T {
+        let p = self.bucket_at(pos).entries[usize::from(pos.slot)];
+        // SAFETY: a live entry (checked present), owned by the table, which
+        // `&mut self` borrows exclusively.
+        unsafe { &mut *p }
+    }
+
+    /// Adds an entry whose key is not in the table (the caller checked).
+    pub fn insert(&mut self, entry: Box<T>) -> Pos {
+        let hash = self.hash(entry.key());
+        self.step();
+        if self.len + 1 > self.tables[0].len() * GROW_FILL && !self.is_rehashing() {
+            self.resize((self.len + 1).div_ceil(GROW_FILL).next_power_of_two());
+            self.step();
+        }
+        self.len += 1;
+        let t = usize::from(self.is_rehashing());
+        let (b, depth, slot) = place(&mut self.tables[t], hash, Box::into_raw(entry));
+        Pos {
+            table: t as u8,
+            depth,
+            slot,
+            bucket: b,
+        }
+    }
+
+    /// Removes the entry at `pos` and hands it back.
+    pub fn remove_at(&mut self, pos: Pos) -> Box<T> {
+        let home = &mut self.tables[usize::from(pos.table)][pos.bucket];
+        let mut b = &mut *home;
+        for _ in 0..pos.depth {
+            b = b.child_mut().expect("a position from this table");
+        }
+        let bit = 1 << pos.slot;
+        assert!(b.presence & bit != 0, "a stale position");
+        b.presence &= !bit;
+        let p = std::mem::replace(&mut b.entries[usize::from(pos.slot)], ptr::null_mut());
+        unlink_empty(home);
+        self.len -= 1;
+        // SAFETY: `p` was present, so it is a live entry from
+        // `Box::into_raw`, now unreachable from the table.
+        let entry = unsafe { Box::from_raw(p) };
+        self.step();
+        let (main, _) = self.buckets();
+        if !self.is_rehashing()
+            && main > MIN_BUCKETS
+            && self.len * SHRINK_DIVISOR < main * GROW_FILL
+        {
+            let target = self.len.div_ceil(GROW_FILL).next_power_of_two();
+            self.resize(target.max(MIN_BUCKETS));
+        }
+        entry
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Box<T>> {
+        let pos = self.find(key)?;
+        Some(self.remove_at(pos))
+    }
+
+    /// Empties the table, freeing every entry and bucket.
+    pub fn clear(&mut self) {
+        for t in &mut self.tables {
+            for b in t.iter_mut() {
+                drain_chain(b, |p| {
+                    // SAFETY: every present slot is a live entry from
+                    // `Box::into_raw`, taken out of the table here.
+                    drop(unsafe { Box::from_raw(p) })
+                });
+            }
+            *t = Vec::new();
+        }
+        self.rehash_from = None;
+        self.len = 0;
+    }
+
+    /// Starts moving the entries into a table of `buckets` buckets.
+    fn resize(&mut self, buckets: usize) {
+        let buckets = buckets.max(MIN_BUCKETS);
+        if buckets == self.tables[0].len() {
+            return;
+        }
+        if self.tables[0].is_empty() {
+            self.tables[0] = (0..buckets).map(|_| Bucket::empty()).collect();
+            return;
+        }
+        self.tables[1] = (0..buckets).map(|_| Bucket::empty()).collect();
+        self.rehash_from = Some(0);
+    }
+
+    /// One bounded rehash step: moves one non-empty bucket (and its chain)
+    /// to the new table, passing at most `EMPTY_VISITS` empty ones.
+    fn step(&mut self) {
+        let Some(mut from) = self.rehash_from else {
+            return;
+        };
+        let mut empty = 0;
+        while from < self.tables[0].len() {
+            let b = &mut self.tables[0][from];
+            from += 1;
+            if b.presence == 0 && b.child.is_null() {
+                empty += 1;
+                if empty >= EMPTY_VISITS {
+                    break;
+                }
+                continue;
+            }
+            let [old, new] = &mut self.tables;
+            let hasher = &self.hasher;
+            drain_chain(&mut old[from - 1], |p| {
+                // SAFETY: a live entry, moving between buckets.
+                let hash = hasher.hash_one(unsafe { (*p).key() });
+                place(new, hash, p);
+            });
+            break;
+        }
+        if from >= self.tables[0].len() {
+            self.tables[0] = std::mem::take(&mut self.tables[1]);
+            self.rehash_from = None;
+        } else {
+            self.rehash_from = Some(from);
+        }
+    }
+
+    /// Finishes any rehash at once.
+    #[cfg(test)]
+    pub fn finish_rehash(&mut self) {
+        while self.is_rehashing() {
+            self.step();
+        }
+    }
+
+    /// One SCAN step from `cursor`: visits the entries of one bucket of
+    /// the smaller table and of the buckets it expands to in the larger
+    /// one; returns the next cursor (0 when the scan is complete).
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&T)) -> u64 {
+        let mut visit_chain = |b: &Bucket<T>| {
+            let mut bucket = Some(b);
+            while let Some(bk) = bucket {
+                let mut m = bk.presence;
+                while m != 0 {
+                    let slot = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    // SAFETY: a present slot holds a live entry.
+                    visit(unsafe { &*bk.entries[slot] });
+                }
+                bucket = bk.child();
+            }
+        };
+        let live = |t: usize, b: usize| t == 1 || self.rehash_from.is_none_or(|from| b >= from);
+        let mut cursor = cursor as usize;
+        if !self.is_rehashing() {
+            let t = &self.tables[0];
+            if t.is_empty() {
+                return 0;
+            }
+            let mask = t.len() - 1;
+            visit_chain(&t[cursor & mask]);
+            return next_cursor(cursor, mask) as u64;
+        }
+        let (small, large) = if self.tables[0].len() <= self.tables[1].len() {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
+        let (small_mask, large_mask) = (self.tables[small].len() - 1, self.tables[large].len() - 1);
+        if live(small, cursor & small_mask) {
+            visit_chain(&self.tables[small][cursor & small_mask]);
+        }
+        // Every bucket of the larger table that the small bucket expands
+        // to: the cursor's bits above the small mask run through all values.
+        loop {
+            if live(large, cursor & large_mask) {
+                visit_chain(&self.tables[large][cursor & large_mask]);
+            }
+            cursor = next_cursor(cursor, large_mask);
+            if cursor & (small_mask ^ large_mask) == 0 {
+                break;
+            }
+        }
+        cursor as u64
+    }
+
+    /// A random entry: random buckets until one holds entries, then a
+    /// random one of those (a bucket's chain counts as part of it).
+    pub fn random(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<&T> {
+        if self.len == 0 {
+            return None;
+        }
+        loop {
+            let t = if self.is_rehashing() { rng(2) } else { 0 };
+            let n = self.tables[t].len();
+            if n == 0 {
+                continue;
+            }
+            let home = &self.tables[t][rng(n)];
+            let chain = || std::iter::successors(Some(home), |b| b.child());
+            let count: u32 = chain().map(|b| b.presence.count_ones()).sum();
+            if count == 0 {
+                continue;
+            }
+            let mut k = rng(count as usize) as u32;
+            for b in chain() {
+                let mut m = b.presence;
+                if k >= m.count_ones() {
+                    k -= m.count_ones();
+                    continue;
+                }
+                for _ in 0..k {
+                    m &= m - 1;
+                }
+                // SAFETY: a present slot's live entry, borrowed with `self`.
+                return Some(unsafe { &*b.entries[m.trailing_zeros() as usize] });
+            }
+        }
+    }
+
+    /// Every entry, bucket by bucket, prefetching ahead.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            table: self,
+            t: 0,
+            b: 0,
+            bucket: None,
+            left: 0,
+        }
+    }
+}
+
+/// Puts entry `p` with `hash` into the first free slot of its bucket's
+/// chain in `table`, adding a child bucket if the chain is full; returns
+/// (bucket, depth, slot).
+fn place<T>(table: &mut [Bucket<T>], hash: u64, p: *mut T) -> (usize, u8, u8) {
+    let b = hash as usize & (table.len() - 1);
+    let mut bucket = &mut table[b];
+    let mut depth = 0;
+    loop {
+        if bucket.presence != FULL {
+            let slot = (!bucket.presence).trailing_zeros() as usize;
+            bucket.presence |= 1 << slot;
+            bucket.tags[slot] = (hash >> 56) as u8;
+            bucket.entries[slot] = p;
+            return (b, depth, slot as u8);
+        }
+        if bucket.child.is_null() {
+            bucket.child = Box::into_raw(Box::new(Bucket::empty()));
+        }
+        bucket = bucket.child_mut().expect("just made");
+        depth += 1;
+    }
+}
+
+/// Frees the empty child buckets of a chain (entries keep their places:
+/// positions deeper in the chain may change, as any change allows).
+fn unlink_empty<T>(home: &mut Bucket<T>) {
+    let mut bucket = home;
+    loop {
+        let child = bucket.child;
+        if child.is_null() {
+            return;
+        }
+        // SAFETY: a non-null child is a live bucket owned by its parent.
+        let c = unsafe { &mut *child };
+        if c.presence == 0 {
+            bucket.child = c.child;
+            // SAFETY: `child` came from `Box::into_raw` and is now unlinked.
+            drop(unsafe { Box::from_raw(child) });
+        } else {
+            bucket = c;
+        }
+    }
+}
+
+/// Takes every entry out of a bucket's chain (handing each to `f`) and
+/// frees its child buckets.
+fn drain_chain<T>(home: &mut Bucket<T>, mut f: impl FnMut(*mut T)) {
+    let mut take = |b: &mut Bucket<T>| {
+        let mut m = b.presence;
+        while m != 0 {
+            let slot = m.trailing_zeros() as usize;
+            m &= m - 1;
+            f(std::mem::replace(&mut b.entries[slot], ptr::null_mut()));
+        }
+        b.presence = 0;
+    };
+    take(home);
+    let mut child = std::mem::replace(&mut home.child, ptr::null_mut());
+    while !child.is_null() {
+        // SAFETY: a chain's child buckets come from `Box::into_raw` and
+        // are owned by the chain alone; each is freed once, after use.
+        let mut boxed = unsafe { Box::from_raw(child) };
+        take(&mut boxed);
+        child = boxed.child;
+    }
+}
+
+/// Valkey's reverse-binary cursor increment: the bits of `cursor` within
+/// `mask`, counted from the top, plus one.
+fn next_cursor(cursor: usize, mask: usize) -> usize {
+    let c = cursor | !mask;
+    c.reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+pub struct Iter<'a, T: Keyed> {
+    table: &'a Table<T>,
+    t: usize,
+    b: usize,
+    bucket: Option<&'a Bucket<T>>,
+    left: u8,
+}
+
+impl<'a, T: Keyed> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        loop {
+            if let Some(bk) = self.bucket {
+                if self.left != 0 {
+                    let slot = self.left.trailing_zeros() as usize;
+                    self.left &= self.left - 1;
+                    // SAFETY: a present slot's live entry, borrowed with
+                    // the table.
+                    return Some(unsafe { &*bk.entries[slot] });
+                }
+                self.bucket = bk.child();
+                self.left = self.bucket.map_or(0, |c| c.presence);
+                continue;
+            }
+            let tables = &self.table.tables;
+            while self.t < 2 && self.b >= tables[self.t].len() {
+                (self.t, self.b) = (self.t + 1, 0);
+            }
+            let t = tables.get(self.t)?;
+            // The bucket after next, and the entries of the next one.
+            if let Some(ahead) = t.get(self.b + 2) {
+                prefetch(ahead);
+            }
+            if let Some(next) = t.get(self.b + 1) {
+                let mut m = next.presence;
+                while m != 0 {
+                    prefetch(next.entries[m.trailing_zeros() as usize]);
+                    m &= m - 1;
+                }
+            }
+            let bk = &t[self.b];
+            self.b += 1;
+            (self.bucket, self.left) = (Some(bk), bk.presence);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Debug)]
+    struct Item {
+        key: Vec<u8>,
+        value: u32,
+    }
+
+    impl Keyed for Item {
+        fn key(&self) -> &[u8] {
+            &self.key
+        }
+    }
+
+    fn item(k: u32, value: u32) -> Box<Item> {
+        Box::new(Item {
+            key: format!("k{k}").into_bytes(),
+            value,
+        })
+    }
+
+    #[test]
+    fn bucket_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Bucket<Item>>(), 64);
+        assert_eq!(std::mem::align_of::<Bucket<Item>>(), 64);
+    }
+
+    #[test]
+    fn tag_compare_matches_the_plain_loop() {
+        let tags = [3, 7, 3, 0, 255, 3];
+        for tag in [0u8, 3, 7, 255, 9] {
+            let want = (0..SLOTS).fold(0u8, |m, i| m | u8::from(tags[i] == tag) << i);
+            assert_eq!(tag_matches(&tags, tag), want);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u32, u32),
+        Remove(u32),
+        Get(u32),
+        Update(u32, u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let k = 0u32..400;
+        prop_oneof![
+            3 => (k.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => k.clone().prop_map(Op::Remove),
+            1 => k.clone().prop_map(Op::Get),
+            1 => (k, any::<u32>()).prop_map(|(k, v)| Op::Update(k, v)),
+        ]
+    }
+
+    proptest! {
+        /// The table against std's HashMap: random inserts, removes,
+        /// lookups and in-place updates, through growth, shrinking and
+        /// incremental rehashing.
+        #[test]
+        fn behaves_like_a_hashmap(ops in proptest::collection::vec(op(), 0..3000)) {
+            let mut table: Table<Item> = Table::default();
+            let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        let it = item(k, v);
+                        if model.contains_key(&it.key) {
+                            continue;
+                        }
+                        model.insert(it.key.clone(), v);
+                        let pos = table.insert(it);
+                        prop_assert_eq!(table.at(pos).value, v);
+                    }
+                    Op::Remove(k) => {
+                        let key = format!("k{k}").into_bytes();
+                        let got = table.remove(&key).map(|b| b.value);
+                        prop_assert_eq!(got, model.remove(&key));
+                    }
+                    Op::Get(k) => {
+                        let key = format!("k{k}").into_bytes();
+                        prop_assert_eq!(table.get(&key).map(|i| i.value), model.get(&key).copied());
+                    }
+                    Op::Update(k, v) => {
+                        let key = format!("k{k}").into_bytes();
+                        if let Some(i) = table.get_mut(&key) {
+                            i.value = v;
+                        }
+                        if let Some(m) = model.get_mut(&key) {
+                            *m = v;
+                        }
+                    }
+                }
+                prop_assert_eq!(table.len(), model.len());
+            }
+            let all: HashMap<Vec<u8>, u32> = table.iter().map(|i| (i.key.clone(), i.value)).collect();
+            prop_assert_eq!(all, model);
+        }
+
+        /// Every key present for a whole SCAN is returned, while keys are
+        /// added and removed between the calls (so the table grows, shrinks
+        /// and rehashes under the cursor).
+        #[test]
+        fn scan_returns_every_lasting_key(
+            start in 0u32..3000,
+            adds in 0u32..3000,
+            removes in 0u32..3000,
+        ) {
+            let mut table: Table<Item> = Table::default();
+            for k in 0..start {
+                table.insert(item(k, k));
+            }
+            // Keys below `start - removes` stay; the rest may be removed.
+            let lasting: HashSet<Vec<u8>> = (0..start.saturating_sub(removes))
+                .map(|k| format!("k{k}").into_bytes())
+                .collect();
+            let mut seen = HashSet::new();
+            let (mut cursor, mut next_add, mut next_remove) = (0u64, start, start);
+            loop {
+                cursor = table.scan(cursor, |i| {
+                    seen.insert(i.key.clone());
+                });
+                for _ in 0..7 {
+                    if next_add < start + adds {
+                        table.insert(item(next_add, 0));
+                        next_add += 1;
+                    }
+                    if next_remove > start.saturating_sub(removes) {
+                        next_remove -= 1;
+                        table.remove(format!("k{next_remove}").as_bytes());
+                    }
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+            for k in &lasting {
+                prop_assert!(seen.contains(k), "{:?} missed", String::from_utf8_lossy(k));
+            }
+        }
+    }
+
+    #[test]
+    fn grows_and_shrinks_in_bounded_steps() {
+        let mut table: Table<Item> = Table::default();
+        for k in 0..100_000 {
+            table.insert(item(k, k));
+        }
+        let (main, _) = table.buckets();
+        assert!(main >= 100_000 / GROW_FILL, "{main} buckets");
+        for k in 0..99_990 {
+            table.remove(format!("k{k}").as_bytes());
+        }
+        table.finish_rehash();
+        assert!(table.buckets().0 <= 16, "{:?}", table.buckets());
+        for k in 99_990..100_000 {
+            assert_eq!(
+                table.get(format!("k{k}").as_bytes()).map(|i| i.value),
+                Some(k)
+            );
+        }
+    }
+
+    #[test]
+    fn random_reaches_every_entry() {
+        let mut table: Table<Item> = Table::default();
+        for k in 0..50 {
+            table.insert(item(k, k));
+        }
+        let mut state = 7u64;
+        let mut rng = |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) as usize) % n
+        };
+        let mut seen = HashSet::new();
+        for _ in 0..5000 {
+            seen.insert(table.random(&mut rng).expect("not empty").value);
+        }
+        assert_eq!(seen.len(), 50);
+    }
+}
