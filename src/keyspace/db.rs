@@ -108,6 +108,11 @@ impl Db {
         Some(i)
     }
 
+    /// Prefetches the table memory of keys about to be looked up.
+    pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        self.dict.prefetch(keys);
+    }
+
     /// Looks a key up for a read: lazy expiry, hit/miss counting and an
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {

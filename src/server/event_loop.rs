@@ -15,7 +15,8 @@ use mio::{Events, Interest, Poll, Token};
 use super::blocking::Blocked;
 use super::client::{Client, IoSnapshot, Session};
 use super::listeners::{self, LISTENER_BASE};
-use super::{Server, Shutdown, dispatch};
+use super::{Server, Shutdown, dispatch, prefetch};
+use crate::keyspace::table::PREFETCH_BATCH;
 use crate::util::time::unix_ms;
 use crate::{notice, verbose, warning};
 
@@ -526,11 +527,17 @@ fn make_room(c: &mut Client, want: usize) {
 
 /// Parses and runs the complete requests buffered for `c`.
 fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClock, slot: usize) {
+    let mut until_prefetch = 0;
     while c.qpos < c.qend
         && !c.session.close_after_reply
         && !c.session.close_asap
         && c.session.blocked.is_none()
     {
+        if until_prefetch == 0 {
+            prefetch_keys(srv, c);
+            until_prefetch = PREFETCH_BATCH;
+        }
+        until_prefetch -= 1;
         if c.pending_output() >= OUTPUT_HIGH_WATER {
             c.read_paused = true;
             return;
@@ -586,6 +593,25 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
                 return;
             }
         }
+    }
+}
+
+/// Prefetches the keys of the next pipelined commands (when there are
+/// several: for one, the hint would only repeat its lookup's hash).
+fn prefetch_keys(srv: &Server, c: &Client) {
+    let mut keys: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
+    let mut n = 0;
+    for (slot, key) in keys
+        .iter_mut()
+        .zip(prefetch::first_keys(&c.qbuf[c.qpos..c.qend]))
+    {
+        *slot = key;
+        n += 1;
+    }
+    if n > 1
+        && let Some(db) = srv.dbs.get(c.session.db)
+    {
+        db.prefetch(keys[..n].iter().copied());
     }
 }
 

@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod event_loop;
 pub mod listeners;
 pub mod log;
+mod prefetch;
 pub mod pubsub;
 pub mod watch;
 
