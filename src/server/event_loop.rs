@@ -601,11 +601,9 @@ fn run_requests(srv: &mut Server, c: &mut Client, clock: &mut dispatch::BatchClo
 fn prefetch_keys(srv: &Server, c: &Client) {
     let mut keys: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
     let mut n = 0;
-    for (slot, key) in keys
-        .iter_mut()
-        .zip(prefetch::first_keys(&c.qbuf[c.qpos..c.qend]))
-    {
-        *slot = key;
+    let next = prefetch::first_keys(&c.qbuf[c.qpos..c.qend]).take(PREFETCH_BATCH);
+    for key in next.flatten() {
+        keys[n] = key;
         n += 1;
     }
     if n > 1

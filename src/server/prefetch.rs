@@ -6,8 +6,9 @@
 //! understand (inline commands, a frame cut short) ends the pass, and a
 //! command without keys costs one wasted hash.
 
-/// The `argv[1]` of each complete multibulk command at the start of
-/// `input`, in order.
+/// Each complete multibulk command at the start of `input`, in order, as
+/// its `argv[1]` (None for a command with no arguments). Callers take a
+/// bounded number: a pass never reads further than the commands it yields.
 pub fn first_keys(input: &[u8]) -> FirstKeys<'_> {
     FirstKeys { input }
 }
@@ -17,25 +18,21 @@ pub struct FirstKeys<'a> {
 }
 
 impl<'a> Iterator for FirstKeys<'a> {
-    type Item = &'a [u8];
+    type Item = Option<&'a [u8]>;
 
-    fn next(&mut self) -> Option<&'a [u8]> {
-        loop {
-            let (argc, mut rest) = header(self.input, b'*')?;
-            let mut key = None;
-            for i in 0..argc {
-                let (len, after) = header(rest, b'$')?;
-                let arg = after.get(..len)?;
-                rest = after.get(len..)?.strip_prefix(b"\r\n")?;
-                if i == 1 {
-                    key = Some(arg);
-                }
-            }
-            self.input = rest;
-            if key.is_some() {
-                return key;
+    fn next(&mut self) -> Option<Option<&'a [u8]>> {
+        let (argc, mut rest) = header(self.input, b'*')?;
+        let mut key = None;
+        for i in 0..argc {
+            let (len, after) = header(rest, b'$')?;
+            let arg = after.get(..len)?;
+            rest = after.get(len..)?.strip_prefix(b"\r\n")?;
+            if i == 1 {
+                key = Some(arg);
             }
         }
+        self.input = rest;
+        Some(key)
     }
 }
 
@@ -55,8 +52,8 @@ mod tests {
     #[test]
     fn finds_the_first_argument_of_whole_commands() {
         let input = b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv1\r\n*2\r\n$3\r\nGET\r\n$3\r\nba";
-        let keys: Vec<&[u8]> = first_keys(input).collect();
-        assert_eq!(keys, [&b"foo"[..], b"k"]);
+        let keys: Vec<Option<&[u8]>> = first_keys(input).collect();
+        assert_eq!(keys, [Some(&b"foo"[..]), None, Some(b"k")]);
         assert_eq!(first_keys(b"GET foo\r\n").count(), 0);
         assert_eq!(first_keys(b"*2\r\n$-1\r\n").count(), 0);
         assert_eq!(first_keys(b"*99999999999999999999999\r\n").count(), 0);

@@ -2,7 +2,7 @@
 //! bitwise ones / twos / fours / eights counters and one "sixteens"
 //! carry-out, so whatever counts bits (a population count, or a count per
 //! bit position) runs on one vector in 16. Used by the HLL register
-//! histogram.
+//! histogram; the adder alone by the population count.
 
 use std::arch::x86_64::*;
 
@@ -66,7 +66,7 @@ impl Csa {
 /// Carry-save adder: (high, low) bits of a + b + c, bitwise.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn csa(a: __m256i, b: __m256i, c: __m256i) -> (__m256i, __m256i) {
+pub fn csa(a: __m256i, b: __m256i, c: __m256i) -> (__m256i, __m256i) {
     let u = _mm256_xor_si256(a, b);
     (
         _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c)),

@@ -45,6 +45,7 @@ mod avx2 {
     //! before a byte counter could overflow. Blocks of 8, not 16, keep the
     //! adders' inputs within the 16 vector registers: 1.27x the plain
     //! nibble lookup on AMD's AVX2 cores (benches/simd.rs).
+    use crate::simd::csa::csa;
     use std::arch::x86_64::*;
 
     /// Per-byte population counts of `v` (0..=8 each): the nibble lookup.
@@ -66,17 +67,6 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     fn widen(bytes: __m256i) -> __m256i {
         _mm256_sad_epu8(bytes, _mm256_setzero_si256())
-    }
-
-    /// Carry-save adder: (high, low) bits of a + b + c, bitwise.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn csa(a: __m256i, b: __m256i, c: __m256i) -> (__m256i, __m256i) {
-        let u = _mm256_xor_si256(a, b);
-        (
-            _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c)),
-            _mm256_xor_si256(u, c),
-        )
     }
 
     /// SAFETY: the caller checked that the CPU supports AVX2.
