@@ -66,6 +66,14 @@ pub struct Config {
     pub client_output_buffer_limit: [ObufLimit; 3],
     /// Keyspace event classes published (`notify-keyspace-events`).
     pub notify_keyspace_events: crate::keyspace::events::Classes,
+    /// Memory limit in bytes (0: none), what happens at it, and how the
+    /// eviction samples, persists, and counts accesses (see keyspace::evict).
+    pub maxmemory: i64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: i64,
+    pub maxmemory_eviction_tenacity: i64,
+    pub lfu_log_factor: i64,
+    pub lfu_decay_time: i64,
 }
 
 /// One class's `client-output-buffer-limit`: bytes (0: none), and how long
@@ -115,6 +123,12 @@ impl Default for Config {
                 },
             ],
             notify_keyspace_events: 0,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
@@ -449,6 +463,25 @@ const DIRECTIVES: &[Directive] = &[
     }),
     int("list-compress-depth", MUTABLE, 0, I32_MAX, |c| {
         &mut c.list_compress_depth
+    }),
+    memory("maxmemory", MUTABLE, 0, |c| &mut c.maxmemory),
+    choice(
+        "maxmemory-policy",
+        MUTABLE,
+        crate::keyspace::evict::POLICY_NAMES,
+        |c| &mut c.maxmemory_policy,
+    ),
+    int("maxmemory-samples", MUTABLE, 1, 64, |c| {
+        &mut c.maxmemory_samples
+    }),
+    int("maxmemory-eviction-tenacity", MUTABLE, 0, 100, |c| {
+        &mut c.maxmemory_eviction_tenacity
+    }),
+    int("lfu-log-factor", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.lfu_log_factor
+    }),
+    int("lfu-decay-time", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.lfu_decay_time
     }),
     string("requirepass", MUTABLE, |c| &mut c.requirepass),
     Directive {

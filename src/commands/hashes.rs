@@ -215,10 +215,10 @@ fn hash_at<'a>(
     let Some(slot) = slot else {
         return Ok(None);
     };
-    let entry = db.at(slot);
     if access == Access::Write {
-        entry.accessed_ms = now;
+        db.touch(slot, now);
     }
+    let entry = db.at(slot);
     let hash = Hash::of_mut(&mut entry.value).ok_or(CmdError::WrongType)?;
     // A read only hides fields whose time is up (HLEN still counts them
     // until the active expiry deletes them); a write deletes them.

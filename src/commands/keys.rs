@@ -288,13 +288,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         target.remove(dst);
     }
-    target.insert_entry(
-        dst,
-        Entry {
-            accessed_ms: now,
-            ..entry
-        },
-    );
+    target.insert_entry(dst, entry.renewed(now));
     ctx.srv.blocking.signal(dst_db, dst);
     ctx.srv.touch(dst_db, dst);
     ctx.notify_in(dst_db, GENERIC, "copy_to", dst);
@@ -611,20 +605,30 @@ fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
+    let lfu = ctx.srv.policy.lfu();
     if let Some(e) = object_entry(ctx, argv[2]) {
-        let idle = (now - e.accessed_ms).max(0) / 1000;
+        if lfu {
+            return Err(err(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        let idle = (now - e.accessed_ms()).max(0) / 1000;
         ctx.out.int(idle);
     }
     Ok(())
 }
 
 fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    if object_entry(ctx, argv[2]).is_some() {
-        // Frequencies are tracked only under an LFU maxmemory policy, which
-        // ferrokv does not offer yet.
-        return Err(err(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ));
+    let now = ctx.now_ms;
+    let lfu = ctx.db().lfu;
+    if let Some(e) = object_entry(ctx, argv[2]) {
+        let Some(lfu) = lfu else {
+            return Err(err(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        };
+        let freq = lfu.decayed(e.lfu_counter(), now - e.accessed_ms());
+        ctx.out.int(i64::from(freq));
     }
     Ok(())
 }

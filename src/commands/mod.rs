@@ -323,6 +323,8 @@ pub struct CommandTable {
     pub ends_multi: Vec<bool>,
     /// Allowed to a RESP2 client in subscribe mode.
     pub in_subscribe_mode: Vec<bool>,
+    /// Refused while used memory is over maxmemory (flag `denyoom`).
+    pub deny_oom: Vec<bool>,
     pub stats: Vec<CmdStats>,
     /// Top-level names, for dispatch.
     by_name: HashMap<Vec<u8>, CmdId, foldhash::fast::RandomState>,
@@ -348,6 +350,7 @@ impl CommandTable {
             no_multi: Vec::new(),
             ends_multi: Vec::new(),
             in_subscribe_mode: Vec::new(),
+            deny_oom: Vec::new(),
             stats: Vec::new(),
             by_name: HashMap::default(),
             by_full_name: HashMap::default(),
@@ -374,6 +377,7 @@ impl CommandTable {
         self.no_auth.push(cmd.has_flag("no_auth"));
         self.protected.push(cmd.has_flag("protected"));
         self.no_multi.push(cmd.has_flag("no_multi"));
+        self.deny_oom.push(cmd.has_flag("denyoom"));
         self.ends_multi.push(matches!(
             full.as_str(),
             "exec" | "discard" | "quit" | "reset"

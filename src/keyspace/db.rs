@@ -4,6 +4,7 @@ use foldhash::fast::RandomState;
 use indexmap::IndexSet;
 
 use super::events::{self, Classes};
+use super::evict::{LFU_INIT, Lfu};
 use super::table::{Keyed, Pos, Table};
 use crate::types::{Typed, Value};
 
@@ -31,14 +32,43 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds, if any.
     pub expire_at: Option<i64>,
-    /// Last access, Unix milliseconds (OBJECT IDLETIME).
-    pub accessed_ms: i64,
+    /// Last access in Unix milliseconds (OBJECT IDLETIME, LRU eviction),
+    /// shifted left 8 bits over the LFU counter (OBJECT FREQ, LFU
+    /// eviction): one word, so the entry stays within a cache line.
+    access: u64,
 }
 
 impl Entry {
+    /// A new key's entry, accessed now, with Valkey's initial LFU count.
+    pub fn new(value: Value, expire_at: Option<i64>, now_ms: i64) -> Entry {
+        Entry {
+            value,
+            expire_at,
+            access: pack_access(now_ms, LFU_INIT),
+        }
+    }
+
+    /// This entry as a new key's (COPY): its access history starts now.
+    pub fn renewed(self, now_ms: i64) -> Entry {
+        Entry::new(self.value, self.expire_at, now_ms)
+    }
+
     fn is_expired(&self, now_ms: i64) -> bool {
         self.expire_at.is_some_and(|t| t <= now_ms)
     }
+
+    pub fn accessed_ms(&self) -> i64 {
+        (self.access >> 8) as i64
+    }
+
+    /// The stored LFU counter (before decay).
+    pub fn lfu_counter(&self) -> u8 {
+        self.access as u8
+    }
+}
+
+fn pack_access(ms: i64, counter: u8) -> u64 {
+    (ms.max(0) as u64) << 8 | u64::from(counter)
 }
 
 #[derive(Default, Debug)]
@@ -80,6 +110,10 @@ pub struct Db {
     /// Hashes the active expiry took fields from since the server last
     /// looked (for WATCH).
     pub reaped_hashes: Vec<Key>,
+    /// LFU parameters while an LFU maxmemory policy is set: accesses then
+    /// count as well as time.
+    pub lfu: Option<Lfu>,
+    lfu_rng: u64,
 }
 
 impl Db {
@@ -113,6 +147,58 @@ impl Db {
         self.dict.prefetch(keys);
     }
 
+    /// Records an access to the key at `slot`: its time, and under an LFU
+    /// policy its counter, decayed for the time since the last access and
+    /// then incremented with Valkey's logarithmic probability.
+    pub fn touch(&mut self, slot: Slot, now_ms: i64) {
+        let lfu = self.lfu;
+        let r = lfu.map(|_| self.next_unit());
+        let e = &mut self.dict.at_mut(slot.0).entry;
+        let mut counter = e.lfu_counter();
+        if let (Some(lfu), Some(r)) = (lfu, r) {
+            counter = lfu.incremented(lfu.decayed(counter, now_ms - e.accessed_ms()), r);
+        }
+        e.access = pack_access(now_ms, counter);
+    }
+
+    /// A uniform number in [0, 1) (LFU's increment probability).
+    fn next_unit(&mut self) -> f64 {
+        // xorshift64*: only the counter's randomness depends on it.
+        let mut x = self.lfu_rng | 1;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.lfu_rng = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Up to `n` random keys with their entries, all keys or only those
+    /// with a TTL (eviction sampling).
+    pub fn sample(
+        &self,
+        n: usize,
+        volatile: bool,
+        rng: &mut impl FnMut(usize) -> usize,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) {
+        for _ in 0..n {
+            if volatile {
+                if self.expires.is_empty() {
+                    return;
+                }
+                let key = &self.expires[rng(self.expires.len())];
+                if let Some(node) = self.dict.get(key) {
+                    visit(&node.key, &node.entry);
+                }
+            } else {
+                let Some(node) = self.dict.random(rng) else {
+                    return;
+                };
+                visit(&node.key, &node.entry);
+            }
+        }
+    }
+
     /// Looks a key up for a read: lazy expiry, hit/miss counting and an
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
     pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
@@ -129,7 +215,7 @@ impl Db {
         };
         self.stats.hits += 1;
         if touch {
-            self.dict.at_mut(i).entry.accessed_ms = now_ms;
+            self.touch(Slot(i), now_ms);
         }
         Some(Slot(i))
     }
@@ -138,9 +224,8 @@ impl Db {
     /// hit/miss accounting.
     pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
-        let e = &mut self.dict.at_mut(i).entry;
-        e.accessed_ms = now_ms;
-        Some(e)
+        self.touch(Slot(i), now_ms);
+        Some(&mut self.dict.at_mut(i).entry)
     }
 
     /// Looks a key up without touching it or counting (EXISTS-like probes,
@@ -197,11 +282,12 @@ impl Db {
         expire_at: Option<i64>,
         now_ms: i64,
     ) {
-        let entry = Entry {
-            value,
-            expire_at,
-            accessed_ms: now_ms,
-        };
+        let mut entry = Entry::new(value, expire_at, now_ms);
+        if let Some(Slot(i)) = slot {
+            // A key given a new value keeps its access frequency (Valkey's
+            // dbSetValue), so LFU does not forget it was hot.
+            entry.access = pack_access(now_ms, self.dict.at(i).entry.lfu_counter());
+        }
         self.put_entry(slot, key, entry);
     }
 

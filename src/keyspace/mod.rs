@@ -6,8 +6,10 @@
 
 mod db;
 pub mod events;
+pub mod evict;
 pub mod expire;
 mod key;
 pub mod table;
 
 pub use db::{Db, Entry};
+pub use key::Key;

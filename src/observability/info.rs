@@ -129,7 +129,7 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
         match *section {
             "server" => server(w, srv, now_ms),
             "clients" => clients(w, srv),
-            "memory" => memory(w),
+            "memory" => memory(w, &srv.config),
             "persistence" => {
                 let _ = write!(
                     w,
@@ -240,14 +240,14 @@ fn clients(w: &mut String, srv: &Server) {
     );
 }
 
-fn memory(w: &mut String) {
+fn memory(w: &mut String, config: &crate::config::Config) {
     let used = alloc::used() as u64;
     let peak = alloc::sample_peak() as u64;
     let rss = rss_bytes();
     let total = total_system_memory();
     let _ = write!(
         w,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n",
         human_bytes(used),
         human_bytes(rss),
         human_bytes(peak),
@@ -257,6 +257,9 @@ fn memory(w: &mut String) {
             0.0
         },
         human_bytes(total),
+        config.maxmemory,
+        human_bytes(config.maxmemory as u64),
+        config.maxmemory_policy,
         if used > 0 {
             rss as f64 / used as f64
         } else {
@@ -276,13 +279,14 @@ fn stats(w: &mut String, srv: &Server) {
     };
     let _ = write!(
         w,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops_per_sec}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops_per_sec}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
         s.connections_received,
         s.commands_processed,
         s.net_input_bytes,
         s.net_output_bytes,
         s.rejected_connections,
         s.expire_cycle_us / 1000,
+        s.evicted_keys,
         srv.pubsub.active_count(Kind::Channel),
         srv.pubsub.active_count(Kind::Pattern),
         srv.pubsub.active_count(Kind::Shard),

@@ -130,6 +130,28 @@ fn admit(
     Ok(())
 }
 
+/// Whether a command is refused while memory is over the limit and
+/// nothing can be evicted: those that may grow memory (`denyoom`), any
+/// command being queued (a queue could grow without bound), and an EXEC
+/// whose queue holds one that may grow memory. DISCARD and reads run.
+fn refused_out_of_memory(srv: &Server, session: &Session, id: CmdId) -> bool {
+    let commands = &srv.commands;
+    if commands.deny_oom[id] {
+        return true;
+    }
+    let Some(multi) = &session.multi else {
+        return false;
+    };
+    if !commands.ends_multi[id] {
+        return true;
+    }
+    commands.full_names[id] == "exec"
+        && multi.queued.iter().any(|argv| {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            commands.lookup(&args).is_ok_and(|q| commands.deny_oom[q])
+        })
+}
+
 /// A command refused while a transaction is being queued makes its EXEC
 /// fail.
 fn abort_transaction(session: &mut Session) {
@@ -164,6 +186,17 @@ fn run(
         srv.commands.stats[id].rejected += 1;
         abort_transaction(session);
         return Err(e);
+    }
+    if srv.config.maxmemory > 0
+        && !session.in_exec
+        && !srv.free_memory(clock.now_ms)
+        && refused_out_of_memory(srv, session, id)
+    {
+        srv.commands.stats[id].rejected += 1;
+        abort_transaction(session);
+        return Err(err(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ));
     }
     let handler = srv.commands.entries[id]
         .handler

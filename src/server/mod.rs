@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod event_loop;
 pub mod listeners;
 pub mod log;
+mod memory;
 mod prefetch;
 pub mod pubsub;
 pub mod watch;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::commands::CommandTable;
 use crate::config::Config;
+use crate::keyspace::evict::{Lfu, Policy, Pool};
 use crate::keyspace::{Db, events};
 use client::Client;
 
@@ -34,6 +36,7 @@ pub struct Stats {
     pub query_buffer_limit_disconnections: u64,
     pub output_buffer_limit_disconnections: u64,
     pub expire_cycle_us: u64,
+    pub evicted_keys: u64,
     /// For instantaneous_ops_per_sec: (ms, commands) samples.
     pub ops_samples: Vec<(i64, u64)>,
 }
@@ -82,6 +85,9 @@ pub struct Server {
     pub wrote: Vec<usize>,
     /// Messages for the client running a command, sent after its reply.
     pub own_pushes: ferrokv_transport::ReplyWriter,
+    /// `maxmemory-policy`, parsed, and the eviction candidates it keeps.
+    pub policy: Policy,
+    evict_pool: Pool,
     rng_state: u64,
 }
 
@@ -109,6 +115,8 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             wrote: Vec::new(),
             own_pushes: ferrokv_transport::ReplyWriter::new(),
+            policy: Policy::NoEviction,
+            evict_pool: Pool::default(),
             rng_state: seed,
         };
         srv.config_changed();
@@ -163,7 +171,8 @@ impl Server {
     }
 
     /// Applies what a configuration change implies beyond the value
-    /// itself: which events the databases record for notifications.
+    /// itself: which events the databases record for notifications, the
+    /// eviction policy, and whether accesses count for LFU.
     pub fn config_changed(&mut self) {
         let flags = self.config.notify_keyspace_events;
         let wanted = if flags & (events::KEYSPACE | events::KEYEVENT) != 0 {
@@ -171,9 +180,15 @@ impl Server {
         } else {
             0
         };
+        self.policy = Policy::parse(&self.config.maxmemory_policy);
+        let lfu = self.policy.lfu().then_some(Lfu {
+            log_factor: self.config.lfu_log_factor as u32,
+            decay_minutes: self.config.lfu_decay_time as u32,
+        });
         for db in &mut self.dbs {
             db.events.wanted = wanted;
             db.events.pending.clear();
+            db.lfu = lfu;
         }
     }
 
