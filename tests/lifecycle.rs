@@ -366,3 +366,71 @@ fn config_set_port_and_bind_move_the_tcp_listener() {
         "{info}"
     );
 }
+
+/// Which lookups count as keyspace hits and misses, against the reference
+/// server: reads, and the probes EXISTS, TYPE, TTL and OBJECT.
+#[test]
+fn keyspace_hits_and_misses_count_as_valkeys() {
+    let stats = |server: &Server| {
+        let mut c = server.conn();
+        c.cmd(&["SET", "k", "v"]);
+        for cmd in [
+            &["GET", "k"][..],
+            &["GET", "missing"],
+            &["EXISTS", "k", "missing", "k"],
+            &["TYPE", "k"],
+            &["TYPE", "missing"],
+            &["TTL", "k"],
+            &["PTTL", "missing"],
+            &["OBJECT", "ENCODING", "k"],
+            &["OBJECT", "ENCODING", "missing"],
+            &["STRLEN", "k"],
+            &["SET", "k", "w"],
+            &["DEL", "missing"],
+        ] {
+            c.cmd(cmd);
+        }
+        let info = c.str(&["INFO", "stats"]);
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::to_string)
+        };
+        (field("keyspace_hits:"), field("keyspace_misses:"))
+    };
+    let ours = stats(&Server::start(&[]));
+    let reference = stats(&Server::reference(&[]));
+    assert_eq!(ours, reference);
+}
+
+/// DEBUG HTSTATS describes the key table as Valkey's does: its size in
+/// slots, its entries, and with FULL how long the bucket chains are.
+#[test]
+fn debug_htstats_describes_the_key_table() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.conn();
+    c.cmd(&["DEBUG", "POPULATE", "5000"]);
+    c.cmd(&["EXPIRE", "key:1", "100"]);
+    let text = c.str(&["DEBUG", "HTSTATS", "0", "FULL"]);
+    let field = |name: &str| -> Vec<f64> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().parse().unwrap())
+            .collect()
+    };
+    assert!(
+        text.starts_with("[Dictionary HT]\nHash table 0 stats (main hash table):\n"),
+        "{text}"
+    );
+    assert_eq!(field("number of entries:"), [5000.0, 1.0], "{text}");
+    let (size, top) = (field("table size:")[0], field("top-level buckets:")[0]);
+    assert!(size >= 5000.0 && size == top * 6.0, "{text}");
+    // The chain length distribution covers every top-level bucket.
+    let counted: f64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("   "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(counted, top, "{text}");
+    assert!(text.contains("[Expires HT]\n"), "{text}");
+}

@@ -174,9 +174,11 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
+    // Read lookups without touching: hits, misses and keymiss count, as
+    // in Valkey.
     let n = argv[1..]
         .iter()
-        .filter(|k| db.peek(k, now).is_some())
+        .filter(|k| db.lookup_read(k, now, false).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -198,7 +200,7 @@ fn type_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let name = ctx
         .db()
-        .peek(argv[1], now)
+        .lookup_read(argv[1], now, false)
         .map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
@@ -580,7 +582,7 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// OBJECT subcommands look the key up without touching it; null if missing.
 fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Entry> {
     let now = ctx.now_ms;
-    let entry = ctx.srv.dbs[ctx.client.db].peek(key, now);
+    let entry = ctx.srv.dbs[ctx.client.db].lookup_counted(key, now);
     if entry.is_none() {
         ctx.out.null();
     }

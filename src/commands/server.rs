@@ -619,6 +619,15 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             db.insert(&key, Value::Str(StrValue::plain(&value)), None, now);
         }
         ctx.out.ok();
+    } else if is(sub, "htstats") && (3..=4).contains(&argv.len()) {
+        // As in Valkey, any word but FULL asks for the short form.
+        let full = argv.get(3).is_some_and(|a| is(a, "full"));
+        let db = usize::try_from(int_arg(argv[2])?)
+            .ok()
+            .filter(|&d| d < ctx.srv.dbs.len())
+            .ok_or_else(|| err("ERR Out of range database"))?;
+        let text = ctx.srv.dbs[db].htstats(full);
+        ctx.out.verbatim("txt", text.as_bytes());
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.srv.active_expire_enabled = int_arg(argv[2])? != 0;
         ctx.out.ok();
@@ -627,6 +636,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.out,
             "DEBUG",
             &[
+                "HTSTATS <dbid> [full]",
+                "    Return hash table statistics of the specified database.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>. If <prefix> is specified then",
                 "    it is used instead of the 'key' prefix. These are not propagated to",

@@ -228,8 +228,19 @@ impl Db {
         Some(&mut self.dict.at_mut(i).entry)
     }
 
-    /// Looks a key up without touching it or counting (EXISTS-like probes,
-    /// OBJECT, TTL).
+    /// Looks a key up for OBJECT: counted as a hit or miss, but neither
+    /// touched nor raising keymiss (Valkey's LOOKUP_NOTOUCH|NONOTIFY).
+    pub fn lookup_counted(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let Some(i) = self.find(key, now_ms) else {
+            self.stats.misses += 1;
+            return None;
+        };
+        self.stats.hits += 1;
+        Some(&mut self.dict.at_mut(i).entry)
+    }
+
+    /// Looks a key up without touching it or counting (internal
+    /// probes).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let i = self.find(key, now_ms)?;
         Some(&mut self.dict.at_mut(i).entry)
@@ -448,6 +459,22 @@ impl Db {
                 return cursor;
             }
         }
+    }
+
+    /// DEBUG HTSTATS for this database: its key table, then the keys with
+    /// a TTL (an index set, not a bucket table: size and entries only).
+    pub fn htstats(&self, full: bool) -> String {
+        let mut out = String::from("[Dictionary HT]\n");
+        self.dict.stats(full, &mut out);
+        out.push_str("[Expires HT]\n");
+        if !self.expires.is_empty() {
+            out.push_str(&format!(
+                "Hash table 0 stats (main hash table):\n table size: {}\n number of entries: {}\n rehashing index: -1\n",
+                self.expires.capacity(),
+                self.expires.len()
+            ));
+        }
+        out
     }
 
     /// Every key, in table order (KEYS), prefetching ahead.

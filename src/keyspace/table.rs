@@ -466,6 +466,57 @@ impl<T: Keyed> Table<T> {
         cursor as u64
     }
 
+    /// DEBUG HTSTATS: Valkey's text for each table (the main one, and the
+    /// one being rehashed into), with bucket chain lengths when `full`.
+    pub fn stats(&self, full: bool, out: &mut String) {
+        use std::fmt::Write as _;
+        for (t, buckets) in self.tables.iter().enumerate() {
+            if buckets.is_empty() {
+                continue;
+            }
+            let mut chains = std::collections::BTreeMap::<usize, usize>::new();
+            let mut entries = 0;
+            for b in buckets {
+                let chain = std::iter::successors(Some(b), |b| b.child());
+                let (mut len, mut n) = (0, 0);
+                for bk in chain {
+                    n += bk.presence.count_ones() as usize;
+                    len += 1;
+                }
+                entries += n;
+                *chains.entry(len - 1).or_default() += 1;
+            }
+            let what = if t == 0 {
+                "main hash table"
+            } else {
+                "rehashing target"
+            };
+            let rehashing = match self.rehash_from {
+                Some(from) if t == 0 => from as i64,
+                _ => -1,
+            };
+            let _ = write!(
+                out,
+                "Hash table {t} stats ({what}):\n table size: {}\n number of entries: {entries}\n rehashing index: {rehashing}\n",
+                buckets.len() * SLOTS
+            );
+            if full {
+                let children: usize = chains.iter().map(|(len, n)| len * n).sum();
+                let max = chains.keys().next_back().copied().unwrap_or(0);
+                let _ = write!(
+                    out,
+                    " top-level buckets: {}\n child buckets: {children}\n max chain length: {max}\n avg chain length: {:.6}\n chain length distribution:\n",
+                    buckets.len(),
+                    children as f64 / buckets.len() as f64
+                );
+                for (len, n) in chains {
+                    let pct = n as f64 * 100.0 / buckets.len() as f64;
+                    let _ = writeln!(out, "   {len}: {n} ({pct:.2}%)");
+                }
+            }
+        }
+    }
+
     /// A random entry: random buckets until one holds entries, then a
     /// random one of those (a bucket's chain counts as part of it).
     pub fn random(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<&T> {
