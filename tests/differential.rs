@@ -318,14 +318,9 @@ scripts!(
     transactions,
     pubsub,
     hash_ttl,
+    eviction_policies,
+    memory,
 );
-
-/// Needs maxmemory policies (LRU/LFU tracking); enable with eviction.
-#[test]
-#[ignore = "needs maxmemory-policy in ferrokv"]
-fn eviction_policies() {
-    run_script("eviction_policies");
-}
 
 #[test]
 fn every_script_has_a_test() {
@@ -337,7 +332,6 @@ fn every_script_has_a_test() {
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = SCRIPTS.iter().map(|s| s.to_string()).collect();
-    listed.push("eviction_policies".into());
     listed.sort();
     assert_eq!(
         on_disk, listed,

@@ -140,6 +140,13 @@ pub fn docs(full_name: &str) -> Option<DocFields> {
         "blmove" => BLMOVE,
         "brpoplpush" => BRPOPLPUSH,
         "blmpop" => BLMPOP,
+        "memory" => MEMORY,
+        "memory|doctor" => MEMORY_DOCTOR,
+        "memory|help" => MEMORY_HELP,
+        "memory|malloc-stats" => MEMORY_MALLOC_STATS,
+        "memory|purge" => MEMORY_PURGE,
+        "memory|stats" => MEMORY_STATS,
+        "memory|usage" => MEMORY_USAGE,
         "subscribe" => SUBSCRIBE,
         "unsubscribe" => UNSUBSCRIBE,
         "psubscribe" => PSUBSCRIBE,
@@ -5213,6 +5220,85 @@ const BLMPOP: DocFields = &[
                 ("type", Str("integer")),
                 ("display_text", Str("count")),
                 ("token", Str("COUNT")),
+                ("flags", Set(&[Simple("optional")])),
+            ]),
+        ]),
+    ),
+];
+
+const MEMORY: DocFields = &[
+    (
+        "summary",
+        Str("A container for memory diagnostics commands."),
+    ),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("Depends on subcommand.")),
+];
+
+const MEMORY_DOCTOR: DocFields = &[
+    ("summary", Str("Outputs a memory problems report.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("O(1)")),
+];
+
+const MEMORY_HELP: DocFields = &[
+    (
+        "summary",
+        Str("Returns helpful text about the different subcommands."),
+    ),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("O(1)")),
+];
+
+const MEMORY_MALLOC_STATS: DocFields = &[
+    ("summary", Str("Returns the allocator statistics.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    (
+        "complexity",
+        Str("Depends on how much memory is allocated, could be slow"),
+    ),
+];
+
+const MEMORY_PURGE: DocFields = &[
+    ("summary", Str("Asks the allocator to release memory.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    (
+        "complexity",
+        Str("Depends on how much memory is allocated, could be slow"),
+    ),
+];
+
+const MEMORY_STATS: DocFields = &[
+    ("summary", Str("Returns details about memory usage.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("O(1)")),
+];
+
+const MEMORY_USAGE: DocFields = &[
+    ("summary", Str("Estimates the memory usage of a key.")),
+    ("since", Str("4.0.0")),
+    ("group", Str("server")),
+    ("complexity", Str("O(N) where N is the number of samples.")),
+    (
+        "arguments",
+        Array(&[
+            Map(&[
+                ("name", Str("key")),
+                ("type", Str("key")),
+                ("display_text", Str("key")),
+                ("key_spec_index", Int(0)),
+            ]),
+            Map(&[
+                ("name", Str("count")),
+                ("type", Str("integer")),
+                ("display_text", Str("count")),
+                ("token", Str("SAMPLES")),
                 ("flags", Set(&[Simple("optional")])),
             ]),
         ]),

@@ -9,6 +9,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -293,6 +294,7 @@ const FAMILIES: &[&[Command]] = &[
     keys::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    memory::COMMANDS,
 ];
 
 /// Per-command counters for INFO commandstats.

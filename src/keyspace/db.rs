@@ -461,6 +461,26 @@ impl Db {
         }
     }
 
+    /// MEMORY USAGE of a key the caller looked up: its node (entry and
+    /// short key), a long key's bytes, and the value's heap bytes (nested
+    /// values estimated from up to `samples`, 0: all).
+    pub fn memory_usage(&self, key: &[u8], samples: usize) -> Option<usize> {
+        let node = self.dict.get(key)?;
+        Some(size_of::<Node>() + node.key.heap_bytes() + node.entry.value.heap_bytes(samples))
+    }
+
+    /// What the database's tables take beside the keys and values: the
+    /// key table's buckets, and the list of keys with a TTL (MEMORY STATS).
+    pub fn overhead(&self) -> (usize, usize) {
+        let expires = self.expires.capacity() * (size_of::<Key>() + 2 * size_of::<usize>());
+        (self.dict.bucket_bytes(), expires)
+    }
+
+    /// Whether the key table is rehashing.
+    pub fn is_rehashing(&self) -> bool {
+        self.dict.is_rehashing()
+    }
+
     /// DEBUG HTSTATS for this database: its key table, then the keys with
     /// a TTL (an index set, not a bucket table: size and entries only).
     pub fn htstats(&self, full: bool) -> String {

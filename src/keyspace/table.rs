@@ -466,6 +466,14 @@ impl<T: Keyed> Table<T> {
         cursor as u64
     }
 
+    /// Bytes the buckets take (top-level and child), the table's own
+    /// overhead beside its entries (MEMORY STATS).
+    pub fn bucket_bytes(&self) -> usize {
+        let chain = |b: &Bucket<T>| std::iter::successors(Some(b), |b| b.child()).count();
+        let buckets: usize = self.tables.iter().flatten().map(chain).sum();
+        buckets * size_of::<Bucket<T>>()
+    }
+
     /// DEBUG HTSTATS: Valkey's text for each table (the main one, and the
     /// one being rehashed into), with bucket chain lengths when `full`.
     pub fn stats(&self, full: bool, out: &mut String) {

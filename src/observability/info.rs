@@ -69,7 +69,7 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
         .split_whitespace()

@@ -88,6 +88,8 @@ pub struct Server {
     /// `maxmemory-policy`, parsed, and the eviction candidates it keeps.
     pub policy: Policy,
     evict_pool: Pool,
+    /// Bytes allocated once the server was set up (MEMORY STATS).
+    pub startup_allocated: usize,
     rng_state: u64,
 }
 
@@ -117,12 +119,14 @@ impl Server {
             own_pushes: ferrokv_transport::ReplyWriter::new(),
             policy: Policy::NoEviction,
             evict_pool: Pool::default(),
+            startup_allocated: 0,
             rng_state: seed,
         };
         srv.config_changed();
         srv.run_id = (0..5)
             .map(|_| format!("{:08x}", srv.random_u64() as u32))
             .collect();
+        srv.startup_allocated = crate::observability::alloc::used();
         srv
     }
 

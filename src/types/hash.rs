@@ -96,6 +96,23 @@ impl Default for Hash {
 }
 
 impl Hash {
+    /// Heap bytes held, a table's estimated from up to `samples` fields
+    /// (0: all): each field and value boxed, plus the map's slot, and a
+    /// field with a TTL kept twice more in the TTL indexes.
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            Hash::Listpack(lp) => lp.heap_bytes(),
+            Hash::Table(t) => {
+                let pairs = t.fields.iter().map(|(f, v)| f.len() + v.len());
+                let ttl_entry = 2 * super::MAP_SLOT;
+                size_of::<Table>()
+                    + t.fields.len() * super::MAP_SLOT
+                    + super::sampled(pairs, t.fields.len(), samples)
+                    + t.ttls.by_field.len() * ttl_entry
+            }
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Hash::Listpack(_) => "listpack",

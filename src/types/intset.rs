@@ -28,6 +28,11 @@ fn width_for(v: i64) -> usize {
 }
 
 impl Intset {
+    /// Heap bytes held (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+
     pub fn len(&self) -> usize {
         self.data.len() / self.width
     }

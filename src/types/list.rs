@@ -115,6 +115,23 @@ impl Default for List {
 type Pos = (usize, usize);
 
 impl List {
+    /// Heap bytes held, the quicklist's node sizes estimated from up to
+    /// `samples` nodes (0: all), as Valkey's MEMORY USAGE does.
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            List::Listpack(lp) => lp.heap_bytes(),
+            List::Quicklist(q) => {
+                let node = |n: &Node| match n {
+                    Node::Packed(lp) => lp.heap_bytes(),
+                    Node::Plain(v) => v.capacity(),
+                };
+                size_of::<Quicklist>()
+                    + q.nodes.capacity() * size_of::<Node>()
+                    + super::sampled(q.nodes.iter().map(node), q.nodes.len(), samples)
+            }
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             List::Listpack(_) => "listpack",

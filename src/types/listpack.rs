@@ -64,6 +64,11 @@ impl Default for Listpack {
 }
 
 impl Listpack {
+    /// Heap bytes held (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        self.0.capacity()
+    }
+
     pub fn new() -> Listpack {
         let mut lp = Listpack(vec![0, 0, 0, 0, 0, 0, EOF]);
         lp.set_total();

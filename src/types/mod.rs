@@ -26,7 +26,35 @@ pub enum Value {
     ZSet(ZSet),
 }
 
+/// Bytes a map or set slot takes beside its boxed bytes: the entry (hash,
+/// pointers, lengths) and its index, at the table's typical load.
+pub const MAP_SLOT: usize = 48;
+
+/// `len` items' heap bytes estimated from the sizes of up to `samples` of
+/// them (0: all of them), as Valkey's MEMORY USAGE samples nested values.
+pub fn sampled(sizes: impl Iterator<Item = usize>, len: usize, samples: usize) -> usize {
+    let take = if samples == 0 { len } else { samples.min(len) };
+    let (mut sum, mut n) = (0, 0);
+    for size in sizes.take(take) {
+        sum += size;
+        n += 1;
+    }
+    (sum * len).checked_div(n).unwrap_or(0)
+}
+
 impl Value {
+    /// Heap bytes the value holds (MEMORY USAGE), nested values estimated
+    /// from up to `samples` of them (0: all).
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            Value::Str(s) => s.heap_bytes(),
+            Value::List(l) => l.heap_bytes(samples),
+            Value::Hash(h) => h.heap_bytes(samples),
+            Value::Set(s) => s.heap_bytes(samples),
+            Value::ZSet(z) => z.heap_bytes(samples),
+        }
+    }
+
     /// The name TYPE replies with.
     pub fn type_name(&self) -> &'static str {
         match self {

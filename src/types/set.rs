@@ -38,6 +38,19 @@ fn digits(v: i64) -> usize {
 }
 
 impl Set {
+    /// Heap bytes held, a table's estimated from up to `samples` members
+    /// (0: all).
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            Set::Intset(is) => is.heap_bytes(),
+            Set::Listpack(lp) => lp.heap_bytes(),
+            Set::Table(t) => {
+                t.len() * super::MAP_SLOT
+                    + super::sampled(t.iter().map(|m| m.len()), t.len(), samples)
+            }
+        }
+    }
+
     /// The set SADD creates for a first `member` and `hint` members in all
     /// (setTypeCreate).
     pub fn for_members(limits: Limits, member: &[u8], hint: usize) -> Set {

@@ -100,6 +100,17 @@ pub fn fits_embedded(key_len: usize, value_len: usize, has_expire: bool) -> bool
 }
 
 impl StrValue {
+    /// Heap bytes held: none for integers and short strings kept inline.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            StrValue::Bytes {
+                data: Bytes::Heap(v),
+                ..
+            } => v.capacity(),
+            _ => 0,
+        }
+    }
+
     /// A value as SET stores it: integers that round-trip become `int`.
     pub fn from_bytes(data: &[u8]) -> Self {
         if data.len() <= 20

@@ -77,6 +77,20 @@ fn score_bytes(score: f64) -> Vec<u8> {
 }
 
 impl ZSet {
+    /// Heap bytes held, a skiplist's estimated from up to `samples`
+    /// members (0: all): each member in the score order and in the map.
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            ZSet::Listpack(lp) => lp.heap_bytes(),
+            ZSet::Skiplist(t) => {
+                let n = t.scores.len();
+                size_of::<Tree>()
+                    + n * (2 * super::MAP_SLOT)
+                    + super::sampled(t.scores.keys().map(|m| 2 * m.len()), n, samples)
+            }
+        }
+    }
+
     /// The encoding ZADD creates for `hint` members, the longest `longest`
     /// bytes (zsetTypeCreate).
     pub fn new(limits: Limits, hint: usize, longest: usize) -> ZSet {
