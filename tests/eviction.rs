@@ -12,17 +12,8 @@ const VALUE: usize = 4096;
 const ROOM: i64 = 4 << 20;
 const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
-fn info_field(c: &mut Conn, section: &str, name: &str) -> String {
-    let info = c.str(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("{name} missing from INFO {section}"))
-        .trim()
-        .to_string()
-}
-
 fn used_memory(c: &mut Conn) -> i64 {
-    info_field(c, "memory", "used_memory").parse().unwrap()
+    c.info_field("memory", "used_memory").parse().unwrap()
 }
 
 /// A server with `policy`, `extra` settings, and a limit ROOM above the
@@ -73,7 +64,7 @@ fn noeviction_refuses_writes_but_serves_reads_and_deletes() {
         format!("${VALUE}\r\n\r\n").len() + VALUE
     );
     assert_eq!(c.cmd(&["INCR", "counter"]), OOM);
-    assert_eq!(info_field(&mut c, "stats", "evicted_keys"), "0");
+    assert_eq!(c.info_field("stats", "evicted_keys"), "0");
     // A transaction queueing while out of memory fails as a whole.
     assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["SET", "x", "1"]), OOM);
@@ -110,11 +101,11 @@ fn every_policy_keeps_used_memory_near_the_limit() {
             used <= limit + (64 << 10),
             "{policy}: used {used} over limit {limit}"
         );
-        let evicted: i64 = info_field(&mut c, "stats", "evicted_keys").parse().unwrap();
+        let evicted: i64 = c.info_field("stats", "evicted_keys").parse().unwrap();
         let left = c.int(&["DBSIZE"]);
         assert!(evicted > 0, "{policy}: nothing evicted");
         assert_eq!(left + evicted, total as i64, "{policy}");
-        assert_eq!(info_field(&mut c, "memory", "maxmemory_policy"), policy);
+        assert_eq!(c.info_field("memory", "maxmemory_policy"), policy);
     }
 }
 
@@ -194,7 +185,7 @@ fn lru_keeps_the_keys_in_use() {
             assert_eq!(set(&mut c, &format!("cold{round}:{i}"), None), b"+OK\r\n");
         }
     }
-    let evicted: i64 = info_field(&mut c, "stats", "evicted_keys").parse().unwrap();
+    let evicted: i64 = c.info_field("stats", "evicted_keys").parse().unwrap();
     assert!(evicted > 500, "only {evicted} evicted");
     let kept = (0..hot)
         .filter(|i| exists(&mut c, &format!("hot{i}")))
@@ -238,12 +229,9 @@ fn lfu_keeps_the_keys_used_often_and_reports_their_frequency() {
 fn memory_settings_read_back_as_valkey_shows_them() {
     let server = Server::start(&["--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"]);
     let mut c = server.conn();
-    assert_eq!(info_field(&mut c, "memory", "maxmemory"), "104857600");
-    assert_eq!(info_field(&mut c, "memory", "maxmemory_human"), "100.00M");
-    assert_eq!(
-        info_field(&mut c, "memory", "maxmemory_policy"),
-        "allkeys-lru"
-    );
+    assert_eq!(c.info_field("memory", "maxmemory"), "104857600");
+    assert_eq!(c.info_field("memory", "maxmemory_human"), "100.00M");
+    assert_eq!(c.info_field("memory", "maxmemory_policy"), "allkeys-lru");
     for (name, default) in [
         ("maxmemory-samples", "5"),
         ("maxmemory-eviction-tenacity", "10"),

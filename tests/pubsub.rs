@@ -8,15 +8,6 @@ mod common;
 use common::{Conn, Server};
 use std::time::Duration;
 
-fn info_field(c: &mut Conn, section: &str, name: &str) -> i64 {
-    let info = c.str(&["INFO", section]);
-    let line = info
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("{name} missing from INFO {section}"));
-    line.trim().parse().unwrap()
-}
-
 /// A server with `limit` as its pubsub output buffer limit, and a
 /// connection to publish on.
 fn with_pubsub_limit(limit: &str) -> (Server, Conn) {
@@ -29,7 +20,9 @@ fn with_pubsub_limit(limit: &str) -> (Server, Conn) {
 
 /// INFO stats client_output_buffer_limit_disconnections.
 fn disconnections(c: &mut Conn) -> i64 {
-    info_field(c, "stats", "client_output_buffer_limit_disconnections")
+    c.info_field("stats", "client_output_buffer_limit_disconnections")
+        .parse::<i64>()
+        .unwrap()
 }
 
 #[test]
@@ -45,7 +38,13 @@ fn every_subscriber_gets_every_message_in_order() {
         assert!(reply.ends_with(b":1\r\n"), "{}", common::show(&reply));
     }
     let mut publisher = server.conn();
-    assert_eq!(info_field(&mut publisher, "clients", "pubsub_clients"), 20);
+    assert_eq!(
+        publisher
+            .info_field("clients", "pubsub_clients")
+            .parse::<i64>()
+            .unwrap(),
+        20
+    );
     for n in 0..200 {
         let receivers = publisher.int(&["PUBLISH", "feed", &n.to_string()]);
         assert_eq!(receivers, 20);
@@ -69,7 +68,13 @@ fn every_subscriber_gets_every_message_in_order() {
     }
     drop(subs);
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(info_field(&mut publisher, "clients", "pubsub_clients"), 0);
+    assert_eq!(
+        publisher
+            .info_field("clients", "pubsub_clients")
+            .parse::<i64>()
+            .unwrap(),
+        0
+    );
     assert_eq!(publisher.int(&["PUBLISH", "feed", "x"]), 0);
 }
 

@@ -128,8 +128,8 @@ fn prefetch<U>(p: *const U) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pos {
     table: u8,
-    depth: u8,
     slot: u8,
+    depth: u32,
     bucket: usize,
 }
 
@@ -232,7 +232,7 @@ impl<T: Keyed> Table<T> {
         self.find_hashed(key, self.hash(key))
     }
 
-    pub fn find_hashed(&self, key: &[u8], hash: u64) -> Option<Pos> {
+    fn find_hashed(&self, key: &[u8], hash: u64) -> Option<Pos> {
         let tag = (hash >> 56) as u8;
         for (t, b) in self.homes(hash) {
             let mut bucket = Some(&self.tables[t][b]);
@@ -574,7 +574,7 @@ impl<T: Keyed> Table<T> {
 /// Puts entry `p` with `hash` into the first free slot of its bucket's
 /// chain in `table`, adding a child bucket if the chain is full; returns
 /// (bucket, depth, slot).
-fn place<T>(table: &mut [Bucket<T>], hash: u64, p: *mut T) -> (usize, u8, u8) {
+fn place<T>(table: &mut [Bucket<T>], hash: u64, p: *mut T) -> (usize, u32, u8) {
     let b = hash as usize & (table.len() - 1);
     let mut bucket = &mut table[b];
     let mut depth = 0;

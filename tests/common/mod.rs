@@ -434,6 +434,16 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// The value of field `name` in INFO `section`.
+    pub fn info_field(&mut self, section: &str, name: &str) -> String {
+        let info = self.str(&["INFO", section]);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("{name} missing from INFO {section}"))
+            .trim()
+            .to_string()
+    }
+
     pub fn tcp(addr: SocketAddr) -> Conn {
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
