@@ -163,13 +163,8 @@ impl Db {
 
     /// A uniform number in [0, 1) (LFU's increment probability).
     fn next_unit(&mut self) -> f64 {
-        // xorshift64*: only the counter's randomness depends on it.
-        let mut x = self.lfu_rng | 1;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.lfu_rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        self.lfu_rng |= 1;
+        (crate::util::xorshift(&mut self.lfu_rng) >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Up to `n` random keys with their entries, all keys or only those

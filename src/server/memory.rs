@@ -52,13 +52,10 @@ impl Server {
     fn eviction_victim(&mut self, now_ms: i64) -> Option<(usize, crate::keyspace::Key)> {
         let policy = self.policy;
         let samples = self.config.maxmemory_samples as usize;
+        // A stream of its own: the pool and the databases are borrowed
+        // apart while sampling.
         let mut state = self.random_u64() | 1;
-        let mut rng = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = move |n: usize| (crate::util::xorshift(&mut state) % n as u64) as usize;
         if policy.random() {
             // Databases in turn from a random one, the first with a key.
             let n = self.dbs.len();

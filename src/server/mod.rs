@@ -18,6 +18,7 @@ use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::keyspace::evict::{Lfu, Policy, Pool};
 use crate::keyspace::{Db, events};
+use crate::util::xorshift;
 use client::Client;
 
 /// Server-wide counters (INFO stats).
@@ -46,16 +47,6 @@ pub struct Stats {
 pub enum Shutdown {
     Signal(&'static str),
     Command,
-}
-
-/// xorshift64*: fast, non-cryptographic.
-fn xorshift(state: &mut u64) -> u64 {
-    let mut x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 pub struct Server {

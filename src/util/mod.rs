@@ -1,10 +1,22 @@
-//! Small helpers shared by the server: glob matching, number text, clocks.
+//! Small helpers shared by the server: glob matching, number text, clocks,
+//! a random stream.
 
 pub mod glob;
 pub mod longdouble;
 pub mod time;
 
 pub use ferrokv_transport::resp::num::parse_i64;
+
+/// xorshift64*: a fast, non-cryptographic random stream (sampling,
+/// LFU's increments). `state` must not be zero.
+pub fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
 
 /// ASCII-lowercases `name` into `buf`, for case-insensitive table lookups.
 /// None when the name does not fit (no command or option is that long).
