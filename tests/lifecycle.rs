@@ -434,3 +434,15 @@ fn debug_htstats_describes_the_key_table() {
     assert_eq!(counted, top, "{text}");
     assert!(text.contains("[Expires HT]\n"), "{text}");
 }
+
+/// INFO memory names Valkey's fields, in Valkey's order (tools parse them).
+#[test]
+fn info_memory_fields_are_valkeys() {
+    let names = |server: &Server| -> Vec<String> {
+        let info = server.conn().str(&["INFO", "memory"]);
+        info.lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&Server::start(&[])), names(&Server::reference(&[])));
+}

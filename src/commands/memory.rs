@@ -3,7 +3,7 @@
 
 use super::{Command, Ctx, int_arg, is, ks, reply_help};
 use crate::error::{CmdError, CmdResult};
-use crate::observability::{alloc, info::rss_bytes};
+use crate::observability::usage::{MemoryUsage, percent};
 
 const SHARDS: &str = "nondeterministic_output request_policy:all_shards response_policy:special";
 
@@ -52,61 +52,11 @@ fn usage(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The figures MEMORY STATS and DOCTOR work from.
-struct Usage {
-    peak: usize,
-    total: usize,
-    startup: usize,
-    clients: usize,
-    rss: usize,
-    /// Per non-empty database: (index, key table overhead, TTL list
-    /// overhead).
-    dbs: Vec<(usize, usize, usize)>,
-    rehashing: usize,
-    keys: usize,
-}
-
-impl Usage {
-    fn measure(ctx: &mut Ctx) -> Usage {
-        let srv = &*ctx.srv;
-        let mut clients = 0;
-        for c in srv.clients.iter().flatten() {
-            clients += c.qbuf.capacity() + c.out.buf.capacity();
-        }
-        let dbs = srv
-            .dbs
-            .iter()
-            .enumerate()
-            .filter(|(_, db)| !db.is_empty())
-            .map(|(i, db)| {
-                let (main, expires) = db.overhead();
-                (i, main, expires)
-            })
-            .collect();
-        Usage {
-            peak: alloc::sample_peak(),
-            total: alloc::used(),
-            startup: srv.startup_allocated,
-            clients,
-            rss: rss_bytes() as usize,
-            dbs,
-            rehashing: srv.dbs.iter().filter(|db| db.is_rehashing()).count(),
-            keys: srv.dbs.iter().map(|db| db.len()).sum(),
-        }
-    }
-
-    fn overhead(&self) -> usize {
-        let tables: usize = self.dbs.iter().map(|(_, m, e)| m + e).sum();
-        self.startup + self.clients + tables
-    }
-}
-
 fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let u = Usage::measure(ctx);
-    let overhead = u.overhead();
+    let u = MemoryUsage::measure(ctx.srv);
+    let (overhead, dataset) = (u.overhead(), u.dataset());
     let net = u.total.saturating_sub(u.startup);
-    let dataset = u.total.saturating_sub(overhead);
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let ratio = |a: usize, b: usize| percent(a, b) / 100.0;
     let mut rows = vec![
         ("peak.allocated".to_string(), Row::Int(u.peak)),
         ("total.allocated".into(), Row::Int(u.total)),
@@ -138,13 +88,10 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             Row::Int(net.checked_div(u.keys).unwrap_or(0)),
         ),
         ("dataset.bytes".into(), Row::Int(dataset)),
-        (
-            "dataset.percentage".into(),
-            Row::Float(100.0 * ratio(dataset, net)),
-        ),
+        ("dataset.percentage".into(), Row::Float(u.dataset_percent())),
         (
             "peak.percentage".into(),
-            Row::Float(100.0 * ratio(u.total, u.peak)),
+            Row::Float(percent(u.total, u.peak)),
         ),
         ("allocator.allocated".into(), Row::Int(u.total)),
         ("allocator.active".into(), Row::Int(u.rss)),
@@ -193,7 +140,7 @@ enum Row {
 const DOCTOR_MIN_USED: usize = 5 << 20;
 
 fn doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let u = Usage::measure(ctx);
+    let u = MemoryUsage::measure(ctx.srv);
     let text = if u.total < DOCTOR_MIN_USED {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string()
     } else {
