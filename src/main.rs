@@ -78,6 +78,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    srv.startup_allocated = observability::alloc::used();
     notice!("Server initialized");
     for (kind, l) in srv.listeners.describe() {
         notice!("Ready to accept connections {} on {l}", kind.name());

@@ -53,7 +53,7 @@ fn usage(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let u = MemoryUsage::measure(ctx.srv);
+    let u = MemoryUsage::measure(ctx.srv, super::server::caller(ctx));
     let (overhead, dataset) = (u.overhead(), u.dataset());
     let net = u.total.saturating_sub(u.startup);
     let ratio = |a: usize, b: usize| percent(a, b) / 100.0;
@@ -140,7 +140,7 @@ enum Row {
 const DOCTOR_MIN_USED: usize = 5 << 20;
 
 fn doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let u = MemoryUsage::measure(ctx.srv);
+    let u = MemoryUsage::measure(ctx.srv, super::server::caller(ctx));
     let text = if u.total < DOCTOR_MIN_USED {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string()
     } else {

@@ -147,9 +147,15 @@ const COMMAND: &[Command] = &[
     ),
 ];
 
+/// The running client's buffer bytes, for memory reports (it is out of
+/// the client table while its command runs).
+pub fn caller(ctx: &Ctx) -> usize {
+    ctx.own_io.qbuf_cap + ctx.out.buf.capacity()
+}
+
 fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let sections = crate::observability::info::selected(&argv[1..]);
-    let text = crate::observability::info::render(ctx.srv, &sections, ctx.now_ms);
+    let text = crate::observability::info::render(ctx.srv, &sections, ctx.now_ms, caller(ctx));
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }

@@ -118,8 +118,9 @@ fn os_name() -> String {
     )
 }
 
-/// Renders the selected sections.
-pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
+/// Renders the selected sections; `caller` is the requesting client's
+/// buffer bytes (see `MemoryUsage::measure`).
+pub fn render(srv: &Server, sections: &[&str], now_ms: i64, caller: usize) -> String {
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
         if i > 0 {
@@ -129,7 +130,7 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64) -> String {
         match *section {
             "server" => server(w, srv, now_ms),
             "clients" => clients(w, srv),
-            "memory" => memory(w, srv),
+            "memory" => memory(w, srv, caller),
             "persistence" => {
                 let _ = write!(
                     w,
@@ -243,8 +244,8 @@ fn clients(w: &mut String, srv: &Server) {
 /// Valkey's memory fields, in its order. Scripting, replication, cluster
 /// and AOF take nothing here (none exists yet); the system allocator
 /// reports what is allocated and resident, as Valkey's libc build does.
-fn memory(w: &mut String, srv: &Server) {
-    let u = MemoryUsage::measure(srv);
+fn memory(w: &mut String, srv: &Server, caller: usize) {
+    let u = MemoryUsage::measure(srv, caller);
     let config = &srv.config;
     let (used, rss, peak) = (u.total as u64, u.rss as u64, u.peak as u64);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };

@@ -8,7 +8,7 @@ pub struct MemoryUsage {
     pub peak: usize,
     pub total: usize,
     pub startup: usize,
-    /// Input and output buffers of the clients in the client table.
+    /// Input and output buffers of the clients, the caller's included.
     pub clients: usize,
     pub rss: usize,
     /// Per non-empty database: (index, key table overhead, TTL list
@@ -19,13 +19,16 @@ pub struct MemoryUsage {
 }
 
 impl MemoryUsage {
-    pub fn measure(srv: &Server) -> MemoryUsage {
-        let clients = srv
-            .clients
-            .iter()
-            .flatten()
-            .map(|c| c.qbuf.capacity() + c.out.buf.capacity())
-            .sum();
+    /// `caller` is the running client's buffer bytes: it is out of the
+    /// client table while its command runs.
+    pub fn measure(srv: &Server, caller: usize) -> MemoryUsage {
+        let clients = caller
+            + srv
+                .clients
+                .iter()
+                .flatten()
+                .map(|c| c.qbuf.capacity() + c.out.buf.capacity())
+                .sum::<usize>();
         let dbs = srv
             .dbs
             .iter()

@@ -79,7 +79,8 @@ pub struct Server {
     /// `maxmemory-policy`, parsed, and the eviction candidates it keeps.
     pub policy: Policy,
     evict_pool: Pool,
-    /// Bytes allocated once the server was set up (MEMORY STATS).
+    /// Bytes allocated once the server was set up, listeners included
+    /// (INFO used_memory_startup, MEMORY STATS).
     pub startup_allocated: usize,
     rng_state: u64,
 }
@@ -117,7 +118,6 @@ impl Server {
         srv.run_id = (0..5)
             .map(|_| format!("{:08x}", srv.random_u64() as u32))
             .collect();
-        srv.startup_allocated = crate::observability::alloc::used();
         srv
     }
 
