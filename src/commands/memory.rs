@@ -3,7 +3,7 @@
 
 use super::{Command, Ctx, int_arg, is, ks, reply_help};
 use crate::error::{CmdError, CmdResult};
-use crate::observability::usage::{MemoryUsage, percent};
+use crate::observability::usage::MemoryUsage;
 
 const SHARDS: &str = "nondeterministic_output request_policy:all_shards response_policy:special";
 
@@ -56,7 +56,6 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let u = MemoryUsage::measure(ctx.srv, super::server::caller(ctx));
     let (overhead, dataset) = (u.overhead(), u.dataset());
     let net = u.total.saturating_sub(u.startup);
-    let ratio = |a: usize, b: usize| percent(a, b) / 100.0;
     let mut rows = vec![
         ("peak.allocated".to_string(), Row::Int(u.peak)),
         ("total.allocated".into(), Row::Int(u.total)),
@@ -89,10 +88,7 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ),
         ("dataset.bytes".into(), Row::Int(dataset)),
         ("dataset.percentage".into(), Row::Float(u.dataset_percent())),
-        (
-            "peak.percentage".into(),
-            Row::Float(percent(u.total, u.peak)),
-        ),
+        ("peak.percentage".into(), Row::Float(u.peak_percent())),
         ("allocator.allocated".into(), Row::Int(u.total)),
         ("allocator.active".into(), Row::Int(u.rss)),
         ("allocator.resident".into(), Row::Int(u.rss)),
@@ -103,10 +99,10 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ("allocator-rss.bytes".into(), Row::Int(0)),
         ("rss-overhead.ratio".into(), Row::Float(1.0)),
         ("rss-overhead.bytes".into(), Row::Int(0)),
-        ("fragmentation".into(), Row::Float(ratio(u.rss, u.total))),
+        ("fragmentation".into(), Row::Float(u.fragmentation())),
         (
             "fragmentation.bytes".into(),
-            Row::Int(u.rss.saturating_sub(u.total)),
+            Row::Int(u.fragmentation_bytes()),
         ),
     ]);
     let out = &mut *ctx.out;
@@ -145,7 +141,7 @@ fn doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string()
     } else {
         let big_peak = u.peak as f64 > u.total as f64 * 1.5;
-        let high_rss = u.rss as f64 > u.total as f64 * 1.4 && u.rss - u.total > 10 << 20;
+        let high_rss = u.fragmentation() > 1.4 && u.fragmentation_bytes() > 10 << 20;
         if !big_peak && !high_rss {
             "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n".to_string()
         } else {

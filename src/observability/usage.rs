@@ -62,6 +62,21 @@ impl MemoryUsage {
         self.total.saturating_sub(self.overhead())
     }
 
+    /// Used memory as a share of the peak, in percent.
+    pub fn peak_percent(&self) -> f64 {
+        percent(self.total, self.peak)
+    }
+
+    /// RSS over used memory (Valkey's mem_fragmentation_ratio), and the
+    /// bytes in excess.
+    pub fn fragmentation(&self) -> f64 {
+        percent(self.rss, self.total) / 100.0
+    }
+
+    pub fn fragmentation_bytes(&self) -> usize {
+        self.rss.saturating_sub(self.total)
+    }
+
     /// Dataset share of the memory allocated since start-up, in percent.
     pub fn dataset_percent(&self) -> f64 {
         percent(self.dataset(), self.total.saturating_sub(self.startup))
