@@ -17,9 +17,13 @@ struct Item {
     value: u64,
 }
 
-impl Keyed for Item {
+impl Keyed for Box<Item> {
     fn key(&self) -> &[u8] {
         &self.key
+    }
+
+    fn addr(&self) -> *const u8 {
+        (&**self as *const Item).cast()
     }
 }
 
@@ -27,7 +31,7 @@ fn key(i: usize) -> Vec<u8> {
     format!("key:{i}").into_bytes()
 }
 
-fn filled() -> Table<Item> {
+fn filled() -> Table<Box<Item>> {
     let mut t = Table::default();
     for i in 0..KEYS {
         t.insert(Box::new(Item {

@@ -227,7 +227,7 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let exists = if writes {
         match ctx.db().lookup_write(argv[1], now) {
             Some(e) => {
-                as_str(&e.value)?;
+                as_str(e.value())?;
                 true
             }
             None => false,
@@ -236,7 +236,7 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
         let touch = !ctx.client.no_touch;
         match ctx.db().lookup_read(argv[1], now, touch) {
             Some(e) => {
-                as_str(&e.value)?;
+                as_str(e.value())?;
                 true
             }
             None => false,
@@ -249,7 +249,7 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(fields.len());
     if writes {
         let e = ctx.db().lookup_write(argv[1], now).expect("present");
-        let s = as_str_mut(&mut e.value)?;
+        let s = as_str_mut(e.value_mut())?;
         let data = s.make_raw();
         if data.len() < need {
             data.resize(need, 0);
@@ -260,7 +260,7 @@ fn run(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     } else if exists {
         let touch = !ctx.client.no_touch;
         let e = ctx.db().lookup_read(argv[1], now, touch).expect("present");
-        let data = as_str(&e.value)?.as_bytes(&mut scratch);
+        let data = as_str(e.value())?.as_bytes(&mut scratch);
         for f in &fields {
             replies.push(Some(get(data, f)));
         }

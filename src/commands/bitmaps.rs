@@ -6,7 +6,7 @@ use crate::error::{CmdResult, err};
 use crate::keyspace::Db;
 use crate::keyspace::events::STRING;
 use crate::simd::{self, BitOp};
-use crate::types::{Bytes, StrValue, Value};
+use crate::types::{Bytes, StrRef, StrValue, Value, ValueRef};
 
 pub const COMMANDS: &[Command] = &[
     Command::new(
@@ -99,7 +99,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     match ctx.db().lookup_write(argv[1], now) {
         Some(e) => {
-            as_str(&e.value)?;
+            as_str(e.value())?;
         }
         None => {
             ctx.db()
@@ -107,7 +107,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let e = ctx.db().lookup_write(argv[1], now).expect("present");
-    let s = as_str_mut(&mut e.value)?;
+    let s = as_str_mut(e.value_mut())?;
     let data = s.make_raw();
     if data.len() <= byte {
         data.resize(byte + 1, 0);
@@ -130,7 +130,7 @@ fn getbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => false,
         Some(e) => {
             let mut scratch = itoa::Buffer::new();
-            let s = as_str(&e.value)?.as_bytes(&mut scratch);
+            let s = as_str(e.value())?.as_bytes(&mut scratch);
             s.get((offset >> 3) as usize)
                 .is_some_and(|b| b & (0x80 >> (offset & 7)) != 0)
         }
@@ -198,7 +198,7 @@ fn bitcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let mut scratch = itoa::Buffer::new();
-    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let s = as_str(e.value())?.as_bytes(&mut scratch);
     let (start, end, bit_mode) = range.unwrap_or((0, -1, false));
     let count = match resolve(s.len(), start, end, bit_mode) {
         None => 0,
@@ -236,7 +236,7 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let mut scratch = itoa::Buffer::new();
-    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let s = as_str(e.value())?.as_bytes(&mut scratch);
     let Some(r) = resolve(s.len(), start, end, bit_mode) else {
         ctx.out.int(-1);
         return Ok(());
@@ -307,7 +307,7 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut len = 0;
     for key in sources {
         if let Some(e) = ctx.db().lookup_read(key, now, touch) {
-            len = len.max(as_str(&e.value)?.len());
+            len = len.max(as_str(e.value())?.len());
         }
     }
     if len == 0 {
@@ -380,7 +380,13 @@ fn reusable_buffer(ctx: &mut Ctx, dest: &[u8], sources: &[&[u8]], len: usize) ->
         return None;
     }
     let now = ctx.now_ms;
-    match &mut ctx.db().peek(dest, now)?.value {
+    let node = ctx.db().peek(dest, now)?;
+    // Only raw strings have a buffer of their own (and are held whole, so
+    // `value_mut` moves nothing).
+    if !matches!(node.value(), ValueRef::Str(StrRef::Bytes { raw: true, .. })) {
+        return None;
+    }
+    match node.value_mut() {
         Value::Str(StrValue::Bytes {
             data: Bytes::Heap(v),
             ..
@@ -393,9 +399,9 @@ fn reusable_buffer(ctx: &mut Ctx, dest: &[u8], sources: &[&[u8]], len: usize) ->
 /// looked every source up, so expiry and types are already settled.
 fn source_bytes<'a>(db: &'a Db, key: &[u8], scratch: &'a mut itoa::Buffer) -> &'a [u8] {
     match db.get_checked(key) {
-        Some(e) => match &e.value {
-            Value::Str(s) => s.as_bytes(scratch),
-            _ => &[],
+        Some(e) => match e.value() {
+            ValueRef::Str(s) => s.as_bytes(scratch),
+            ValueRef::Value(_) => &[],
         },
         None => &[],
     }

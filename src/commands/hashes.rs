@@ -9,8 +9,8 @@ use super::{
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::HASH;
+use crate::types::Value;
 use crate::types::hash::{Hash, Limits};
-use crate::types::{Typed, Value};
 use crate::util::longdouble::{IncrError, incr_by_float};
 use crate::util::parse_i64;
 
@@ -219,7 +219,7 @@ fn hash_at<'a>(
         db.touch(slot, now);
     }
     let entry = db.at(slot);
-    let hash = Hash::of_mut(&mut entry.value).ok_or(CmdError::WrongType)?;
+    let hash = entry.typed_mut::<Hash>().ok_or(CmdError::WrongType)?;
     // A read only hides fields whose time is up (HLEN still counts them
     // until the active expiry deletes them); a write deletes them.
     let reap = hash.has_ttls() && access != Access::Read;
@@ -231,7 +231,7 @@ fn hash_at<'a>(
         }
     }
     // Publishing events leaves the keyspace as it was: the slot holds.
-    Ok(Hash::of_mut(&mut ctx.db().at(slot).value))
+    Ok(ctx.db().at(slot).typed_mut())
 }
 
 /// The hash under `key`, created empty if missing.

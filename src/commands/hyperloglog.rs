@@ -4,11 +4,11 @@
 
 use super::{Command, Ctx, as_str, as_str_mut, is, ks};
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::Entry;
+use crate::keyspace::Node;
 use crate::keyspace::events::STRING;
 use crate::simd::hll::{self as kernels, REGISTERS};
 use crate::types::hll::{self, Corrupt, Encoding};
-use crate::types::{StrValue, Value};
+use crate::types::{StrRef, StrValue, Value, ValueRef};
 
 pub const COMMANDS: &[Command] = &[
     Command::new(
@@ -67,13 +67,10 @@ impl From<Corrupt> for CmdError {
 
 /// The HLL bytes of a value, after Valkey's checks (a string, not an
 /// integer, magic, encoding, dense length).
-fn hll_bytes(value: &Value) -> Result<(&[u8], Encoding), CmdError> {
+fn hll_bytes(value: ValueRef<'_>) -> Result<(&[u8], Encoding), CmdError> {
     match as_str(value)? {
-        StrValue::Bytes { data, .. } => {
-            let bytes = data.as_slice();
-            Ok((bytes, hll::encoding(bytes).ok_or(CmdError::NotHll)?))
-        }
-        StrValue::Int(_) => Err(CmdError::NotHll),
+        StrRef::Bytes { data, .. } => Ok((data, hll::encoding(data).ok_or(CmdError::NotHll)?)),
+        StrRef::Int(_) => Err(CmdError::NotHll),
     }
 }
 
@@ -85,9 +82,9 @@ fn hll_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Vec<
 }
 
 /// An entry's HLL bytes, checked, as a raw string's own buffer.
-fn unshared(e: &mut Entry) -> Result<&mut Vec<u8>, CmdError> {
-    hll_bytes(&e.value)?;
-    let s = as_str_mut(&mut e.value)?;
+fn unshared(e: &mut Node) -> Result<&mut Vec<u8>, CmdError> {
+    hll_bytes(e.value())?;
+    let s = as_str_mut(e.value_mut())?;
     Ok(s.make_raw())
 }
 
@@ -140,7 +137,7 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let mut max = [0u8; REGISTERS];
         for key in &argv[1..] {
             if let Some(e) = ctx.db().lookup_read(key, now, touch) {
-                hll::merge_into(&mut max, hll_bytes(&e.value)?.0)?;
+                hll::merge_into(&mut max, hll_bytes(e.value())?.0)?;
             }
         }
         ctx.out.int(hll::count_raw(&max) as i64);
@@ -174,7 +171,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut any_dense = false;
     for key in &argv[1..] {
         if let Some(e) = ctx.db().lookup_read(key, now, touch) {
-            let (bytes, encoding) = hll_bytes(&e.value)?;
+            let (bytes, encoding) = hll_bytes(e.value())?;
             any_dense |= encoding == Encoding::Dense;
             hll::merge_into(&mut max, bytes)?;
         }

@@ -2,7 +2,7 @@
 
 use super::{Command, Ctx, ExpireCond, expire_time, int_arg, is, ks, reply_help, ttl_reply};
 use crate::error::{CmdError, CmdResult, err};
-use crate::keyspace::Entry;
+use crate::keyspace::Node;
 use crate::keyspace::events::{EXPIRED, GENERIC};
 use crate::server::Server;
 use crate::util::glob;
@@ -201,7 +201,7 @@ fn type_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let name = ctx
         .db()
         .lookup_read(argv[1], now, false)
-        .map_or("none", |e| e.value.type_name());
+        .map_or("none", |e| e.value().type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -278,7 +278,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(err("ERR source and destination objects are the same"));
     }
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
-    let Some(entry) = ctx.db().lookup_read(src, now, touch).cloned() else {
+    let Some(entry) = ctx.db().lookup_read(src, now, touch).map(|n| n.to_entry()) else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -371,7 +371,7 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     };
-    if !cond.allows(e.expire_at, when) {
+    if !cond.allows(e.expire_at(), when) {
         ctx.out.int(0);
         return Ok(());
     }
@@ -407,15 +407,10 @@ fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 missing, -1 no expiry.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms;
-    let reply = match ctx.db().lookup_read(key, now, false) {
+    let reply = match ctx.db().lookup_read(key, now, false).map(|e| e.expire_at()) {
         None => -2,
-        Some(Entry {
-            expire_at: None, ..
-        }) => -1,
-        Some(Entry {
-            expire_at: Some(at),
-            ..
-        }) => ttl_reply(*at, now, millis, absolute),
+        Some(None) => -1,
+        Some(Some(at)) => ttl_reply(at, now, millis, absolute),
     };
     ctx.out.int(reply);
     Ok(())
@@ -442,7 +437,7 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     let had_ttl = db
         .lookup_write(argv[1], now)
-        .is_some_and(|e| e.expire_at.is_some());
+        .is_some_and(|e| e.expire_at().is_some());
     if had_ttl {
         db.set_expire(argv[1], None);
         ctx.changed(GENERIC, "persist", argv[1]);
@@ -455,18 +450,18 @@ fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let pattern = argv[1];
     let all = pattern == b"*";
     let now = ctx.now_ms;
-    let found: Vec<_> = ctx
-        .db()
-        .iter()
-        .filter(|(k, e)| {
-            e.expire_at.is_none_or(|t| t > now) && (all || glob::matches(pattern, k, false))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    ctx.out.array(found.len());
-    for k in &found {
-        ctx.out.bulk(k);
+    // One pass, replying while the prefetching iterator has the key in
+    // cache; the array's length goes in front at the end.
+    let at = ctx.out.deferred_array();
+    let mut n = 0;
+    for e in ctx.srv.dbs[ctx.client.db].iter() {
+        let key = e.key();
+        if e.expire_at().is_none_or(|t| t > now) && (all || glob::matches(pattern, key, false)) {
+            ctx.out.bulk(key);
+            n += 1;
+        }
     }
+    ctx.out.array_at(at, n);
     Ok(())
 }
 
@@ -511,13 +506,14 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now_ms;
     let mut found = Vec::new();
-    let next = ctx.db().scan(cursor, count, |k, e| {
-        let live = e.expire_at.is_none_or(|t| t > now);
+    let next = ctx.srv.dbs[ctx.client.db].scan(cursor, count, |e| {
+        let k = e.key();
+        let live = e.expire_at().is_none_or(|t| t > now);
         let type_ok = type_filter
             .as_deref()
-            .is_none_or(|t| t == e.value.type_name());
+            .is_none_or(|t| t == e.value().type_name());
         if live && type_ok && pattern.is_none_or(|p| glob::matches(p, k, false)) {
-            found.push(k.clone());
+            found.push(k);
         }
     });
     ctx.out.array(2);
@@ -580,7 +576,7 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// OBJECT subcommands look the key up without touching it; null if missing.
-fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Entry> {
+fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Node> {
     let now = ctx.now_ms;
     let entry = ctx.srv.dbs[ctx.client.db].lookup_counted(key, now);
     if entry.is_none() {
@@ -591,7 +587,7 @@ fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Entry> {
 
 fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if let Some(e) = object_entry(ctx, argv[2]) {
-        let name = e.value.encoding_name();
+        let name = e.value().encoding_name();
         ctx.out.bulk(name.as_bytes());
     }
     Ok(())

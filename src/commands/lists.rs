@@ -169,9 +169,13 @@ fn fill(ctx: &Ctx) -> Fill {
 fn after_removal(ctx: &mut Ctx, key: &[u8], event: &str) {
     let fill = fill(ctx);
     let now = ctx.now_ms;
-    let empty = match ctx.db().lookup_write(key, now).map(|e| &mut e.value) {
-        Some(Value::List(list)) if list.is_empty() => true,
-        Some(Value::List(list)) => {
+    let empty = match ctx
+        .db()
+        .lookup_write(key, now)
+        .and_then(|e| e.typed_mut::<List>())
+    {
+        Some(list) if list.is_empty() => true,
+        Some(list) => {
             list.shrunk(fill);
             false
         }

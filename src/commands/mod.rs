@@ -27,7 +27,7 @@ use crate::keyspace::events::Classes;
 use crate::server::Server;
 use crate::server::client::Session;
 use crate::server::pubsub::Running;
-use crate::types::{StrValue, Typed, Value};
+use crate::types::{StrRef, StrValue, Typed, Value, ValueRef};
 use crate::util::{parse_f64_strtod, parse_i64};
 
 /// What a command runs against.
@@ -457,10 +457,10 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
 }
 
 /// The string held by a value, or WRONGTYPE.
-pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
+pub fn as_str(value: ValueRef<'_>) -> Result<StrRef<'_>, CmdError> {
     match value {
-        Value::Str(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
+        ValueRef::Str(s) => Ok(s),
+        ValueRef::Value(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -469,7 +469,7 @@ pub fn as_str(value: &Value) -> Result<&StrValue, CmdError> {
 pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     match ctx.db().lookup_read(key, now, touch) {
-        Some(e) => T::of(&e.value).map(Some).ok_or(CmdError::WrongType),
+        Some(e) => T::of(e.value()).map(Some).ok_or(CmdError::WrongType),
         None => Ok(None),
     }
 }
@@ -484,7 +484,7 @@ pub fn looked_up<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> &'a T {
 pub fn write_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut T>, CmdError> {
     let now = ctx.now_ms;
     match ctx.db().lookup_write(key, now) {
-        Some(e) => T::of_mut(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+        Some(e) => e.typed_mut().map(Some).ok_or(CmdError::WrongType),
         None => Ok(None),
     }
 }
@@ -785,10 +785,10 @@ pub fn as_str_mut(value: &mut Value) -> Result<&mut StrValue, CmdError> {
 }
 
 /// Replies with a string value as a bulk string.
-pub fn reply_str(out: &mut ReplyWriter, s: &StrValue) {
+pub fn reply_str(out: &mut ReplyWriter, s: StrRef<'_>) {
     match s {
-        StrValue::Int(v) => out.bulk_i64(*v),
-        StrValue::Bytes { data, .. } => out.bulk(data.as_slice()),
+        StrRef::Int(v) => out.bulk_i64(v),
+        StrRef::Bytes { data, .. } => out.bulk(data),
     }
 }
 

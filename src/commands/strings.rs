@@ -3,7 +3,7 @@
 use super::{Command, Ctx, as_str, as_str_mut, expire_time, int_arg, is, ks, reply_str};
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::{EXPIRED, GENERIC, STRING};
-use crate::types::{StrValue, Value};
+use crate::types::{StrValue, Value, ValueRef};
 use crate::util::longdouble::{IncrError, incr_by_float};
 
 const RW: &str = "@write @string @slow";
@@ -268,7 +268,7 @@ fn reply_get(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     match ctx.srv.dbs[ctx.client.db].lookup_read(key, now, touch) {
         None => ctx.out.null(),
-        Some(e) => reply_str(ctx.out, as_str(&e.value)?),
+        Some(e) => reply_str(ctx.out, as_str(e.value())?),
     }
     Ok(())
 }
@@ -304,11 +304,11 @@ fn set_generic(
     let db = &mut ctx.srv.dbs[ctx.client.db];
     let slot = db.locate(key, now);
     let found = slot.is_some();
-    let old_expire = slot.and_then(|s| db.at(s).expire_at);
+    let old_expire = slot.and_then(|s| db.at(s).expire_at());
     let proceed = match (o.ifeq, slot) {
         // With GET, a wrong type was already refused by the GET part.
         (Some(i), Some(s)) => {
-            as_str(&db.at(s).value)?.as_bytes(&mut itoa::Buffer::new()) == argv[i]
+            as_str(db.at(s).value())?.as_bytes(&mut itoa::Buffer::new()) == argv[i]
         }
         (Some(_), None) => false,
         (None, _) => !((o.nx && found) || (o.xx && !found)),
@@ -389,7 +389,7 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    as_str(&e.value)?;
+    as_str(e.value())?;
     let expire_at = match ttl {
         Ttl::Expire {
             unit_secs,
@@ -400,8 +400,8 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         )?),
         _ => None,
     };
-    reply_str(ctx.out, as_str(&e.value)?);
-    let had_expire = e.expire_at.is_some();
+    reply_str(ctx.out, as_str(e.value())?);
+    let had_expire = e.expire_at().is_some();
     match (ttl, expire_at) {
         (Ttl::Expire { absolute: true, .. }, Some(at)) if at <= now => {
             db.remove(key);
@@ -445,8 +445,8 @@ fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let db = &mut ctx.srv.dbs[ctx.client.db];
     ctx.out.array(argv.len() - 1);
     for key in &argv[1..] {
-        match db.lookup_read(key, now, touch).map(|e| &e.value) {
-            Some(Value::Str(s)) => reply_str(ctx.out, s),
+        match db.lookup_read(key, now, touch).map(|e| e.value()) {
+            Some(ValueRef::Str(s)) => reply_str(ctx.out, s),
             _ => ctx.out.null(),
         }
     }
@@ -509,7 +509,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let current_len = match ctx.db().lookup_write(key, now) {
         None => None,
-        Some(e) => Some(as_str(&e.value)?.len()),
+        Some(e) => Some(as_str(e.value())?.len()),
     };
     let new_len = match current_len {
         None => {
@@ -520,7 +520,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(len) => {
             check_string_length(ctx, (len + tail.len()) as u64)?;
             let e = ctx.db().lookup_write(key, now).expect("looked up above");
-            let s = as_str_mut(&mut e.value)?;
+            let s = as_str_mut(e.value_mut())?;
             let data = s.make_raw();
             data.extend_from_slice(tail);
             data.len()
@@ -535,7 +535,7 @@ fn strlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     let len = match ctx.db().lookup_read(argv[1], now, touch) {
         None => 0,
-        Some(e) => as_str(&e.value)?.len(),
+        Some(e) => as_str(e.value())?.len(),
     };
     ctx.out.int(len as i64);
     Ok(())
@@ -551,7 +551,7 @@ fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let mut scratch = itoa::Buffer::new();
-    let s = as_str(&e.value)?.as_bytes(&mut scratch);
+    let s = as_str(e.value())?.as_bytes(&mut scratch);
     let len = s.len() as i64;
     if start < 0 && end < 0 && start > end {
         ctx.out.bulk(b"");
@@ -585,7 +585,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now_ms;
     let current_len = match ctx.db().lookup_write(key, now) {
         None => None,
-        Some(e) => Some(as_str(&e.value)?.len()),
+        Some(e) => Some(as_str(e.value())?.len()),
     };
     if patch.is_empty() {
         ctx.out.int(current_len.unwrap_or(0) as i64);
@@ -598,7 +598,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .insert(key, Value::Str(StrValue::raw(b"")), None, now);
     }
     let e = ctx.db().lookup_write(key, now).expect("present");
-    let s = as_str_mut(&mut e.value)?;
+    let s = as_str_mut(e.value_mut())?;
     let data = s.make_raw();
     if data.len() < offset + patch.len() {
         data.resize(offset + patch.len(), 0);
@@ -617,8 +617,8 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let (current, expire_at) = match slot.map(|s| db.at(s)) {
         None => (0, None),
         Some(e) => (
-            as_str(&e.value)?.as_i64().ok_or(CmdError::NotInteger)?,
-            e.expire_at,
+            as_str(e.value())?.as_i64().ok_or(CmdError::NotInteger)?,
+            e.expire_at(),
         ),
     };
     let value = current.checked_add(by).ok_or(CmdError::Overflow)?;
@@ -656,7 +656,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let slot = db.locate(key, now);
     let (current, expire_at) = match slot.map(|s| db.at(s)) {
         None => (None, None),
-        Some(e) => (Some(as_str(&e.value)?.to_vec()), e.expire_at),
+        Some(e) => (Some(as_str(e.value())?.to_vec()), e.expire_at()),
     };
     let text = incr_by_float(current.as_deref(), argv[2]).map_err(|e| match e {
         IncrError::NotAFloat => CmdError::NotFloat,
@@ -684,9 +684,9 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     let db = &mut ctx.srv.dbs[ctx.client.db];
     let mut fetch = |key: &[u8]| -> Option<Result<Vec<u8>, ()>> {
-        db.lookup_read(key, now, touch).map(|e| match &e.value {
-            Value::Str(s) => Ok(s.to_vec()),
-            _ => Err(()),
+        db.lookup_read(key, now, touch).map(|e| match e.value() {
+            ValueRef::Str(s) => Ok(s.to_vec()),
+            ValueRef::Value(_) => Err(()),
         })
     };
     let a = fetch(argv[1]);

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::ZSET;
-use crate::types::Value;
 use crate::types::zset::{Entries, Limits, Walked, ZSet};
+use crate::types::{Value, ValueRef};
 use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @sortedset @fast";
@@ -1238,10 +1238,12 @@ fn op_sources(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Entries>, CmdError> {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     keys.iter()
         .map(
-            |k| match ctx.db().lookup_read(k, now, touch).map(|e| &e.value) {
+            |k| match ctx.db().lookup_read(k, now, touch).map(|e| e.value()) {
                 None => Ok(Vec::new()),
-                Some(Value::ZSet(z)) => Ok(z.entries()),
-                Some(Value::Set(s)) => Ok(s.members().into_iter().map(|m| (m, 1.0)).collect()),
+                Some(ValueRef::Value(Value::ZSet(z))) => Ok(z.entries()),
+                Some(ValueRef::Value(Value::Set(s))) => {
+                    Ok(s.members().into_iter().map(|m| (m, 1.0)).collect())
+                }
                 Some(_) => Err(CmdError::WrongType),
             },
         )

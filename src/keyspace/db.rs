@@ -5,28 +5,18 @@ use indexmap::IndexSet;
 
 use super::events::{self, Classes};
 use super::evict::{LFU_INIT, Lfu};
-use super::table::{Keyed, Pos, Table};
-use crate::types::{Typed, Value};
+use super::table::{Pos, Table};
+use crate::types::{Typed, Value, ValueRef};
 
 pub use super::key::Key;
+pub use super::node::Node;
 
 /// Where a live key sits: valid until the database is next modified.
 #[derive(Clone, Copy, Debug)]
 pub struct Slot(Pos);
 
-/// A key and its entry, in one allocation the table points to.
-struct Node {
-    key: Key,
-    entry: Entry,
-}
-
-impl Keyed for Node {
-    #[inline]
-    fn key(&self) -> &[u8] {
-        &self.key
-    }
-}
-
+/// An entry out of the keyspace (removed, or about to be stored): the
+/// table keeps it in a [`Node`] with its key.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
@@ -34,7 +24,7 @@ pub struct Entry {
     pub expire_at: Option<i64>,
     /// Last access in Unix milliseconds (OBJECT IDLETIME, LRU eviction),
     /// shifted left 8 bits over the LFU counter (OBJECT FREQ, LFU
-    /// eviction): one word, so the entry stays within a cache line.
+    /// eviction): one word.
     access: u64,
 }
 
@@ -52,18 +42,40 @@ impl Entry {
     pub fn renewed(self, now_ms: i64) -> Entry {
         Entry::new(self.value, self.expire_at, now_ms)
     }
+}
+
+/// The access word's meaning, for keys in the table (see [`Entry`]).
+impl Node {
+    pub fn accessed_ms(&self) -> i64 {
+        (self.access() >> 8) as i64
+    }
+
+    pub fn lfu_counter(&self) -> u8 {
+        self.access() as u8
+    }
 
     fn is_expired(&self, now_ms: i64) -> bool {
-        self.expire_at.is_some_and(|t| t <= now_ms)
+        self.expire_at().is_some_and(|t| t <= now_ms)
     }
 
-    pub fn accessed_ms(&self) -> i64 {
-        (self.access >> 8) as i64
+    /// A copy out of the table (COPY).
+    pub fn to_entry(&self) -> Entry {
+        let value = match self.value() {
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Value(v) => v.clone(),
+        };
+        Entry {
+            value,
+            expire_at: self.expire_at(),
+            access: self.access(),
+        }
     }
 
-    /// The stored LFU counter (before decay).
-    pub fn lfu_counter(&self) -> u8 {
-        self.access as u8
+    /// The value as a `T`, mutably (None if it is another type: a string
+    /// stored in place stays so).
+    pub fn typed_mut<T: Typed>(&mut self) -> Option<&mut T> {
+        T::of(self.value())?;
+        T::of_mut(self.value_mut())
     }
 }
 
@@ -133,7 +145,7 @@ impl Db {
     /// way if its time is up (lazy expiry).
     fn find(&mut self, key: &[u8], now_ms: i64) -> Option<Pos> {
         let i = self.dict.find(key)?;
-        if self.dict.at(i).entry.is_expired(now_ms) {
+        if self.dict.at(i).is_expired(now_ms) {
             self.remove(key);
             self.stats.expired += 1;
             self.events.record(events::EXPIRED, "expired", key);
@@ -153,12 +165,12 @@ impl Db {
     pub fn touch(&mut self, slot: Slot, now_ms: i64) {
         let lfu = self.lfu;
         let r = lfu.map(|_| self.next_unit());
-        let e = &mut self.dict.at_mut(slot.0).entry;
+        let e = self.dict.at_mut(slot.0);
         let mut counter = e.lfu_counter();
         if let (Some(lfu), Some(r)) = (lfu, r) {
             counter = lfu.incremented(lfu.decayed(counter, now_ms - e.accessed_ms()), r);
         }
-        e.access = pack_access(now_ms, counter);
+        e.set_access(pack_access(now_ms, counter));
     }
 
     /// A uniform number in [0, 1) (LFU's increment probability).
@@ -174,7 +186,7 @@ impl Db {
         n: usize,
         volatile: bool,
         rng: &mut impl FnMut(usize) -> usize,
-        mut visit: impl FnMut(&Key, &Entry),
+        mut visit: impl FnMut(&Node),
     ) {
         for _ in 0..n {
             if volatile {
@@ -183,22 +195,22 @@ impl Db {
                 }
                 let key = &self.expires[rng(self.expires.len())];
                 if let Some(node) = self.dict.get(key) {
-                    visit(&node.key, &node.entry);
+                    visit(node);
                 }
             } else {
                 let Some(node) = self.dict.random(rng) else {
                     return;
                 };
-                visit(&node.key, &node.entry);
+                visit(node);
             }
         }
     }
 
     /// Looks a key up for a read: lazy expiry, hit/miss counting and an
     /// access-time update (unless `touch` is false, as with CLIENT NO-TOUCH).
-    pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
+    pub fn lookup_read(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Node> {
         let slot = self.locate_read(key, now_ms, touch)?;
-        Some(&mut self.dict.at_mut(slot.0).entry)
+        Some(self.dict.at_mut(slot.0))
     }
 
     /// [`Db::lookup_read`], returning where the key sits.
@@ -217,40 +229,40 @@ impl Db {
 
     /// Looks a key up for a write: lazy expiry and access-time update, no
     /// hit/miss accounting.
-    pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+    pub fn lookup_write(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Node> {
         let i = self.find(key, now_ms)?;
         self.touch(Slot(i), now_ms);
-        Some(&mut self.dict.at_mut(i).entry)
+        Some(self.dict.at_mut(i))
     }
 
     /// Looks a key up for OBJECT: counted as a hit or miss, but neither
     /// touched nor raising keymiss (Valkey's LOOKUP_NOTOUCH|NONOTIFY).
-    pub fn lookup_counted(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+    pub fn lookup_counted(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Node> {
         let Some(i) = self.find(key, now_ms) else {
             self.stats.misses += 1;
             return None;
         };
         self.stats.hits += 1;
-        Some(&mut self.dict.at_mut(i).entry)
+        Some(self.dict.at_mut(i))
     }
 
     /// Looks a key up without touching it or counting (internal
     /// probes).
-    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Node> {
         let i = self.find(key, now_ms)?;
-        Some(&mut self.dict.at_mut(i).entry)
+        Some(self.dict.at_mut(i))
     }
 
     /// A key's entry without lazy expiry or stats, for a key the command
     /// has already looked up at this instant.
-    pub fn get_checked(&self, key: &[u8]) -> Option<&Entry> {
-        self.dict.get(key).map(|n| &n.entry)
+    pub fn get_checked(&self, key: &[u8]) -> Option<&Node> {
+        self.dict.get(key)
     }
 
     /// The value of type `T` under a key the command has already looked up
     /// at this instant (no lazy expiry, no stats).
     pub fn get_typed<T: Typed>(&self, key: &[u8]) -> Option<&T> {
-        self.dict.get(key).and_then(|n| T::of(&n.entry.value))
+        self.dict.get(key).and_then(|n| T::of(n.value()))
     }
 
     /// Stores `value` under `key` with the given expiry, replacing any
@@ -274,8 +286,8 @@ impl Db {
     }
 
     /// The entry at a slot [`Db::locate`] just returned.
-    pub fn at(&mut self, slot: Slot) -> &mut Entry {
-        &mut self.dict.at_mut(slot.0).entry
+    pub fn at(&mut self, slot: Slot) -> &mut Node {
+        self.dict.at_mut(slot.0)
     }
 
     /// Stores `value` under `key`: in place at `slot` (from [`Db::locate`]
@@ -292,27 +304,23 @@ impl Db {
         if let Some(Slot(i)) = slot {
             // A key given a new value keeps its access frequency (Valkey's
             // dbSetValue), so LFU does not forget it was hot.
-            entry.access = pack_access(now_ms, self.dict.at(i).entry.lfu_counter());
+            entry.access = pack_access(now_ms, self.dict.at(i).lfu_counter());
         }
         self.put_entry(slot, key, entry);
     }
 
-    fn put_entry(&mut self, slot: Option<Slot>, key: &[u8], mut entry: Entry) {
-        match &mut entry.value {
-            Value::Str(s) => s.reembed(key.len(), entry.expire_at.is_some()),
-            Value::Hash(h) if h.has_ttls() => self.track_volatile_hash(key),
-            _ => {}
+    fn put_entry(&mut self, slot: Option<Slot>, key: &[u8], entry: Entry) {
+        if matches!(&entry.value, Value::Hash(h) if h.has_ttls()) {
+            self.track_volatile_hash(key);
         }
         let has_expire = entry.expire_at.is_some();
+        let node = Node::new(key, entry.value, entry.expire_at, entry.access);
         let had_expire = match slot.map(|s| s.0) {
-            Some(i) => std::mem::replace(&mut self.dict.at_mut(i).entry, entry)
-                .expire_at
+            Some(i) => std::mem::replace(self.dict.at_mut(i), node)
+                .expire_at()
                 .is_some(),
             None => {
-                self.dict.insert(Box::new(Node {
-                    key: key.into(),
-                    entry,
-                }));
+                self.dict.insert(node);
                 self.events.record(events::NEW, "new", key);
                 false
             }
@@ -332,13 +340,11 @@ impl Db {
 
     /// Sets or clears the expiry of an existing key; false if it is missing.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>) -> bool {
-        let Some(e) = self.dict.get_mut(key).map(|n| &mut n.entry) else {
+        let Some(node) = self.dict.get_mut(key) else {
             return false;
         };
-        let had_expire = std::mem::replace(&mut e.expire_at, expire_at).is_some();
-        if let Value::Str(s) = &mut e.value {
-            s.reembed(key.len(), expire_at.is_some());
-        }
+        let had_expire = node.expire_at().is_some();
+        node.set_expire(expire_at);
         if had_expire != expire_at.is_some() {
             self.track_expire(key, expire_at.is_some());
         }
@@ -346,7 +352,14 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let entry = self.dict.remove(key)?.entry;
+        let node = self.dict.remove(key)?;
+        let access = node.access();
+        let (value, expire_at) = node.into_parts();
+        let entry = Entry {
+            value,
+            expire_at,
+            access,
+        };
         if entry.expire_at.is_some() {
             self.expires.swap_remove(key);
         }
@@ -366,9 +379,9 @@ impl Db {
     /// How many hashes have fields with an expiry time.
     pub fn volatile_hashes(&self) -> usize {
         let volatile = |k: &Key| {
-            self.dict
-                .get(k)
-                .is_some_and(|n| matches!(&n.entry.value, Value::Hash(h) if h.has_ttls()))
+            self.dict.get(k).is_some_and(
+                |n| matches!(n.value(), ValueRef::Value(Value::Hash(h)) if h.has_ttls()),
+            )
         };
         self.volatile_hashes.iter().filter(|k| volatile(k)).count()
     }
@@ -396,8 +409,15 @@ impl Db {
             }
             let i = rng(self.volatile_hashes.len());
             let key = self.volatile_hashes[i].clone();
-            let hash = match self.dict.get_mut(&key).map(|n| &mut n.entry.value) {
-                Some(Value::Hash(h)) if h.has_ttls() => h,
+            let node = self.dict.get_mut(&key);
+            let hash = match node.filter(|n| matches!(n.value(), ValueRef::Value(Value::Hash(_)))) {
+                Some(n) => match n.value_mut() {
+                    Value::Hash(h) if h.has_ttls() => h,
+                    _ => {
+                        self.volatile_hashes.swap_remove_index(i);
+                        continue;
+                    }
+                },
                 _ => {
                     self.volatile_hashes.swap_remove_index(i);
                     continue;
@@ -428,13 +448,13 @@ impl Db {
         // up on laziness and return what we found.
         for _ in 0..100 {
             let node = self.dict.random(rng)?;
-            let key = node.key.clone();
-            if !node.entry.is_expired(now_ms) {
+            let key = Key::from(node.key());
+            if !node.is_expired(now_ms) {
                 return Some(key);
             }
             self.find(&key, now_ms);
         }
-        self.dict.random(rng).map(|n| n.key.clone())
+        self.dict.random(rng).map(|n| Key::from(n.key()))
     }
 
     /// One SCAN step from `cursor` (0 starts): whole buckets are visited
@@ -442,11 +462,16 @@ impl Db {
     /// Valkey. Every key present for the whole scan is returned at least
     /// once, whatever the table does between calls. Returns the next
     /// cursor (0 when done).
-    pub fn scan(&self, mut cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        mut cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a Node),
+    ) -> u64 {
         let (mut visited, mut buckets) = (0, 0);
         loop {
             cursor = self.dict.scan(cursor, |n| {
-                visit(&n.key, &n.entry);
+                visit(n);
                 visited += 1;
             });
             buckets += 1;
@@ -456,12 +481,10 @@ impl Db {
         }
     }
 
-    /// MEMORY USAGE of a key the caller looked up: its node (entry and
-    /// short key), a long key's bytes, and the value's heap bytes (nested
-    /// values estimated from up to `samples`, 0: all).
+    /// MEMORY USAGE of a key the caller looked up (see
+    /// [`Node::memory_usage`]).
     pub fn memory_usage(&self, key: &[u8], samples: usize) -> Option<usize> {
-        let node = self.dict.get(key)?;
-        Some(size_of::<Node>() + node.key.heap_bytes() + node.entry.value.heap_bytes(samples))
+        Some(self.dict.get(key)?.memory_usage(samples))
     }
 
     /// What the database's tables take beside the keys and values: the
@@ -493,8 +516,8 @@ impl Db {
     }
 
     /// Every key, in table order (KEYS), prefetching ahead.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.dict.iter().map(|n| (&n.key, &n.entry))
+    pub fn iter(&self) -> impl Iterator<Item = &Node> {
+        self.dict.iter()
     }
 
     /// Samples up to `n` keys that have an expiry and deletes those whose
@@ -542,8 +565,8 @@ mod tests {
         let mut cursor = 0;
         let mut round = 0;
         loop {
-            cursor = db.scan(cursor, 7, |k, _| {
-                seen.insert(k.clone());
+            cursor = db.scan(cursor, 7, |n| {
+                seen.insert(n.key().to_vec());
             });
             // Delete keys as we go, including some already returned.
             round += 1;

@@ -14,16 +14,6 @@ pub enum Key {
     Heap(Box<[u8]>),
 }
 
-impl Key {
-    /// Heap bytes held: a long key's bytes (a short one is inline).
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            Key::Inline { .. } => 0,
-            Key::Heap(b) => b.len(),
-        }
-    }
-}
-
 impl From<&[u8]> for Key {
     fn from(k: &[u8]) -> Self {
         if k.len() <= INLINE_MAX {

@@ -9,7 +9,8 @@ pub mod events;
 pub mod evict;
 pub mod expire;
 mod key;
+mod node;
 pub mod table;
 
-pub use db::{Db, Entry};
+pub use db::{Db, Node};
 pub use key::Key;

@@ -17,16 +17,20 @@
 //! resizes. Iteration prefetches the bucket after next and the entries of
 //! the next one.
 //!
-//! `unsafe` is confined to this file: entries and child buckets are owned
-//! through raw pointers that only the table creates and frees.
+//! Slots hold owning one-word pointers to the entries (`Option<T>`, a
+//! null pointer when empty); `unsafe` here is confined to the child
+//! buckets, owned through raw pointers that only the table creates and
+//! frees.
 
 use std::hash::{BuildHasher, RandomState};
-use std::marker::PhantomData;
 use std::ptr;
 
-/// What the table stores: anything that knows its key.
+/// What a slot holds: a one-word owning pointer to an entry that knows its
+/// key.
 pub trait Keyed {
     fn key(&self) -> &[u8];
+    /// Where the entry lives, for prefetching.
+    fn addr(&self) -> *const u8;
 }
 
 /// Entry slots per bucket (the rest of the cache line is the presence
@@ -49,7 +53,7 @@ struct Bucket<T> {
     presence: u8,
     /// One byte of each entry's hash (its top 8 bits).
     tags: [u8; SLOTS],
-    entries: [*mut T; SLOTS],
+    entries: [Option<T>; SLOTS],
     /// Entries that did not fit, or null.
     child: *mut Bucket<T>,
 }
@@ -59,7 +63,7 @@ impl<T> Bucket<T> {
         Bucket {
             presence: 0,
             tags: [0; SLOTS],
-            entries: [ptr::null_mut(); SLOTS],
+            entries: [const { None }; SLOTS],
             child: ptr::null_mut(),
         }
     }
@@ -140,11 +144,10 @@ pub struct Table<T: Keyed> {
     rehash_from: Option<usize>,
     len: usize,
     hasher: RandomState,
-    _owns: PhantomData<Box<T>>,
 }
 
-// SAFETY: the table owns its entries and buckets exclusively (the raw
-// pointers are never shared outside it), like a Vec<Box<T>>.
+// SAFETY: the table owns its child buckets exclusively (the raw pointers
+// are never shared outside it), like a Vec<Box<Bucket<T>>>.
 unsafe impl<T: Keyed + Send> Send for Table<T> {}
 
 impl<T: Keyed> Default for Table<T> {
@@ -154,7 +157,6 @@ impl<T: Keyed> Default for Table<T> {
             rehash_from: None,
             len: 0,
             hasher: RandomState::new(),
-            _owns: PhantomData,
         }
     }
 }
@@ -207,7 +209,9 @@ impl<T: Keyed> Table<T> {
                 let bucket = &self.tables[t][b];
                 let mut m = bucket.matches((hash >> 56) as u8);
                 while m != 0 {
-                    prefetch(bucket.entries[m.trailing_zeros() as usize]);
+                    if let Some(e) = &bucket.entries[m.trailing_zeros() as usize] {
+                        prefetch(e.addr());
+                    }
                     m &= m - 1;
                 }
             }
@@ -242,9 +246,7 @@ impl<T: Keyed> Table<T> {
                 while m != 0 {
                     let slot = m.trailing_zeros() as usize;
                     m &= m - 1;
-                    // SAFETY: a present slot holds a live entry made by
-                    // `Box::into_raw` in `insert`.
-                    if unsafe { (*bk.entries[slot]).key() } == key {
+                    if bk.entries[slot].as_ref().is_some_and(|e| e.key() == key) {
                         return Some(Pos {
                             table: t as u8,
                             depth,
@@ -279,20 +281,25 @@ impl<T: Keyed> Table<T> {
     }
 
     pub fn at(&self, pos: Pos) -> &T {
-        let b = self.bucket_at(pos);
-        // SAFETY: `bucket_at` checked the slot is present: a live entry.
-        unsafe { &*b.entries[usize::from(pos.slot)] }
+        self.bucket_at(pos).entries[usize::from(pos.slot)]
+            .as_ref()
+            .expect("a present slot")
     }
 
+    /// The entry at `pos`, which the caller may also replace with another
+    /// of the same key.
     pub fn at_mut(&mut self, pos: Pos) -> &mut T {
-        let p = self.bucket_at(pos).entries[usize::from(pos.slot)];
-        // SAFETY: a live entry (checked present), owned by the table, which
-        // `&mut self` borrows exclusively.
-        unsafe { &mut *p }
+        let mut b = &mut self.tables[usize::from(pos.table)][pos.bucket];
+        for _ in 0..pos.depth {
+            b = b.child_mut().expect("a position from this table");
+        }
+        b.entries[usize::from(pos.slot)]
+            .as_mut()
+            .expect("a present slot")
     }
 
     /// Adds an entry whose key is not in the table (the caller checked).
-    pub fn insert(&mut self, entry: Box<T>) -> Pos {
+    pub fn insert(&mut self, entry: T) -> Pos {
         let hash = self.hash(entry.key());
         self.step();
         if self.len + 1 > self.tables[0].len() * GROW_FILL && !self.is_rehashing() {
@@ -301,7 +308,7 @@ impl<T: Keyed> Table<T> {
         }
         self.len += 1;
         let t = usize::from(self.is_rehashing());
-        let (b, depth, slot) = place(&mut self.tables[t], hash, Box::into_raw(entry));
+        let (b, depth, slot) = place(&mut self.tables[t], hash, entry);
         Pos {
             table: t as u8,
             depth,
@@ -311,7 +318,7 @@ impl<T: Keyed> Table<T> {
     }
 
     /// Removes the entry at `pos` and hands it back.
-    pub fn remove_at(&mut self, pos: Pos) -> Box<T> {
+    pub fn remove_at(&mut self, pos: Pos) -> T {
         let home = &mut self.tables[usize::from(pos.table)][pos.bucket];
         let mut b = &mut *home;
         for _ in 0..pos.depth {
@@ -320,12 +327,11 @@ impl<T: Keyed> Table<T> {
         let bit = 1 << pos.slot;
         assert!(b.presence & bit != 0, "a stale position");
         b.presence &= !bit;
-        let p = std::mem::replace(&mut b.entries[usize::from(pos.slot)], ptr::null_mut());
+        let entry = b.entries[usize::from(pos.slot)]
+            .take()
+            .expect("a present slot");
         unlink_empty(home);
         self.len -= 1;
-        // SAFETY: `p` was present, so it is a live entry from
-        // `Box::into_raw`, now unreachable from the table.
-        let entry = unsafe { Box::from_raw(p) };
         self.step();
         let (main, _) = self.buckets();
         if !self.is_rehashing()
@@ -338,7 +344,7 @@ impl<T: Keyed> Table<T> {
         entry
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<Box<T>> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<T> {
         let pos = self.find(key)?;
         Some(self.remove_at(pos))
     }
@@ -347,11 +353,7 @@ impl<T: Keyed> Table<T> {
     pub fn clear(&mut self) {
         for t in &mut self.tables {
             for b in t.iter_mut() {
-                drain_chain(b, |p| {
-                    // SAFETY: every present slot is a live entry from
-                    // `Box::into_raw`, taken out of the table here.
-                    drop(unsafe { Box::from_raw(p) })
-                });
+                drain_chain(b, drop);
             }
             *t = Vec::new();
         }
@@ -392,10 +394,9 @@ impl<T: Keyed> Table<T> {
             }
             let [old, new] = &mut self.tables;
             let hasher = &self.hasher;
-            drain_chain(&mut old[from - 1], |p| {
-                // SAFETY: a live entry, moving between buckets.
-                let hash = hasher.hash_one(unsafe { (*p).key() });
-                place(new, hash, p);
+            drain_chain(&mut old[from - 1], |e| {
+                let hash = hasher.hash_one(e.key());
+                place(new, hash, e);
             });
             break;
         }
@@ -418,16 +419,15 @@ impl<T: Keyed> Table<T> {
     /// One SCAN step from `cursor`: visits the entries of one bucket of
     /// the smaller table and of the buckets it expands to in the larger
     /// one; returns the next cursor (0 when the scan is complete).
-    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&T)) -> u64 {
-        let mut visit_chain = |b: &Bucket<T>| {
+    pub fn scan<'a>(&'a self, cursor: u64, mut visit: impl FnMut(&'a T)) -> u64 {
+        let mut visit_chain = |b: &'a Bucket<T>| {
             let mut bucket = Some(b);
             while let Some(bk) = bucket {
                 let mut m = bk.presence;
                 while m != 0 {
                     let slot = m.trailing_zeros() as usize;
                     m &= m - 1;
-                    // SAFETY: a present slot holds a live entry.
-                    visit(unsafe { &*bk.entries[slot] });
+                    visit(bk.entries[slot].as_ref().expect("a present slot"));
                 }
                 bucket = bk.child();
             }
@@ -553,8 +553,7 @@ impl<T: Keyed> Table<T> {
                 for _ in 0..k {
                     m &= m - 1;
                 }
-                // SAFETY: a present slot's live entry, borrowed with `self`.
-                return Some(unsafe { &*b.entries[m.trailing_zeros() as usize] });
+                return b.entries[m.trailing_zeros() as usize].as_ref();
             }
         }
     }
@@ -574,7 +573,7 @@ impl<T: Keyed> Table<T> {
 /// Puts entry `p` with `hash` into the first free slot of its bucket's
 /// chain in `table`, adding a child bucket if the chain is full; returns
 /// (bucket, depth, slot).
-fn place<T>(table: &mut [Bucket<T>], hash: u64, p: *mut T) -> (usize, u32, u8) {
+fn place<T>(table: &mut [Bucket<T>], hash: u64, entry: T) -> (usize, u32, u8) {
     let b = hash as usize & (table.len() - 1);
     let mut bucket = &mut table[b];
     let mut depth = 0;
@@ -583,7 +582,7 @@ fn place<T>(table: &mut [Bucket<T>], hash: u64, p: *mut T) -> (usize, u32, u8) {
             let slot = (!bucket.presence).trailing_zeros() as usize;
             bucket.presence |= 1 << slot;
             bucket.tags[slot] = (hash >> 56) as u8;
-            bucket.entries[slot] = p;
+            bucket.entries[slot] = Some(entry);
             return (b, depth, slot as u8);
         }
         if bucket.child.is_null() {
@@ -617,13 +616,13 @@ fn unlink_empty<T>(home: &mut Bucket<T>) {
 
 /// Takes every entry out of a bucket's chain (handing each to `f`) and
 /// frees its child buckets.
-fn drain_chain<T>(home: &mut Bucket<T>, mut f: impl FnMut(*mut T)) {
+fn drain_chain<T>(home: &mut Bucket<T>, mut f: impl FnMut(T)) {
     let mut take = |b: &mut Bucket<T>| {
         let mut m = b.presence;
         while m != 0 {
             let slot = m.trailing_zeros() as usize;
             m &= m - 1;
-            f(std::mem::replace(&mut b.entries[slot], ptr::null_mut()));
+            f(b.entries[slot].take().expect("a present slot"));
         }
         b.presence = 0;
     };
@@ -662,9 +661,7 @@ impl<'a, T: Keyed> Iterator for Iter<'a, T> {
                 if self.left != 0 {
                     let slot = self.left.trailing_zeros() as usize;
                     self.left &= self.left - 1;
-                    // SAFETY: a present slot's live entry, borrowed with
-                    // the table.
-                    return Some(unsafe { &*bk.entries[slot] });
+                    return bk.entries[slot].as_ref();
                 }
                 self.bucket = bk.child();
                 self.left = self.bucket.map_or(0, |c| c.presence);
@@ -682,7 +679,9 @@ impl<'a, T: Keyed> Iterator for Iter<'a, T> {
             if let Some(next) = t.get(self.b + 1) {
                 let mut m = next.presence;
                 while m != 0 {
-                    prefetch(next.entries[m.trailing_zeros() as usize]);
+                    if let Some(e) = &next.entries[m.trailing_zeros() as usize] {
+                        prefetch(e.addr());
+                    }
                     m &= m - 1;
                 }
             }
@@ -705,9 +704,13 @@ mod tests {
         value: u32,
     }
 
-    impl Keyed for Item {
+    impl Keyed for Box<Item> {
         fn key(&self) -> &[u8] {
             &self.key
+        }
+
+        fn addr(&self) -> *const u8 {
+            (&**self as *const Item).cast()
         }
     }
 
@@ -720,7 +723,7 @@ mod tests {
 
     #[test]
     fn bucket_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Bucket<Item>>(), 64);
+        assert_eq!(std::mem::size_of::<Bucket<Box<Item>>>(), 64);
         assert_eq!(std::mem::align_of::<Bucket<Item>>(), 64);
     }
 
@@ -757,7 +760,7 @@ mod tests {
         /// incremental rehashing.
         #[test]
         fn behaves_like_a_hashmap(ops in proptest::collection::vec(op(), 0..3000)) {
-            let mut table: Table<Item> = Table::default();
+            let mut table: Table<Box<Item>> = Table::default();
             let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
             for op in ops {
                 match op {
@@ -804,7 +807,7 @@ mod tests {
             adds in 0u32..3000,
             removes in 0u32..3000,
         ) {
-            let mut table: Table<Item> = Table::default();
+            let mut table: Table<Box<Item>> = Table::default();
             for k in 0..start {
                 table.insert(item(k, k));
             }
@@ -840,7 +843,7 @@ mod tests {
 
     #[test]
     fn grows_and_shrinks_in_bounded_steps() {
-        let mut table: Table<Item> = Table::default();
+        let mut table: Table<Box<Item>> = Table::default();
         for k in 0..100_000 {
             table.insert(item(k, k));
         }
@@ -861,7 +864,7 @@ mod tests {
 
     #[test]
     fn random_reaches_every_entry() {
-        let mut table: Table<Item> = Table::default();
+        let mut table: Table<Box<Item>> = Table::default();
         for k in 0..50 {
             table.insert(item(k, k));
         }

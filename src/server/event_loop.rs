@@ -231,7 +231,7 @@ impl EventLoop {
             for (db, key) in ready {
                 for slot in srv.blocking.waiters(db, &key) {
                     let now = unix_ms();
-                    let Some(held) = srv.dbs[db].peek(&key, now).map(|e| e.value.type_name())
+                    let Some(held) = srv.dbs[db].peek(&key, now).map(|e| e.value().type_name())
                     else {
                         break;
                     };

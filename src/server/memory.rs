@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::Server;
-use crate::keyspace::events;
 use crate::keyspace::evict::{self, Policy};
+use crate::keyspace::{Key, events};
 use crate::observability::alloc;
 
 /// Keys evicted between checks of the time limit (Valkey: 16).
@@ -63,8 +63,8 @@ impl Server {
             for i in 0..n {
                 let db = (first + i) % n;
                 let mut victim = None;
-                self.dbs[db].sample(1, policy.volatile(), &mut rng, |k, _| {
-                    victim = Some(k.clone());
+                self.dbs[db].sample(1, policy.volatile(), &mut rng, |e| {
+                    victim = Some(Key::from(e.key()));
                 });
                 if let Some(key) = victim {
                     return Some((db, key));
@@ -75,9 +75,9 @@ impl Server {
         let lfu = self.dbs.first().and_then(|d| d.lfu);
         loop {
             for (i, db) in self.dbs.iter().enumerate() {
-                db.sample(samples, policy.volatile(), &mut rng, |k, e| {
+                db.sample(samples, policy.volatile(), &mut rng, |e| {
                     let score = match policy {
-                        Policy::VolatileTtl => u64::MAX - e.expire_at.unwrap_or(i64::MAX) as u64,
+                        Policy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(i64::MAX) as u64,
                         Policy::AllKeysLfu | Policy::VolatileLfu => {
                             let idle = now_ms - e.accessed_ms();
                             let counter =
@@ -86,7 +86,7 @@ impl Server {
                         }
                         _ => (now_ms - e.accessed_ms()).max(0) as u64,
                     };
-                    self.evict_pool.offer(score, i, k);
+                    self.evict_pool.offer(score, i, e.key());
                 });
             }
             // The best candidate still there (the pool outlives keys).
@@ -94,7 +94,7 @@ impl Server {
                 let (db, key) = self.evict_pool.best()?;
                 let qualifies = self.dbs[db]
                     .get_checked(&key)
-                    .is_some_and(|e| !policy.volatile() || e.expire_at.is_some());
+                    .is_some_and(|e| !policy.volatile() || e.expire_at().is_some());
                 if qualifies {
                     return Some((db, key));
                 }

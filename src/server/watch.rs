@@ -63,7 +63,7 @@ impl Watches {
             self.clients += 1;
         }
         let (expired, expire_at) = match db.get_checked(key) {
-            Some(e) => (e.expire_at.is_some_and(|t| t <= now_ms), e.expire_at),
+            Some(e) => (e.expire_at().is_some_and(|t| t <= now_ms), e.expire_at()),
             None => (false, None),
         };
         self.keys

@@ -14,7 +14,7 @@ pub mod zset;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
-pub use string::{Bytes, StrValue};
+pub use string::{Bytes, StrRef, StrValue};
 pub use zset::ZSet;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,17 +79,49 @@ impl Value {
 }
 
 /// A value type commands look up by (WRONGTYPE for any other).
+/// A value borrowed from the keyspace: strings as [`StrRef`] (a node may
+/// store a short one in place), everything else as the `Value` it is.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    Str(StrRef<'a>),
+    /// Never a string.
+    Value(&'a Value),
+}
+
+impl<'a> ValueRef<'a> {
+    pub fn of(value: &'a Value) -> Self {
+        match value {
+            Value::Str(s) => ValueRef::Str(s.as_ref()),
+            v => ValueRef::Value(v),
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ValueRef::Str(_) => "string",
+            ValueRef::Value(v) => v.type_name(),
+        }
+    }
+
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            ValueRef::Str(s) => s.encoding_name(),
+            ValueRef::Value(v) => v.encoding_name(),
+        }
+    }
+}
+
 pub trait Typed: Sized {
-    fn of(value: &Value) -> Option<&Self>;
+    fn of(value: ValueRef<'_>) -> Option<&Self>;
     fn of_mut(value: &mut Value) -> Option<&mut Self>;
 }
 
 macro_rules! typed {
     ($variant:ident, $ty:ty) => {
         impl Typed for $ty {
-            fn of(value: &Value) -> Option<&Self> {
+            fn of(value: ValueRef<'_>) -> Option<&Self> {
                 match value {
-                    Value::$variant(v) => Some(v),
+                    ValueRef::Value(Value::$variant(v)) => Some(v),
                     _ => None,
                 }
             }
@@ -120,6 +152,5 @@ mod tests {
             "{}",
             size_of::<super::Value>()
         );
-        assert!(size_of::<crate::keyspace::Entry>() <= 64);
     }
 }

@@ -63,6 +63,64 @@ impl Bytes {
     }
 }
 
+/// A string value borrowed: from a `StrValue`, or from a keyspace node
+/// that stores short strings in place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StrRef<'a> {
+    Int(i64),
+    Bytes { data: &'a [u8], raw: bool },
+}
+
+impl<'a> StrRef<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            StrRef::Int(v) => itoa::Buffer::new().format(v).len(),
+            StrRef::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    /// The string's bytes; integers are rendered into `scratch`.
+    pub fn as_bytes<'s>(self, scratch: &'s mut itoa::Buffer) -> &'s [u8]
+    where
+        'a: 's,
+    {
+        match self {
+            StrRef::Int(v) => scratch.format(v).as_bytes(),
+            StrRef::Bytes { data, .. } => data,
+        }
+    }
+
+    pub fn to_vec(self) -> Vec<u8> {
+        self.as_bytes(&mut itoa::Buffer::new()).to_vec()
+    }
+
+    /// The integer value, if the string holds one (as INCR reads it).
+    pub fn as_i64(self) -> Option<i64> {
+        match self {
+            StrRef::Int(v) => Some(v),
+            StrRef::Bytes { data, .. } => parse_i64(data),
+        }
+    }
+
+    pub fn to_owned(self) -> StrValue {
+        match self {
+            StrRef::Int(v) => StrValue::Int(v),
+            StrRef::Bytes { data, raw } => StrValue::Bytes {
+                data: Bytes::new(data),
+                raw,
+            },
+        }
+    }
+
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            StrRef::Int(_) => "int",
+            StrRef::Bytes { raw: true, .. } => "raw",
+            StrRef::Bytes { raw: false, .. } => "embstr",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrValue {
     Int(i64),
@@ -146,30 +204,13 @@ impl StrValue {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn as_ref(&self) -> StrRef<'_> {
         match self {
-            StrValue::Int(v) => itoa::Buffer::new().format(*v).len(),
-            StrValue::Bytes { data, .. } => data.as_slice().len(),
-        }
-    }
-
-    /// The string's bytes; integers are rendered into `scratch`.
-    pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
-        match self {
-            StrValue::Int(v) => scratch.format(*v).as_bytes(),
-            StrValue::Bytes { data, .. } => data.as_slice(),
-        }
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.as_bytes(&mut itoa::Buffer::new()).to_vec()
-    }
-
-    /// The integer value, if the string holds one (as INCR reads it).
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            StrValue::Int(v) => Some(*v),
-            StrValue::Bytes { data, .. } => parse_i64(data.as_slice()),
+            StrValue::Int(v) => StrRef::Int(*v),
+            StrValue::Bytes { data, raw } => StrRef::Bytes {
+                data: data.as_slice(),
+                raw: *raw,
+            },
         }
     }
 
@@ -199,11 +240,7 @@ impl StrValue {
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            StrValue::Int(_) => "int",
-            StrValue::Bytes { raw: true, .. } => "raw",
-            StrValue::Bytes { raw: false, .. } => "embstr",
-        }
+        self.as_ref().encoding_name()
     }
 }
 

@@ -103,6 +103,24 @@ impl ReplyWriter {
         self.header(b'*', n);
     }
 
+    /// Where an array whose length is not known yet starts: its elements
+    /// are written next, then [`ReplyWriter::array_at`] puts the header in
+    /// front of them (Valkey's deferred length), so a reply can be written
+    /// in one pass over its source.
+    pub fn deferred_array(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The header of an array of `n` elements, inserted at `at` (from
+    /// [`ReplyWriter::deferred_array`]).
+    pub fn array_at(&mut self, at: usize, n: usize) {
+        let mut header = Vec::with_capacity(24);
+        header.push(b'*');
+        header.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        header.extend_from_slice(b"\r\n");
+        self.buf.splice(at..at, header);
+    }
+
     /// A map of `n` pairs (RESP2: an array of 2n elements).
     pub fn map(&mut self, n: usize) {
         if self.is_resp3() {
@@ -218,6 +236,19 @@ mod tests {
             String::from_utf8(r2.buf).unwrap(),
             String::from_utf8(r3.buf).unwrap(),
         )
+    }
+
+    #[test]
+    fn deferred_array_length_goes_in_front() {
+        let mut w = ReplyWriter::new();
+        w.int(1);
+        let at = w.deferred_array();
+        for k in ["a", "bc"] {
+            w.bulk(k.as_bytes());
+        }
+        w.array_at(at, 2);
+        w.ok();
+        assert_eq!(w.buf, b":1\r\n*2\r\n$1\r\na\r\n$2\r\nbc\r\n+OK\r\n");
     }
 
     #[test]

@@ -1,0 +1,434 @@
+//! A key with its entry in one allocation, which the keyspace table's
+//! slots own through a one-word pointer.
+//!
+//! The node is sized to what it holds. A header (access word, key length,
+//! kind) is followed by the expire time when the key has one, the key's
+//! bytes, and the value: an `embstr` string's bytes or an `int` string's
+//! eight bytes right after the key, or for every other value a `Value`
+//! at a fixed aligned offset after the header. A short string key with a
+//! short value so costs its bytes plus 14, in one allocation, where a
+//! fixed-size node would pay for its largest case.
+//!
+//! `unsafe` is confined to this file: the layout is computed from the
+//! header, and every access goes through the offsets it gives.
+
+use std::alloc::{self, Layout};
+use std::ptr::{self, NonNull};
+
+use super::table::Keyed;
+use crate::types::{StrRef, Value, ValueRef};
+
+/// Header offsets: access word (u64), key length (u32), kind and flags
+/// (u8), embedded value length (u8).
+const ACCESS: usize = 0;
+const KEY_LEN: usize = 8;
+const KIND: usize = 12;
+const EMB_LEN: usize = 13;
+/// Where an embedded or integer string's node continues.
+const SHORT_TAIL: usize = 14;
+/// Where a node holding a `Value` keeps it, and where its node continues.
+const VALUE_AT: usize = 16;
+const VALUE_TAIL: usize = VALUE_AT + size_of::<Value>();
+
+/// Kinds (low bits of the kind byte).
+const EMB: u8 = 0;
+const INT: u8 = 1;
+const VALUE: u8 = 2;
+const KIND_MASK: u8 = 0x0f;
+/// Flags: the key has an expire time (8 bytes before the key); the value
+/// was moved out (dropping frees the bytes only).
+const HAS_EXPIRE: u8 = 0x80;
+const MOVED_OUT: u8 = 0x40;
+
+/// An owned key and entry. Reads borrow from the node; a change of shape
+/// (an expire time added or removed, a string made mutable) builds a new
+/// node in its place.
+pub struct Node(NonNull<u8>);
+
+// SAFETY: a Node owns its allocation exclusively (like a Box), and what it
+// holds (bytes, a Value) is Send.
+unsafe impl Send for Node {}
+
+impl Node {
+    /// A node for `key` holding `value`. A string that Valkey would embed
+    /// with this key is stored in place (unless `embed` is false: the
+    /// caller wants it as a mutable `Value`); one that no longer fits
+    /// becomes `raw` for good, as in Valkey.
+    pub fn new(key: &[u8], mut value: Value, expire_at: Option<i64>, access: u64) -> Node {
+        Self::build(key, &mut value, expire_at, access, true)
+            .unwrap_or_else(|| Self::holding(key, value, expire_at, access))
+    }
+
+    /// The node as a short string (embedded or integer) if `value` is one
+    /// and `embed` allows it; None leaves `value` to be held whole.
+    fn build(
+        key: &[u8],
+        value: &mut Value,
+        expire_at: Option<i64>,
+        access: u64,
+        embed: bool,
+    ) -> Option<Node> {
+        let Value::Str(s) = value else {
+            return None;
+        };
+        s.reembed(key.len(), expire_at.is_some());
+        if !embed {
+            return None;
+        }
+        match s.as_ref() {
+            StrRef::Int(v) => Some(Self::short(key, INT, &v.to_ne_bytes(), expire_at, access)),
+            StrRef::Bytes { data, raw: false } if data.len() <= usize::from(u8::MAX) => {
+                Some(Self::short(key, EMB, data, expire_at, access))
+            }
+            StrRef::Bytes { .. } => None,
+        }
+    }
+
+    fn short(key: &[u8], kind: u8, bytes: &[u8], expire_at: Option<i64>, access: u64) -> Node {
+        let node = Self::alloc(key, kind, bytes.len(), expire_at, access);
+        let at = node.key_at() + key.len();
+        // SAFETY: `alloc` sized the node for `bytes` right after the key.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), node.0.as_ptr().add(at), bytes.len()) };
+        node
+    }
+
+    fn holding(key: &[u8], value: Value, expire_at: Option<i64>, access: u64) -> Node {
+        let node = Self::alloc(key, VALUE, 0, expire_at, access);
+        // SAFETY: `alloc` sized the node for a Value at VALUE_AT, which is
+        // aligned for it (the allocation is aligned to 8, as is Value).
+        unsafe { ptr::write(node.0.as_ptr().add(VALUE_AT).cast::<Value>(), value) };
+        node
+    }
+
+    /// A node with its header, expire time and key written; the caller
+    /// writes the value (`extra` bytes after the key, or the Value).
+    fn alloc(key: &[u8], kind: u8, extra: usize, expire_at: Option<i64>, access: u64) -> Node {
+        let key_len = u32::try_from(key.len()).expect("keys are at most 512 MB");
+        let flags = if expire_at.is_some() { HAS_EXPIRE } else { 0 };
+        let layout = Self::layout_of(kind | flags, key.len(), extra);
+        // SAFETY: the layout's size is at least SHORT_TAIL, never zero.
+        let p = unsafe { alloc::alloc(layout) };
+        let Some(p) = NonNull::new(p) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: every write is inside the `layout.size()` bytes just
+        // allocated (the layout counts the header, the expire time when
+        // there is one, and the key); unaligned writes need no alignment.
+        unsafe {
+            let base = p.as_ptr();
+            ptr::write_unaligned(base.add(ACCESS).cast::<u64>(), access);
+            ptr::write_unaligned(base.add(KEY_LEN).cast::<u32>(), key_len);
+            *base.add(KIND) = kind | flags;
+            *base.add(EMB_LEN) = extra as u8;
+            let mut at = if kind == VALUE {
+                VALUE_TAIL
+            } else {
+                SHORT_TAIL
+            };
+            if let Some(t) = expire_at {
+                ptr::write_unaligned(base.add(at).cast::<i64>(), t);
+                at += 8;
+            }
+            ptr::copy_nonoverlapping(key.as_ptr(), base.add(at), key.len());
+        }
+        Node(p)
+    }
+
+    fn layout_of(kind_byte: u8, key_len: usize, extra: usize) -> Layout {
+        let tail = if kind_byte & KIND_MASK == VALUE {
+            VALUE_TAIL
+        } else {
+            SHORT_TAIL
+        };
+        let expire = if kind_byte & HAS_EXPIRE != 0 { 8 } else { 0 };
+        Layout::from_size_align(tail + expire + key_len + extra, 8).expect("a node's size")
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        // SAFETY: header bytes lie within every node.
+        unsafe { *self.0.as_ptr().add(at) }
+    }
+
+    fn kind_byte(&self) -> u8 {
+        self.byte(KIND)
+    }
+
+    fn kind(&self) -> u8 {
+        self.kind_byte() & KIND_MASK
+    }
+
+    fn extra(&self) -> usize {
+        match self.kind() {
+            EMB => usize::from(self.byte(EMB_LEN)),
+            INT => 8,
+            _ => 0,
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        Self::layout_of(self.kind_byte(), self.key_len(), self.extra())
+    }
+
+    /// Bytes of the node's own allocation.
+    pub fn size(&self) -> usize {
+        self.layout().size()
+    }
+
+    /// Heap bytes the key holds (MEMORY USAGE): its node, and the heap
+    /// bytes of a value held whole (nested values estimated from up to
+    /// `samples` of them, 0: all).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        let held = match self.kind() {
+            // SAFETY: a VALUE node's initialised Value, borrowed with `&self`.
+            VALUE => unsafe { &*self.value_ptr() }.heap_bytes(samples),
+            _ => 0,
+        };
+        self.size() + held
+    }
+
+    fn key_len(&self) -> usize {
+        // SAFETY: the header's key length lies within every node.
+        unsafe { ptr::read_unaligned(self.0.as_ptr().add(KEY_LEN).cast::<u32>()) as usize }
+    }
+
+    fn key_at(&self) -> usize {
+        let tail = if self.kind() == VALUE {
+            VALUE_TAIL
+        } else {
+            SHORT_TAIL
+        };
+        tail + if self.has_expire() { 8 } else { 0 }
+    }
+
+    fn has_expire(&self) -> bool {
+        self.kind_byte() & HAS_EXPIRE != 0
+    }
+
+    pub fn key(&self) -> &[u8] {
+        // SAFETY: the key's bytes lie at `key_at` within the node, written
+        // when it was made, and live as long as `&self`.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(self.key_at()), self.key_len()) }
+    }
+
+    /// Absolute expiry in Unix milliseconds, if any.
+    pub fn expire_at(&self) -> Option<i64> {
+        let at = self.key_at() - 8;
+        // SAFETY: with HAS_EXPIRE the 8 bytes before the key are the time.
+        self.has_expire()
+            .then(|| unsafe { ptr::read_unaligned(self.0.as_ptr().add(at).cast::<i64>()) })
+    }
+
+    /// The access word (last access time and LFU counter, see `Entry`).
+    pub fn access(&self) -> u64 {
+        // SAFETY: the header's access word lies within every node.
+        unsafe { ptr::read_unaligned(self.0.as_ptr().add(ACCESS).cast::<u64>()) }
+    }
+
+    pub fn set_access(&mut self, access: u64) {
+        // SAFETY: as in `access`; `&mut self` makes the write exclusive.
+        unsafe { ptr::write_unaligned(self.0.as_ptr().add(ACCESS).cast::<u64>(), access) }
+    }
+
+    fn value_ptr(&self) -> *mut Value {
+        debug_assert_eq!(self.kind(), VALUE);
+        // SAFETY: a VALUE node holds its Value at VALUE_AT (in bounds).
+        unsafe { self.0.as_ptr().add(VALUE_AT).cast::<Value>() }
+    }
+
+    pub fn value(&self) -> ValueRef<'_> {
+        let at = self.key_at() + self.key_len();
+        match self.kind() {
+            EMB => {
+                // SAFETY: an embedded string's bytes follow the key.
+                let data =
+                    unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(at), self.extra()) };
+                ValueRef::Str(StrRef::Bytes { data, raw: false })
+            }
+            INT => {
+                // SAFETY: an integer string's 8 bytes follow the key.
+                let v = unsafe { ptr::read_unaligned(self.0.as_ptr().add(at).cast::<i64>()) };
+                ValueRef::Str(StrRef::Int(v))
+            }
+            // SAFETY: a VALUE node's Value is initialised (MOVED_OUT is set
+            // only on nodes being consumed) and borrowed with `&self`.
+            _ => ValueRef::of(unsafe { &*self.value_ptr() }),
+        }
+    }
+
+    /// The value, mutably: a string stored in place is first moved into a
+    /// `Value` of its own (the node is rebuilt, with the same key, expire
+    /// time and access word).
+    pub fn value_mut(&mut self) -> &mut Value {
+        if self.kind() != VALUE {
+            let (mut value, expire_at) = self.take();
+            let (key, access) = (self.key(), self.access());
+            let node = Self::build(key, &mut value, expire_at, access, false)
+                .unwrap_or_else(|| Self::holding(key, value, expire_at, access));
+            *self = node;
+        }
+        // SAFETY: now a VALUE node; `&mut self` makes the borrow exclusive.
+        unsafe { &mut *self.value_ptr() }
+    }
+
+    /// Sets or clears the expire time: in place when the key already has
+    /// one, else by rebuilding the node (which also re-checks embedding).
+    pub fn set_expire(&mut self, expire_at: Option<i64>) {
+        if let (Some(t), true) = (expire_at, self.has_expire()) {
+            let at = self.key_at() - 8;
+            // SAFETY: with HAS_EXPIRE the 8 bytes before the key are the
+            // time; `&mut self` makes the write exclusive.
+            unsafe { ptr::write_unaligned(self.0.as_ptr().add(at).cast::<i64>(), t) };
+            return;
+        }
+        if expire_at.is_none() && !self.has_expire() {
+            return;
+        }
+        let (value, _) = self.take();
+        let node = Node::new(self.key(), value, expire_at, self.access());
+        *self = node;
+    }
+
+    /// The value and expire time, moved out: the node keeps its key and
+    /// must be dropped or overwritten next.
+    fn take(&mut self) -> (Value, Option<i64>) {
+        let expire_at = self.expire_at();
+        if self.kind() != VALUE {
+            let ValueRef::Str(s) = self.value() else {
+                unreachable!("short nodes hold strings")
+            };
+            return (Value::Str(s.to_owned()), expire_at);
+        }
+        // SAFETY: a VALUE node's initialised Value, read out once: MOVED_OUT
+        // keeps `drop` from dropping it again.
+        let value = unsafe { ptr::read(self.value_ptr()) };
+        // SAFETY: the kind byte lies within the node.
+        unsafe { *self.0.as_ptr().add(KIND) |= MOVED_OUT };
+        (value, expire_at)
+    }
+
+    /// The value and expire time, consuming the node.
+    pub fn into_parts(mut self) -> (Value, Option<i64>) {
+        self.take()
+    }
+}
+
+impl Keyed for Node {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        Node::key(self)
+    }
+
+    fn addr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let layout = self.layout();
+        if self.kind() == VALUE && self.kind_byte() & MOVED_OUT == 0 {
+            // SAFETY: the node's initialised Value, dropped once.
+            unsafe { ptr::drop_in_place(self.value_ptr()) };
+        }
+        // SAFETY: allocated in `alloc` with this same layout (the header
+        // fields it is computed from never change after allocation).
+        unsafe { alloc::dealloc(self.0.as_ptr(), layout) };
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("expire_at", &self.expire_at())
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{List, StrValue};
+
+    fn s(v: &[u8]) -> Value {
+        Value::Str(StrValue::from_bytes(v))
+    }
+
+    /// Every shape of node reads back what it was made with, and survives
+    /// changes of shape; the safe twin is the `Value` it was made from.
+    #[test]
+    fn nodes_hold_what_they_were_given() {
+        let values = [
+            s(b""),
+            s(b"hello"),
+            s(b"12345"),
+            s(b"-9223372036854775808"),
+            s(&[7u8; 200]),
+            Value::Str(StrValue::raw(b"raw")),
+            Value::List(List::default()),
+        ];
+        for key in [&b""[..], b"k", &[b'x'; 300]] {
+            for value in &values {
+                for expire in [None, Some(1_700_000_000_000)] {
+                    let mut node = Node::new(key, value.clone(), expire, 42);
+                    assert_eq!(node.key(), key);
+                    assert_eq!(node.expire_at(), expire);
+                    assert_eq!(node.access(), 42);
+                    let want = value_of(&node);
+                    match (&want, value) {
+                        (Value::Str(a), Value::Str(b)) => {
+                            assert_eq!(a.as_ref().to_vec(), b.as_ref().to_vec())
+                        }
+                        (a, b) => assert_eq!(a, b),
+                    }
+                    node.set_access(7);
+                    node.set_expire(Some(5));
+                    assert_eq!((node.expire_at(), node.access()), (Some(5), 7));
+                    node.set_expire(Some(6));
+                    assert_eq!(node.expire_at(), Some(6));
+                    node.set_expire(None);
+                    assert_eq!((node.expire_at(), node.key()), (None, key));
+                    assert_eq!(value_of(&node), want);
+                    if let Value::Str(sv) = node.value_mut() {
+                        sv.make_raw().push(b'!');
+                    }
+                    assert_eq!(node.key(), key);
+                    let (v, e) = node.into_parts();
+                    assert_eq!(e, None);
+                    if let (Value::Str(got), Value::Str(before)) = (&v, &want) {
+                        let mut b = before.as_ref().to_vec();
+                        b.push(b'!');
+                        assert_eq!(got.as_ref().to_vec(), b);
+                    }
+                }
+            }
+        }
+    }
+
+    fn value_of(node: &Node) -> Value {
+        match node.value() {
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Value(v) => v.clone(),
+        }
+    }
+
+    #[test]
+    fn short_strings_are_stored_in_place() {
+        let node = Node::new(b"key:000001", s(b"value:000001"), None, 0);
+        assert_eq!(node.size(), SHORT_TAIL + 10 + 12);
+        assert!(matches!(
+            node.value(),
+            ValueRef::Str(StrRef::Bytes { raw: false, .. })
+        ));
+        let node = Node::new(b"counter", s(b"42"), Some(1), 0);
+        assert_eq!(node.size(), SHORT_TAIL + 8 + 7 + 8);
+        assert!(matches!(node.value(), ValueRef::Str(StrRef::Int(42))));
+        // Too long to embed with this key: raw, held whole.
+        let node = Node::new(&[b'k'; 100], s(&[b'v'; 20]), None, 0);
+        assert!(matches!(
+            node.value(),
+            ValueRef::Str(StrRef::Bytes { raw: true, .. })
+        ));
+    }
+}
