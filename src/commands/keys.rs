@@ -610,7 +610,7 @@ fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ));
         }
-        let idle = (now - e.accessed_ms()).max(0) / 1000;
+        let idle = e.idle_ms(now).max(0) / 1000;
         ctx.out.int(idle);
     }
     Ok(())
@@ -625,7 +625,7 @@ fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ));
         };
-        let freq = lfu.decayed(e.lfu_counter(), now - e.accessed_ms());
+        let freq = lfu.decayed(e.lfu_counter(), e.idle_ms(now));
         ctx.out.int(i64::from(freq));
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use super::{Command, Ctx, int_arg, is, ks, reply_help};
 use crate::error::{CmdError, CmdResult};
+use crate::observability::alloc;
 use crate::observability::usage::MemoryUsage;
 
 const SHARDS: &str = "nondeterministic_output request_policy:all_shards response_policy:special";
@@ -74,8 +75,8 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     for &(i, main, expires) in &u.dbs {
         rows.push((format!("db.{i}"), Row::Db(main, expires)));
     }
-    // The system allocator reports no more than what is allocated and
-    // resident, as for Valkey built with libc malloc.
+    // The allocator reports no more than what is allocated and resident,
+    // as for Valkey built with libc malloc.
     rows.extend([
         ("overhead.db.hashtable.lut".into(), Row::Int(0)),
         ("overhead.db.hashtable.rehashing".into(), Row::Int(0)),
@@ -152,7 +153,9 @@ fn doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
                 s.push_str(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Valkey instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Valkey instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n");
             }
             if high_rss {
-                s.push_str(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Valkey process is much larger than the sum of the logical allocations Valkey performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n");
+                s.push_str(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Valkey process is much larger than the sum of the logical allocations Valkey performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"");
+                s.push_str(&alloc::name());
+                s.push_str("\".\n\n");
             }
             s.push_str("I'm here to keep you safe, Sam. I want to help you.\n");
             s
@@ -163,19 +166,13 @@ fn doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn malloc_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out
-        .verbatim("txt", b"Stats not supported for the current allocator");
+    ctx.out.verbatim("txt", alloc::stats().as_bytes());
     Ok(())
 }
 
-/// Hands free heap pages back to the system (glibc's malloc_trim).
+/// Hands free heap pages back to the system.
 fn purge(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    // SAFETY: malloc_trim only releases memory malloc holds free; it
-    // touches no live allocation.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    alloc::purge();
     ctx.out.ok();
     Ok(())
 }

@@ -4,7 +4,7 @@ use foldhash::fast::RandomState;
 use indexmap::IndexSet;
 
 use super::events::{self, Classes};
-use super::evict::{LFU_INIT, Lfu};
+use super::evict::{Access, LFU_INIT, Lfu};
 use super::table::{Pos, Table};
 use crate::types::{Typed, Value, ValueRef};
 
@@ -22,10 +22,9 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds, if any.
     pub expire_at: Option<i64>,
-    /// Last access in Unix milliseconds (OBJECT IDLETIME, LRU eviction),
-    /// shifted left 8 bits over the LFU counter (OBJECT FREQ, LFU
-    /// eviction): one word.
-    access: u64,
+    /// Last access (OBJECT IDLETIME, LRU eviction) and LFU counter
+    /// (OBJECT FREQ, LFU eviction).
+    access: Access,
 }
 
 impl Entry {
@@ -34,7 +33,7 @@ impl Entry {
         Entry {
             value,
             expire_at,
-            access: pack_access(now_ms, LFU_INIT),
+            access: Access::new(now_ms, LFU_INIT),
         }
     }
 
@@ -44,14 +43,15 @@ impl Entry {
     }
 }
 
-/// The access word's meaning, for keys in the table (see [`Entry`]).
 impl Node {
-    pub fn accessed_ms(&self) -> i64 {
-        (self.access() >> 8) as i64
+    /// Milliseconds since the key was last accessed.
+    pub fn idle_ms(&self, now_ms: i64) -> i64 {
+        self.access().idle_ms(now_ms)
     }
 
+    /// The stored LFU counter (before decay).
     pub fn lfu_counter(&self) -> u8 {
-        self.access() as u8
+        self.access().counter
     }
 
     fn is_expired(&self, now_ms: i64) -> bool {
@@ -77,10 +77,6 @@ impl Node {
         T::of(self.value())?;
         T::of_mut(self.value_mut())
     }
-}
-
-fn pack_access(ms: i64, counter: u8) -> u64 {
-    (ms.max(0) as u64) << 8 | u64::from(counter)
 }
 
 #[derive(Default, Debug)]
@@ -168,9 +164,9 @@ impl Db {
         let e = self.dict.at_mut(slot.0);
         let mut counter = e.lfu_counter();
         if let (Some(lfu), Some(r)) = (lfu, r) {
-            counter = lfu.incremented(lfu.decayed(counter, now_ms - e.accessed_ms()), r);
+            counter = lfu.incremented(lfu.decayed(counter, e.idle_ms(now_ms)), r);
         }
-        e.set_access(pack_access(now_ms, counter));
+        e.set_access(Access::new(now_ms, counter));
     }
 
     /// A uniform number in [0, 1) (LFU's increment probability).
@@ -304,7 +300,7 @@ impl Db {
         if let Some(Slot(i)) = slot {
             // A key given a new value keeps its access frequency (Valkey's
             // dbSetValue), so LFU does not forget it was hot.
-            entry.access = pack_access(now_ms, self.dict.at(i).lfu_counter());
+            entry.access = Access::new(now_ms, self.dict.at(i).lfu_counter());
         }
         self.put_entry(slot, key, entry);
     }

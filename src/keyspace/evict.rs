@@ -73,6 +73,33 @@ impl Policy {
     }
 }
 
+/// A key's last access and LFU counter, as its node stores them (five
+/// bytes). The clock counts 10 ms ticks and wraps after 497 days; idle
+/// times are taken modulo that (Valkey's 24-bit second clock wraps after
+/// 194).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub clock: u32,
+    /// The LFU counter (before decay), kept under every policy.
+    pub counter: u8,
+}
+
+const TICK_MS: i64 = 10;
+
+impl Access {
+    pub fn new(now_ms: i64, counter: u8) -> Access {
+        Access {
+            clock: (now_ms / TICK_MS) as u32,
+            counter,
+        }
+    }
+
+    /// Milliseconds since the access (to the clock's 10 ms).
+    pub fn idle_ms(self, now_ms: i64) -> i64 {
+        i64::from(((now_ms / TICK_MS) as u32).wrapping_sub(self.clock)) * TICK_MS
+    }
+}
+
 /// LFU parameters (`lfu-log-factor`, `lfu-decay-time` in minutes).
 #[derive(Clone, Copy, Debug)]
 pub struct Lfu {
@@ -150,6 +177,17 @@ pub fn time_limit_us(tenacity: i64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_time_survives_the_clock_wrapping() {
+        let now = 1_765_000_000_000;
+        assert_eq!(Access::new(now - 1_234, 0).idle_ms(now), 1_240);
+        // Ticks since the wrap, seen from just after it.
+        let wrap_ms = (1i64 << 32) * 10;
+        let before = Access::new(wrap_ms - 50, 0);
+        assert_eq!(before.clock, u32::MAX - 4);
+        assert_eq!(before.idle_ms(wrap_ms + 30), 80);
+    }
 
     #[test]
     fn pool_keeps_the_most_evictable() {

@@ -1,13 +1,13 @@
 //! A key with its entry in one allocation, which the keyspace table's
 //! slots own through a one-word pointer.
 //!
-//! The node is sized to what it holds. A header (access word, key length,
-//! kind) is followed by the expire time when the key has one, the key's
-//! bytes, and the value: an `embstr` string's bytes or an `int` string's
-//! eight bytes right after the key, or for every other value a `Value`
-//! at a fixed aligned offset after the header. A short string key with a
-//! short value so costs its bytes plus 14, in one allocation, where a
-//! fixed-size node would pay for its largest case.
+//! The node is sized to what it holds. An 8-byte header (access clock,
+//! kind, lengths, LFU counter) is followed, for every value but a short
+//! string, by the `Value` (aligned); then a long key's length, the expire
+//! time when the key has one, the key's bytes, and an `embstr` string's
+//! bytes or an `int` string's eight. A short key with a short string so
+//! costs its bytes plus 8, in one allocation, where a fixed-size node
+//! would pay for its largest case.
 //!
 //! `unsafe` is confined to this file: the layout is computed from the
 //! header, and every access goes through the offsets it gives.
@@ -15,19 +15,23 @@
 use std::alloc::{self, Layout};
 use std::ptr::{self, NonNull};
 
+use super::evict::Access;
 use super::table::Keyed;
 use crate::types::{StrRef, Value, ValueRef};
 
-/// Header offsets: access word (u64), key length (u32), kind and flags
-/// (u8), embedded value length (u8).
-const ACCESS: usize = 0;
-const KEY_LEN: usize = 8;
-const KIND: usize = 12;
-const EMB_LEN: usize = 13;
+/// Header offsets: access clock (u32), kind and flags, embedded value
+/// length, key length (LONG_KEY: a u32 after the header or Value), LFU
+/// counter.
+const CLOCK: usize = 0;
+const KIND: usize = 4;
+const EMB_LEN: usize = 5;
+const KEY_LEN: usize = 6;
+const LFU: usize = 7;
+const LONG_KEY: u8 = u8::MAX;
 /// Where an embedded or integer string's node continues.
-const SHORT_TAIL: usize = 14;
+const SHORT_TAIL: usize = 8;
 /// Where a node holding a `Value` keeps it, and where its node continues.
-const VALUE_AT: usize = 16;
+const VALUE_AT: usize = 8;
 const VALUE_TAIL: usize = VALUE_AT + size_of::<Value>();
 
 /// Kinds (low bits of the kind byte).
@@ -54,7 +58,7 @@ impl Node {
     /// with this key is stored in place (unless `embed` is false: the
     /// caller wants it as a mutable `Value`); one that no longer fits
     /// becomes `raw` for good, as in Valkey.
-    pub fn new(key: &[u8], mut value: Value, expire_at: Option<i64>, access: u64) -> Node {
+    pub fn new(key: &[u8], mut value: Value, expire_at: Option<i64>, access: Access) -> Node {
         Self::build(key, &mut value, expire_at, access, true)
             .unwrap_or_else(|| Self::holding(key, value, expire_at, access))
     }
@@ -65,7 +69,7 @@ impl Node {
         key: &[u8],
         value: &mut Value,
         expire_at: Option<i64>,
-        access: u64,
+        access: Access,
         embed: bool,
     ) -> Option<Node> {
         let Value::Str(s) = value else {
@@ -84,7 +88,7 @@ impl Node {
         }
     }
 
-    fn short(key: &[u8], kind: u8, bytes: &[u8], expire_at: Option<i64>, access: u64) -> Node {
+    fn short(key: &[u8], kind: u8, bytes: &[u8], expire_at: Option<i64>, access: Access) -> Node {
         let node = Self::alloc(key, kind, bytes.len(), expire_at, access);
         let at = node.key_at() + key.len();
         // SAFETY: `alloc` sized the node for `bytes` right after the key.
@@ -92,7 +96,7 @@ impl Node {
         node
     }
 
-    fn holding(key: &[u8], value: Value, expire_at: Option<i64>, access: u64) -> Node {
+    fn holding(key: &[u8], value: Value, expire_at: Option<i64>, access: Access) -> Node {
         let node = Self::alloc(key, VALUE, 0, expire_at, access);
         // SAFETY: `alloc` sized the node for a Value at VALUE_AT, which is
         // aligned for it (the allocation is aligned to 8, as is Value).
@@ -102,8 +106,9 @@ impl Node {
 
     /// A node with its header, expire time and key written; the caller
     /// writes the value (`extra` bytes after the key, or the Value).
-    fn alloc(key: &[u8], kind: u8, extra: usize, expire_at: Option<i64>, access: u64) -> Node {
+    fn alloc(key: &[u8], kind: u8, extra: usize, expire_at: Option<i64>, access: Access) -> Node {
         let key_len = u32::try_from(key.len()).expect("keys are at most 512 MB");
+        let long = key.len() >= usize::from(LONG_KEY);
         let flags = if expire_at.is_some() { HAS_EXPIRE } else { 0 };
         let layout = Self::layout_of(kind | flags, key.len(), extra);
         // SAFETY: the layout's size is at least SHORT_TAIL, never zero.
@@ -112,19 +117,25 @@ impl Node {
             alloc::handle_alloc_error(layout)
         };
         // SAFETY: every write is inside the `layout.size()` bytes just
-        // allocated (the layout counts the header, the expire time when
-        // there is one, and the key); unaligned writes need no alignment.
+        // allocated (the layout counts the header, a long key's length,
+        // the expire time when there is one, and the key); unaligned
+        // writes need no alignment.
         unsafe {
             let base = p.as_ptr();
-            ptr::write_unaligned(base.add(ACCESS).cast::<u64>(), access);
-            ptr::write_unaligned(base.add(KEY_LEN).cast::<u32>(), key_len);
+            ptr::write_unaligned(base.add(CLOCK).cast::<u32>(), access.clock);
             *base.add(KIND) = kind | flags;
             *base.add(EMB_LEN) = extra as u8;
+            *base.add(KEY_LEN) = if long { LONG_KEY } else { key_len as u8 };
+            *base.add(LFU) = access.counter;
             let mut at = if kind == VALUE {
                 VALUE_TAIL
             } else {
                 SHORT_TAIL
             };
+            if long {
+                ptr::write_unaligned(base.add(at).cast::<u32>(), key_len);
+                at += 4;
+            }
             if let Some(t) = expire_at {
                 ptr::write_unaligned(base.add(at).cast::<i64>(), t);
                 at += 8;
@@ -141,7 +152,12 @@ impl Node {
             SHORT_TAIL
         };
         let expire = if kind_byte & HAS_EXPIRE != 0 { 8 } else { 0 };
-        Layout::from_size_align(tail + expire + key_len + extra, 8).expect("a node's size")
+        let long = if key_len >= usize::from(LONG_KEY) {
+            4
+        } else {
+            0
+        };
+        Layout::from_size_align(tail + long + expire + key_len + extra, 8).expect("a node's size")
     }
 
     fn byte(&self, at: usize) -> u8 {
@@ -186,18 +202,28 @@ impl Node {
         self.size() + held
     }
 
-    fn key_len(&self) -> usize {
-        // SAFETY: the header's key length lies within every node.
-        unsafe { ptr::read_unaligned(self.0.as_ptr().add(KEY_LEN).cast::<u32>()) as usize }
-    }
-
-    fn key_at(&self) -> usize {
-        let tail = if self.kind() == VALUE {
+    fn tail(&self) -> usize {
+        if self.kind() == VALUE {
             VALUE_TAIL
         } else {
             SHORT_TAIL
-        };
-        tail + if self.has_expire() { 8 } else { 0 }
+        }
+    }
+
+    fn key_len(&self) -> usize {
+        match self.byte(KEY_LEN) {
+            // SAFETY: a long key's length is the u32 at the tail (in
+            // bounds; an unaligned read).
+            LONG_KEY => unsafe {
+                ptr::read_unaligned(self.0.as_ptr().add(self.tail()).cast::<u32>()) as usize
+            },
+            n => usize::from(n),
+        }
+    }
+
+    fn key_at(&self) -> usize {
+        let long = if self.byte(KEY_LEN) == LONG_KEY { 4 } else { 0 };
+        self.tail() + long + if self.has_expire() { 8 } else { 0 }
     }
 
     fn has_expire(&self) -> bool {
@@ -218,15 +244,21 @@ impl Node {
             .then(|| unsafe { ptr::read_unaligned(self.0.as_ptr().add(at).cast::<i64>()) })
     }
 
-    /// The access word (last access time and LFU counter, see `Entry`).
-    pub fn access(&self) -> u64 {
-        // SAFETY: the header's access word lies within every node.
-        unsafe { ptr::read_unaligned(self.0.as_ptr().add(ACCESS).cast::<u64>()) }
+    pub fn access(&self) -> Access {
+        Access {
+            // SAFETY: the header's clock lies within every node.
+            clock: unsafe { ptr::read_unaligned(self.0.as_ptr().add(CLOCK).cast::<u32>()) },
+            counter: self.byte(LFU),
+        }
     }
 
-    pub fn set_access(&mut self, access: u64) {
-        // SAFETY: as in `access`; `&mut self` makes the write exclusive.
-        unsafe { ptr::write_unaligned(self.0.as_ptr().add(ACCESS).cast::<u64>(), access) }
+    pub fn set_access(&mut self, access: Access) {
+        // SAFETY: header bytes lie within every node; `&mut self` makes
+        // the writes exclusive.
+        unsafe {
+            ptr::write_unaligned(self.0.as_ptr().add(CLOCK).cast::<u32>(), access.clock);
+            *self.0.as_ptr().add(LFU) = access.counter;
+        }
     }
 
     fn value_ptr(&self) -> *mut Value {
@@ -368,13 +400,17 @@ mod tests {
             Value::Str(StrValue::raw(b"raw")),
             Value::List(List::default()),
         ];
-        for key in [&b""[..], b"k", &[b'x'; 300]] {
+        for key in [&b""[..], b"k", &[b'x'; 254], &[b'y'; 255], &[b'z'; 70_000]] {
             for value in &values {
                 for expire in [None, Some(1_700_000_000_000)] {
-                    let mut node = Node::new(key, value.clone(), expire, 42);
+                    let access = Access {
+                        clock: 42,
+                        counter: 5,
+                    };
+                    let mut node = Node::new(key, value.clone(), expire, access);
                     assert_eq!(node.key(), key);
                     assert_eq!(node.expire_at(), expire);
-                    assert_eq!(node.access(), 42);
+                    assert_eq!(node.access(), access);
                     let want = value_of(&node);
                     match (&want, value) {
                         (Value::Str(a), Value::Str(b)) => {
@@ -382,9 +418,13 @@ mod tests {
                         }
                         (a, b) => assert_eq!(a, b),
                     }
-                    node.set_access(7);
+                    let later = Access {
+                        clock: u32::MAX,
+                        counter: 255,
+                    };
+                    node.set_access(later);
                     node.set_expire(Some(5));
-                    assert_eq!((node.expire_at(), node.access()), (Some(5), 7));
+                    assert_eq!((node.expire_at(), node.access()), (Some(5), later));
                     node.set_expire(Some(6));
                     assert_eq!(node.expire_at(), Some(6));
                     node.set_expire(None);
@@ -415,17 +455,18 @@ mod tests {
 
     #[test]
     fn short_strings_are_stored_in_place() {
-        let node = Node::new(b"key:000001", s(b"value:000001"), None, 0);
-        assert_eq!(node.size(), SHORT_TAIL + 10 + 12);
+        let now = Access::new(0, 0);
+        let node = Node::new(b"key:000001", s(b"value:000001"), None, now);
+        assert_eq!(node.size(), 8 + 10 + 12);
         assert!(matches!(
             node.value(),
             ValueRef::Str(StrRef::Bytes { raw: false, .. })
         ));
-        let node = Node::new(b"counter", s(b"42"), Some(1), 0);
-        assert_eq!(node.size(), SHORT_TAIL + 8 + 7 + 8);
+        let node = Node::new(b"counter", s(b"42"), Some(1), now);
+        assert_eq!(node.size(), 8 + 8 + 7 + 8);
         assert!(matches!(node.value(), ValueRef::Str(StrRef::Int(42))));
         // Too long to embed with this key: raw, held whole.
-        let node = Node::new(&[b'k'; 100], s(&[b'v'; 20]), None, 0);
+        let node = Node::new(&[b'k'; 100], s(&[b'v'; 20]), None, now);
         assert!(matches!(
             node.value(),
             ValueRef::Str(StrRef::Bytes { raw: true, .. })

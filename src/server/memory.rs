@@ -79,12 +79,12 @@ impl Server {
                     let score = match policy {
                         Policy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(i64::MAX) as u64,
                         Policy::AllKeysLfu | Policy::VolatileLfu => {
-                            let idle = now_ms - e.accessed_ms();
+                            let idle = e.idle_ms(now_ms);
                             let counter =
                                 lfu.map_or(e.lfu_counter(), |l| l.decayed(e.lfu_counter(), idle));
                             255 - u64::from(counter)
                         }
-                        _ => (now_ms - e.accessed_ms()).max(0) as u64,
+                        _ => e.idle_ms(now_ms).max(0) as u64,
                     };
                     self.evict_pool.offer(score, i, e.key());
                 });
