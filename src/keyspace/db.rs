@@ -105,11 +105,19 @@ impl EventLog {
     }
 }
 
+/// Buckets one sweep for keys with a TTL may pass (reading only their
+/// flags: ~1 MB of buckets, read in order).
+const SWEEP_BUCKETS: usize = 16_384;
+
 #[derive(Default)]
 pub struct Db {
     dict: Table<Node>,
-    /// Keys with an expire time, for the active expire cycle's sampling.
-    expires: IndexSet<Key, RandomState>,
+    /// How many keys have an expire time. The table's buckets flag them,
+    /// so no second structure lists them: the active expire cycle sweeps
+    /// the flags from `expire_cursor`, and volatile eviction samples a
+    /// stretch of them from a random bucket.
+    expires: usize,
+    expire_cursor: usize,
     pub stats: DbStats,
     pub events: EventLog,
     /// Hashes with expiring fields, for the active field expiry (a key
@@ -134,7 +142,7 @@ impl Db {
     }
 
     pub fn expires_len(&self) -> usize {
-        self.expires.len()
+        self.expires
     }
 
     /// The index of a live `key`: one hash lookup, deleting the key on the
@@ -184,21 +192,32 @@ impl Db {
         rng: &mut impl FnMut(usize) -> usize,
         mut visit: impl FnMut(&Node),
     ) {
-        for _ in 0..n {
-            if volatile {
-                if self.expires.is_empty() {
-                    return;
-                }
-                let key = &self.expires[rng(self.expires.len())];
-                if let Some(node) = self.dict.get(key) {
-                    visit(node);
-                }
-            } else {
-                let Some(node) = self.dict.random(rng) else {
-                    return;
-                };
-                visit(node);
+        if volatile {
+            if self.expires == 0 || n == 0 {
+                return;
             }
+            let (main, rehashing) = self.dict.buckets();
+            let mut left = n;
+            let mut at = rng(main + rehashing);
+            // A second sweep from the start when the first reached the
+            // end: keys with a TTL may all lie before the random bucket.
+            for _ in 0..2 {
+                at = self.dict.sweep_flagged(at, SWEEP_BUCKETS, |node| {
+                    visit(node);
+                    left -= 1;
+                    left > 0
+                });
+                if left == 0 || at != 0 {
+                    return;
+                }
+            }
+            return;
+        }
+        for _ in 0..n {
+            let Some(node) = self.dict.random(rng) else {
+                return;
+            };
+            visit(node);
         }
     }
 
@@ -312,38 +331,38 @@ impl Db {
         let has_expire = entry.expire_at.is_some();
         let node = Node::new(key, entry.value, entry.expire_at, entry.access);
         let had_expire = match slot.map(|s| s.0) {
-            Some(i) => std::mem::replace(self.dict.at_mut(i), node)
-                .expire_at()
-                .is_some(),
+            Some(i) => {
+                let old = std::mem::replace(self.dict.at_mut(i), node);
+                self.dict.refresh_flag(i);
+                old.expire_at().is_some()
+            }
             None => {
                 self.dict.insert(node);
                 self.events.record(events::NEW, "new", key);
                 false
             }
         };
-        if has_expire != had_expire {
-            self.track_expire(key, has_expire);
-        }
+        self.count_expire(had_expire, has_expire);
     }
 
-    fn track_expire(&mut self, key: &[u8], has_expire: bool) {
-        if has_expire {
-            self.expires.insert(key.into());
-        } else {
-            self.expires.swap_remove(key);
+    fn count_expire(&mut self, had: bool, has: bool) {
+        match (had, has) {
+            (false, true) => self.expires += 1,
+            (true, false) => self.expires -= 1,
+            _ => {}
         }
     }
 
     /// Sets or clears the expiry of an existing key; false if it is missing.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>) -> bool {
-        let Some(node) = self.dict.get_mut(key) else {
+        let Some(pos) = self.dict.find(key) else {
             return false;
         };
+        let node = self.dict.at_mut(pos);
         let had_expire = node.expire_at().is_some();
         node.set_expire(expire_at);
-        if had_expire != expire_at.is_some() {
-            self.track_expire(key, expire_at.is_some());
-        }
+        self.dict.refresh_flag(pos);
+        self.count_expire(had_expire, expire_at.is_some());
         true
     }
 
@@ -356,9 +375,7 @@ impl Db {
             expire_at,
             access,
         };
-        if entry.expire_at.is_some() {
-            self.expires.swap_remove(key);
-        }
+        self.count_expire(entry.expire_at.is_some(), false);
         if matches!(&entry.value, Value::Hash(h) if h.has_ttls()) {
             self.volatile_hashes.swap_remove(key);
         }
@@ -368,7 +385,7 @@ impl Db {
     /// Empties the database and releases its tables (FLUSHDB/FLUSHALL).
     pub fn clear(&mut self) {
         self.dict.clear();
-        self.expires = IndexSet::default();
+        self.expires = 0;
         self.volatile_hashes = IndexSet::default();
     }
 
@@ -484,10 +501,10 @@ impl Db {
     }
 
     /// What the database's tables take beside the keys and values: the
-    /// key table's buckets, and the list of keys with a TTL (MEMORY STATS).
+    /// key table's buckets, and for the keys with a TTL nothing more (the
+    /// buckets flag them; MEMORY STATS).
     pub fn overhead(&self) -> (usize, usize) {
-        let expires = self.expires.capacity() * (size_of::<Key>() + 2 * size_of::<usize>());
-        (self.dict.bucket_bytes(), expires)
+        (self.dict.bucket_bytes(), 0)
     }
 
     /// Whether the key table is rehashing.
@@ -496,16 +513,15 @@ impl Db {
     }
 
     /// DEBUG HTSTATS for this database: its key table, then the keys with
-    /// a TTL (an index set, not a bucket table: size and entries only).
+    /// a TTL (no table of their own: their count only).
     pub fn htstats(&self, full: bool) -> String {
         let mut out = String::from("[Dictionary HT]\n");
         self.dict.stats(full, &mut out);
         out.push_str("[Expires HT]\n");
-        if !self.expires.is_empty() {
+        if self.expires > 0 {
             out.push_str(&format!(
-                "Hash table 0 stats (main hash table):\n table size: {}\n number of entries: {}\n rehashing index: -1\n",
-                self.expires.capacity(),
-                self.expires.len()
+                " flagged in the main table's buckets\n number of entries: {}\n",
+                self.expires
             ));
         }
         out
@@ -516,29 +532,27 @@ impl Db {
         self.dict.iter()
     }
 
-    /// Samples up to `n` keys that have an expiry and deletes those whose
-    /// time is up. Returns (sampled, expired).
-    pub fn expire_sample(
-        &mut self,
-        n: usize,
-        now_ms: i64,
-        rng: &mut impl FnMut(usize) -> usize,
-    ) -> (usize, usize) {
-        let mut expired = 0;
-        let mut sampled = 0;
-        while sampled < n && !self.expires.is_empty() {
-            sampled += 1;
-            let idx = rng(self.expires.len());
-            let key = self
-                .expires
-                .get_index(idx)
-                .expect("index below len")
-                .clone();
-            if self.find(&key, now_ms).is_none() {
-                expired += 1;
-            }
+    /// Checks the next `n` keys that have an expiry (sweeping the table's
+    /// flags from where the last call stopped) and deletes those whose
+    /// time is up. Returns (checked, expired).
+    pub fn expire_sample(&mut self, n: usize, now_ms: i64) -> (usize, usize) {
+        if self.expires == 0 || n == 0 {
+            return (0, 0);
         }
-        (sampled, expired)
+        let (mut sampled, mut dead) = (0, Vec::new());
+        self.expire_cursor = self
+            .dict
+            .sweep_flagged(self.expire_cursor, SWEEP_BUCKETS, |node| {
+                if node.is_expired(now_ms) {
+                    dead.push(Key::from(node.key()));
+                }
+                sampled += 1;
+                sampled < n
+            });
+        for key in &dead {
+            self.find(key, now_ms);
+        }
+        (sampled, dead.len())
     }
 }
 

@@ -35,7 +35,7 @@ pub fn active_expire_cycle(
             if db.expires_len() == 0 {
                 break;
             }
-            let (sampled, expired) = db.expire_sample(per_loop, now_ms, rng);
+            let (sampled, expired) = db.expire_sample(per_loop, now_ms);
             total += expired;
             if start.elapsed().as_micros() as u64 > budget_us {
                 return total;

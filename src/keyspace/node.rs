@@ -304,7 +304,7 @@ impl Node {
 
     /// Sets or clears the expire time: in place when the key already has
     /// one, else by rebuilding the node (which also re-checks embedding).
-    pub fn set_expire(&mut self, expire_at: Option<i64>) {
+    pub(super) fn set_expire(&mut self, expire_at: Option<i64>) {
         if let (Some(t), true) = (expire_at, self.has_expire()) {
             let at = self.key_at() - 8;
             // SAFETY: with HAS_EXPIRE the 8 bytes before the key are the
@@ -352,6 +352,11 @@ impl Keyed for Node {
 
     fn addr(&self) -> *const u8 {
         self.0.as_ptr()
+    }
+
+    /// Keys with a TTL are flagged in their bucket.
+    fn flagged(&self) -> bool {
+        self.has_expire()
     }
 }
 

@@ -31,6 +31,12 @@ pub trait Keyed {
     fn key(&self) -> &[u8];
     /// Where the entry lives, for prefetching.
     fn addr(&self) -> *const u8;
+    /// A mark the bucket keeps beside the slot (the keyspace: the key has
+    /// a TTL), so [`Table::sweep_flagged`] finds such entries without
+    /// reading the others.
+    fn flagged(&self) -> bool {
+        false
+    }
 }
 
 /// Entry slots per bucket (the rest of the cache line is the presence
@@ -53,6 +59,8 @@ struct Bucket<T> {
     presence: u8,
     /// One byte of each entry's hash (its top 8 bits).
     tags: [u8; SLOTS],
+    /// Bit i: slot i's entry is flagged (`Keyed::flagged`).
+    flagged: u8,
     entries: [Option<T>; SLOTS],
     /// Entries that did not fit, or null.
     child: *mut Bucket<T>,
@@ -63,6 +71,7 @@ impl<T> Bucket<T> {
         Bucket {
             presence: 0,
             tags: [0; SLOTS],
+            flagged: 0,
             entries: [const { None }; SLOTS],
             child: ptr::null_mut(),
         }
@@ -286,16 +295,62 @@ impl<T: Keyed> Table<T> {
             .expect("a present slot")
     }
 
-    /// The entry at `pos`, which the caller may also replace with another
-    /// of the same key.
-    pub fn at_mut(&mut self, pos: Pos) -> &mut T {
+    fn bucket_at_mut(&mut self, pos: Pos) -> &mut Bucket<T> {
         let mut b = &mut self.tables[usize::from(pos.table)][pos.bucket];
         for _ in 0..pos.depth {
             b = b.child_mut().expect("a position from this table");
         }
-        b.entries[usize::from(pos.slot)]
+        b
+    }
+
+    /// The entry at `pos`, which the caller may also replace with another
+    /// of the same key (then [`Table::refresh_flag`] if its flag changed).
+    pub fn at_mut(&mut self, pos: Pos) -> &mut T {
+        self.bucket_at_mut(pos).entries[usize::from(pos.slot)]
             .as_mut()
             .expect("a present slot")
+    }
+
+    /// Re-reads the flag of the entry at `pos` after a change.
+    pub fn refresh_flag(&mut self, pos: Pos) {
+        let b = self.bucket_at_mut(pos);
+        let slot = usize::from(pos.slot);
+        let flagged = b.entries[slot].as_ref().expect("a present slot").flagged();
+        b.flagged = b.flagged & !(1 << slot) | u8::from(flagged) << slot;
+    }
+
+    /// Visits the flagged entries of up to `max_buckets` buckets (with
+    /// their chains) in index order from bucket `from` (counting the
+    /// tables one after the other), while `visit` returns true. Returns
+    /// where to continue (0 after the last bucket). Only the buckets are
+    /// read to find the flagged entries, one cache line after the next.
+    pub fn sweep_flagged<'a>(
+        &'a self,
+        from: usize,
+        max_buckets: usize,
+        mut visit: impl FnMut(&'a T) -> bool,
+    ) -> usize {
+        let [a, b] = &self.tables;
+        let total = a.len() + b.len();
+        let mut i = from;
+        for _ in 0..max_buckets {
+            if i >= total {
+                return 0;
+            }
+            let home = if i < a.len() { &a[i] } else { &b[i - a.len()] };
+            i += 1;
+            for bk in std::iter::successors(Some(home), |b| b.child()) {
+                let mut m = bk.flagged;
+                while m != 0 {
+                    let slot = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    if !visit(bk.entries[slot].as_ref().expect("a present slot")) {
+                        return i;
+                    }
+                }
+            }
+        }
+        if i >= total { 0 } else { i }
     }
 
     /// Adds an entry whose key is not in the table (the caller checked).
@@ -327,6 +382,7 @@ impl<T: Keyed> Table<T> {
         let bit = 1 << pos.slot;
         assert!(b.presence & bit != 0, "a stale position");
         b.presence &= !bit;
+        b.flagged &= !bit;
         let entry = b.entries[usize::from(pos.slot)]
             .take()
             .expect("a present slot");
@@ -573,7 +629,7 @@ impl<T: Keyed> Table<T> {
 /// Puts entry `p` with `hash` into the first free slot of its bucket's
 /// chain in `table`, adding a child bucket if the chain is full; returns
 /// (bucket, depth, slot).
-fn place<T>(table: &mut [Bucket<T>], hash: u64, entry: T) -> (usize, u32, u8) {
+fn place<T: Keyed>(table: &mut [Bucket<T>], hash: u64, entry: T) -> (usize, u32, u8) {
     let b = hash as usize & (table.len() - 1);
     let mut bucket = &mut table[b];
     let mut depth = 0;
@@ -582,6 +638,7 @@ fn place<T>(table: &mut [Bucket<T>], hash: u64, entry: T) -> (usize, u32, u8) {
             let slot = (!bucket.presence).trailing_zeros() as usize;
             bucket.presence |= 1 << slot;
             bucket.tags[slot] = (hash >> 56) as u8;
+            bucket.flagged = bucket.flagged & !(1 << slot) | u8::from(entry.flagged()) << slot;
             bucket.entries[slot] = Some(entry);
             return (b, depth, slot as u8);
         }
@@ -625,6 +682,7 @@ fn drain_chain<T>(home: &mut Bucket<T>, mut f: impl FnMut(T)) {
             f(b.entries[slot].take().expect("a present slot"));
         }
         b.presence = 0;
+        b.flagged = 0;
     };
     take(home);
     let mut child = std::mem::replace(&mut home.child, ptr::null_mut());
@@ -712,6 +770,10 @@ mod tests {
         fn addr(&self) -> *const u8 {
             (&**self as *const Item).cast()
         }
+
+        fn flagged(&self) -> bool {
+            self.value % 2 == 1
+        }
     }
 
     fn item(k: u32, value: u32) -> Box<Item> {
@@ -784,8 +846,9 @@ mod tests {
                     }
                     Op::Update(k, v) => {
                         let key = format!("k{k}").into_bytes();
-                        if let Some(i) = table.get_mut(&key) {
-                            i.value = v;
+                        if let Some(pos) = table.find(&key) {
+                            table.at_mut(pos).value = v;
+                            table.refresh_flag(pos);
                         }
                         if let Some(m) = model.get_mut(&key) {
                             *m = v;
@@ -795,7 +858,23 @@ mod tests {
                 prop_assert_eq!(table.len(), model.len());
             }
             let all: HashMap<Vec<u8>, u32> = table.iter().map(|i| (i.key.clone(), i.value)).collect();
-            prop_assert_eq!(all, model);
+            prop_assert_eq!(&all, &model);
+            // The flags followed every insert, update, remove and move: a
+            // sweep in small steps finds exactly the odd values.
+            let mut flagged = HashSet::new();
+            let mut at = 0;
+            loop {
+                at = table.sweep_flagged(at, 3, |i| {
+                    flagged.insert(i.key.clone());
+                    true
+                });
+                if at == 0 {
+                    break;
+                }
+            }
+            let odd: HashSet<Vec<u8>> =
+                model.iter().filter(|(_, v)| *v % 2 == 1).map(|(k, _)| k.clone()).collect();
+            prop_assert_eq!(flagged, odd);
         }
 
         /// Every key present for a whole SCAN is returned, while keys are
