@@ -594,6 +594,34 @@ mod tests {
     }
 
     #[test]
+    fn volatile_samples_are_keys_with_a_ttl() {
+        let mut db = Db::default();
+        for i in 0..50_000 {
+            let expire = (i % 1000 == 7).then_some(1_000_000);
+            db.insert(format!("k{i}").as_bytes(), v("x"), expire, 0);
+        }
+        // A TTL given, changed and taken away keeps the flags right.
+        db.set_expire(b"k1", Some(5));
+        db.set_expire(b"k7", None);
+        db.insert(b"k1007", v("y"), None, 0);
+        let with_ttl: std::collections::HashSet<Vec<u8>> = db
+            .iter()
+            .filter(|n| n.expire_at().is_some())
+            .map(|n| n.key().to_vec())
+            .collect();
+        assert_eq!(with_ttl.len(), 49);
+        assert_eq!(db.expires_len(), 49);
+        let mut seed = 1u64;
+        let mut rng = |n: usize| (crate::util::xorshift(&mut seed) % n as u64) as usize;
+        for _ in 0..20 {
+            let mut seen = Vec::new();
+            db.sample(5, true, &mut rng, |n| seen.push(n.key().to_vec()));
+            assert_eq!(seen.len(), 5);
+            assert!(seen.iter().all(|k| with_ttl.contains(k)), "{seen:?}");
+        }
+    }
+
+    #[test]
     fn lazy_expiry() {
         let mut db = Db::default();
         db.insert(b"a", v("1"), Some(100), 0);

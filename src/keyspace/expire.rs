@@ -79,4 +79,28 @@ mod tests {
         assert!(removed >= 800, "removed only {removed}");
         assert_eq!(dbs[0].len() + dbs[1].len(), 1000 - removed);
     }
+
+    /// A few dead keys among many without a TTL are all found: the sweep
+    /// reads only the buckets' flags, so it passes the others cheaply.
+    #[test]
+    fn finds_sparse_expired_keys() {
+        let mut dbs = vec![Db::default()];
+        for i in 0..200_000 {
+            let expire = (i % 20_000 == 0).then_some(10);
+            dbs[0].insert(
+                format!("k{i}").as_bytes(),
+                Value::Str(StrValue::from_bytes(b"v")),
+                expire,
+                0,
+            );
+        }
+        assert_eq!(dbs[0].expires_len(), 10);
+        let mut rng = |n: usize| n / 2;
+        let mut removed = 0;
+        for _ in 0..10 {
+            removed += active_expire_cycle(&mut dbs, 100, 10, 1, &mut rng);
+        }
+        assert_eq!(removed, 10);
+        assert_eq!((dbs[0].len(), dbs[0].expires_len()), (199_990, 0));
+    }
 }
