@@ -440,11 +440,11 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_members(ctx, &result.members());
         return Ok(());
     }
-    let positions = match count {
-        Some(n) => distinct_positions(ctx, len, n as usize),
-        None => vec![ctx.random_below(len)],
+    let pick = match count {
+        Some(n) => Pick::Distinct(n as usize),
+        None => Pick::One,
     };
-    let popped = members_at(ctx, key, &positions);
+    let popped = random_members(ctx, key, len, pick);
     let target = write_as::<Set>(ctx, key)?.expect("present");
     for m in &popped {
         target.remove(m);
@@ -473,22 +473,20 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let positions = match count {
-        None => vec![ctx.random_below(len)],
-        Some(0) => Vec::new(),
+    let pick = match count {
+        None => Pick::One,
+        Some(0) => Pick::Distinct(0),
         // Negative: that many picks, repeats allowed.
-        Some(n) if n < 0 => (0..n.unsigned_abs())
-            .map(|_| ctx.random_below(len))
-            .collect(),
+        Some(n) if n < 0 => Pick::Repeats(n.unsigned_abs() as usize),
         Some(n) if n as usize >= len => {
             // Valkey answers with SUNION of the one key here (a set reply).
             let result = union_or_diff(ctx, &argv[1..2], false)?;
             reply_members(ctx, &result.members());
             return Ok(());
         }
-        Some(n) => distinct_positions(ctx, len, n as usize),
+        Some(n) => Pick::Distinct(n as usize),
     };
-    let picks = members_at(ctx, key, &positions);
+    let picks = random_members(ctx, key, len, pick);
     match count {
         None => ctx.out.bulk(&picks[0]),
         Some(_) => {
@@ -501,10 +499,50 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The members at `positions` of the set at `key`, just looked up.
-fn members_at(ctx: &mut Ctx, key: &[u8], positions: &[usize]) -> Vec<Vec<u8>> {
-    let set = looked_up::<Set>(ctx, key);
-    positions.iter().filter_map(|&i| set.member_at(i)).collect()
+/// What SPOP and SRANDMEMBER draw.
+#[derive(Clone, Copy)]
+enum Pick {
+    One,
+    /// That many, a member possibly more than once.
+    Repeats(usize),
+    /// That many different members (fewer than the set has).
+    Distinct(usize),
+}
+
+/// Random members of the set at `key` (of `len` members, just looked up).
+/// Compact encodings pick by position. A hashtable draws random members,
+/// distinct ones until it has enough; asked for more than a third of it,
+/// it picks positions in one pass over it instead (Valkey's SRANDMEMBER
+/// cases 3 and 4).
+fn random_members(ctx: &mut Ctx, key: &[u8], len: usize, pick: Pick) -> Vec<Vec<u8>> {
+    let table = matches!(looked_up::<Set>(ctx, key), Set::Table(_));
+    if !table || matches!(pick, Pick::Distinct(n) if n * 3 > len) {
+        let positions = match pick {
+            Pick::One => vec![ctx.random_below(len)],
+            Pick::Repeats(n) => (0..n).map(|_| ctx.random_below(len)).collect(),
+            Pick::Distinct(n) => distinct_positions(ctx, len, n),
+        };
+        return looked_up::<Set>(ctx, key).members_at(&positions);
+    }
+    let db = ctx.client.db;
+    let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
+    let set = dbs[db].get_typed::<Set>(key).expect("looked up above");
+    let mut draw = || set.random_member(&mut rng).expect("a non-empty table");
+    match pick {
+        Pick::One => vec![draw()],
+        Pick::Repeats(n) => (0..n).map(|_| draw()).collect(),
+        Pick::Distinct(n) => {
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            let mut picks = Vec::with_capacity(n);
+            while picks.len() < n {
+                let m = draw();
+                if seen.insert(m.clone()) {
+                    picks.push(m);
+                }
+            }
+            picks
+        }
+    }
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -513,8 +551,18 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let table = matches!(set, Set::Table(_));
-    let (window, next) = args.select(set.len(), table, || set.members(), |i| set.member_at(i));
+    // A table is walked with Valkey's cursor; a compact encoding is
+    // returned whole.
+    let (window, next) = match set {
+        Set::Table(t) => {
+            let mut found = Vec::new();
+            let next = t.scan_count(args.cursor, args.count, |m| {
+                found.push(m.as_slice().to_vec())
+            });
+            (found, next)
+        }
+        _ => (set.members(), 0),
+    };
     let elements: Vec<&[u8]> = window
         .iter()
         .filter(|m| args.matches(m))

@@ -475,23 +475,8 @@ impl Db {
     /// Valkey. Every key present for the whole scan is returned at least
     /// once, whatever the table does between calls. Returns the next
     /// cursor (0 when done).
-    pub fn scan<'a>(
-        &'a self,
-        mut cursor: u64,
-        count: usize,
-        mut visit: impl FnMut(&'a Node),
-    ) -> u64 {
-        let (mut visited, mut buckets) = (0, 0);
-        loop {
-            cursor = self.dict.scan(cursor, |n| {
-                visit(n);
-                visited += 1;
-            });
-            buckets += 1;
-            if cursor == 0 || visited >= count || buckets >= count.saturating_mul(10) {
-                return cursor;
-            }
-        }
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, visit: impl FnMut(&'a Node)) -> u64 {
+        self.dict.scan_count(cursor, count, visit)
     }
 
     /// MEMORY USAGE of a key the caller looked up (see

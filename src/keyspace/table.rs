@@ -170,6 +170,29 @@ impl<T: Keyed> Default for Table<T> {
     }
 }
 
+impl<T: Keyed + Clone> Clone for Table<T> {
+    fn clone(&self) -> Self {
+        let mut t = Table::default();
+        for e in self.iter() {
+            t.insert(e.clone());
+        }
+        t
+    }
+}
+
+/// Equal when both hold equal entries under the same keys.
+impl<T: Keyed + PartialEq> PartialEq for Table<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().all(|e| other.get(e.key()) == Some(e))
+    }
+}
+
+impl<T: Keyed + std::fmt::Debug> std::fmt::Debug for Table<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 impl<T: Keyed> Drop for Table<T> {
     fn drop(&mut self) {
         self.clear();
@@ -520,6 +543,28 @@ impl<T: Keyed> Table<T> {
             }
         }
         cursor as u64
+    }
+
+    /// SCAN's step from `cursor` (0 starts): whole buckets are visited
+    /// until `count` entries were seen (or ten times as many buckets), as
+    /// in Valkey. Returns the next cursor (0 when done).
+    pub fn scan_count<'a>(
+        &'a self,
+        mut cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a T),
+    ) -> u64 {
+        let (mut visited, mut buckets) = (0, 0);
+        loop {
+            cursor = self.scan(cursor, |e| {
+                visit(e);
+                visited += 1;
+            });
+            buckets += 1;
+            if cursor == 0 || visited >= count || buckets >= count.saturating_mul(10) {
+                return cursor;
+            }
+        }
     }
 
     /// Bytes the buckets take (top-level and child), the table's own

@@ -7,8 +7,9 @@
 
 use super::intset::Intset;
 use super::listpack::Listpack;
+use crate::keyspace::Member;
+use crate::keyspace::table::Table;
 use crate::util::parse_i64;
-use indexmap::IndexSet;
 
 /// `set-max-intset-entries`, `set-max-listpack-entries`,
 /// `set-max-listpack-value`.
@@ -23,9 +24,8 @@ pub struct Limits {
 pub enum Set {
     Intset(Intset),
     Listpack(Listpack),
-    /// By position (deletes swap the last member in), so SSCAN and random
-    /// picks can go by position.
-    Table(Box<IndexSet<Box<[u8]>>>),
+    /// The keyspace's hashtable: SSCAN walks it with Valkey's cursor.
+    Table(Box<Table<Member>>),
 }
 
 fn as_int(member: &[u8]) -> Option<i64> {
@@ -45,8 +45,9 @@ impl Set {
             Set::Intset(is) => is.heap_bytes(),
             Set::Listpack(lp) => lp.heap_bytes(),
             Set::Table(t) => {
-                t.len() * super::MAP_SLOT
-                    + super::sampled(t.iter().map(|m| m.len()), t.len(), samples)
+                size_of::<Table<Member>>()
+                    + t.bucket_bytes()
+                    + super::sampled(t.iter().map(Member::size), t.len(), samples)
             }
         }
     }
@@ -59,7 +60,7 @@ impl Set {
         } else if hint <= limits.listpack_entries {
             Set::Listpack(Listpack::new())
         } else {
-            Set::Table(Box::new(IndexSet::with_capacity(hint)))
+            Set::Table(Box::default())
         }
     }
 
@@ -97,10 +98,11 @@ impl Set {
     }
 
     fn convert_to_table(&mut self) {
-        let members = self.members();
-        *self = Set::Table(Box::new(
-            members.into_iter().map(Vec::into_boxed_slice).collect(),
-        ));
+        let mut table = Box::new(Table::default());
+        for m in self.members() {
+            table.insert(Member::new(&m));
+        }
+        *self = Set::Table(table);
     }
 
     fn convert_to_listpack(&mut self) {
@@ -127,7 +129,7 @@ impl Set {
         match self {
             Set::Intset(s) => as_int(member).is_some_and(|v| s.contains(v)),
             Set::Listpack(lp) => Self::find(lp, member).is_some(),
-            Set::Table(t) => t.contains(member),
+            Set::Table(t) => t.find(member).is_some(),
         }
     }
 
@@ -135,7 +137,13 @@ impl Set {
     /// included).
     pub fn add(&mut self, limits: Limits, member: &[u8]) -> bool {
         match self {
-            Set::Table(t) => t.insert(member.into()),
+            Set::Table(t) => {
+                let new = t.find(member).is_none();
+                if new {
+                    t.insert(Member::new(member));
+                }
+                new
+            }
             Set::Listpack(lp) => {
                 if Self::find(lp, member).is_some() {
                     return false;
@@ -183,9 +191,7 @@ impl Set {
                 }
                 None => false,
             },
-            // The last member moves into the hole: O(1), and SSCAN's
-            // cursor (walking from the end) still sees every member.
-            Set::Table(t) => t.swap_remove(member),
+            Set::Table(t) => t.remove(member).is_some(),
         }
     }
 
@@ -197,18 +203,49 @@ impl Set {
                 .map(|v| itoa::Buffer::new().format(v).as_bytes().to_vec())
                 .collect(),
             Set::Listpack(lp) => lp.iter().map(|i| i.to_vec()).collect(),
-            Set::Table(t) => t.iter().map(|m| m.to_vec()).collect(),
+            Set::Table(t) => t.iter().map(|m| m.as_slice().to_vec()).collect(),
         }
     }
 
-    /// The member at position `i` of the encoding's order.
-    pub fn member_at(&self, i: usize) -> Option<Vec<u8>> {
+    /// The members at `positions` of the encoding's order (a table's
+    /// order is its iteration's: one pass over it).
+    pub fn members_at(&self, positions: &[usize]) -> Vec<Vec<u8>> {
         match self {
-            Set::Intset(s) => {
-                (i < s.len()).then(|| itoa::Buffer::new().format(s.get(i)).as_bytes().to_vec())
+            Set::Intset(s) => positions
+                .iter()
+                .filter(|&&i| i < s.len())
+                .map(|&i| itoa::Buffer::new().format(s.get(i)).as_bytes().to_vec())
+                .collect(),
+            Set::Listpack(lp) => positions
+                .iter()
+                .filter_map(|&i| lp.seek(i as i64).map(|p| lp.get(p).to_vec()))
+                .collect(),
+            Set::Table(t) => {
+                let mut order: Vec<usize> = (0..positions.len()).collect();
+                order.sort_unstable_by_key(|&k| positions[k]);
+                let mut picked = vec![Vec::new(); positions.len()];
+                let (mut it, mut at) = (t.iter(), 0);
+                let mut current = it.next();
+                for k in order {
+                    while at < positions[k] {
+                        current = it.next();
+                        at += 1;
+                    }
+                    if let Some(m) = current {
+                        picked[k] = m.as_slice().to_vec();
+                    }
+                }
+                picked
             }
-            Set::Listpack(lp) => lp.seek(i as i64).map(|p| lp.get(p).to_vec()),
-            Set::Table(t) => t.get_index(i).map(|m| m.to_vec()),
+        }
+    }
+
+    /// A random member of a hashtable-encoded set (None for the compact
+    /// encodings, which pick by position).
+    pub fn random_member(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<Vec<u8>> {
+        match self {
+            Set::Table(t) => t.random(rng).map(|m| m.as_slice().to_vec()),
+            _ => None,
         }
     }
 
@@ -242,6 +279,35 @@ mod tests {
             proptest::collection::vec(b'a'..b'e', 0..4),
             proptest::collection::vec(any::<u8>(), 0..20),
         ]
+    }
+
+    #[test]
+    fn a_table_picks_by_position_and_at_random() {
+        let limits = Limits {
+            intset_entries: 4,
+            listpack_entries: 4,
+            listpack_value: 4,
+        };
+        let mut s = Set::for_members(limits, b"m0", 100);
+        for i in 0..100 {
+            s.add(limits, format!("m{i}").as_bytes());
+        }
+        assert_eq!(s.encoding_name(), "hashtable");
+        let order = s.members();
+        let picked = s.members_at(&[99, 0, 5, 5]);
+        assert_eq!(
+            picked,
+            [&order[99], &order[0], &order[5], &order[5]].map(|m| m.clone())
+        );
+        let mut seed = 7u64;
+        let mut rng = |n: usize| (crate::util::xorshift(&mut seed) % n as u64) as usize;
+        let mut seen = BTreeSet::new();
+        for _ in 0..2000 {
+            let m = s.random_member(&mut rng).expect("a table");
+            assert!(s.contains(&m));
+            seen.insert(m);
+        }
+        assert_eq!(seen.len(), 100, "every member can be drawn");
     }
 
     proptest! {
