@@ -799,13 +799,17 @@ fn idletime_and_no_touch() {
         assert_eq!(c.cmd(&["TOUCH", "touched"]), b":1\r\n");
         assert_eq!(c.cmd(&["CLIENT", "NO-TOUCH", "OFF"]), b"+OK\r\n");
         assert_eq!(c.cmd(&["GET", "read"]), b"$1\r\nv\r\n");
+        // Valkey's idle clock counts whole seconds and is refreshed by its
+        // cron, so a key read just now may already show 1 second (seen on
+        // a loaded machine); 2.3 seconds untouched always show at least 2.
         let idle = |c: &mut Conn, k: &str| c.int(&["OBJECT", "IDLETIME", k]);
         for k in ["untouched", "notouch"] {
             let i = idle(&mut c, k);
-            assert!((1..=4).contains(&i), "{name}: {k} idle {i}");
+            assert!((2..=4).contains(&i), "{name}: {k} idle {i}");
         }
         for k in ["read", "touched"] {
-            assert_eq!(idle(&mut c, k), 0, "{name}: {k}");
+            let i = idle(&mut c, k);
+            assert!(i <= 1, "{name}: {k} idle {i}");
         }
     }
 }

@@ -4,8 +4,8 @@
 //! cycle, whichever comes first.
 
 use super::{
-    Command, Ctx, ExpireCond, ScanArgs, distinct_positions, expire_time, int_arg, is, ks,
-    looked_up, reply_scan, signed_count, ttl_reply,
+    Command, Ctx, ExpireCond, Pick, ScanArgs, expire_time, int_arg, is, ks, looked_up,
+    random_elements, reply_scan, signed_count, ttl_reply,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::HASH;
@@ -422,10 +422,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 return Ok(());
             }
         };
-        let i = ctx.random_below(len);
-        let (f, _) = looked_up::<Hash>(ctx, argv[1])
-            .pair_at(i)
-            .expect("in range");
+        let (f, _) = random_pairs(ctx, argv[1], len, Pick::One).remove(0);
         ctx.out.bulk(&f);
         return Ok(());
     };
@@ -446,16 +443,16 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Vec::new()
     } else if count < 0 || count == 1 {
         // Any element each time, repeats allowed, in random order.
-        let positions: Vec<usize> = (0..count.unsigned_abs())
-            .map(|_| ctx.random_below(len))
-            .collect();
-        pairs_at(looked_up::<Hash>(ctx, argv[1]), &positions)
+        random_pairs(
+            ctx,
+            argv[1],
+            len,
+            Pick::Repeats(count.unsigned_abs() as usize),
+        )
     } else if count as usize >= len {
         looked_up::<Hash>(ctx, argv[1]).pairs()
     } else {
-        // Distinct elements: a partial shuffle of the positions.
-        let positions = distinct_positions(ctx, len, count as usize);
-        pairs_at(looked_up::<Hash>(ctx, argv[1]), &positions)
+        random_pairs(ctx, argv[1], len, Pick::Distinct(count as usize))
     };
     if with_values && !resp3 {
         ctx.out.array(picks.len() * 2);
@@ -474,11 +471,22 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn pairs_at(hash: &Hash, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    positions
-        .iter()
-        .map(|&i| hash.pair_at(i).expect("in range"))
-        .collect()
+/// Random pairs of the hash at `key` (of `len` fields, just looked up).
+fn random_pairs(ctx: &mut Ctx, key: &[u8], len: usize, pick: Pick) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let table = matches!(looked_up::<Hash>(ctx, key), Hash::Table(_));
+    random_elements(
+        ctx,
+        len,
+        pick,
+        table,
+        |ctx, positions| looked_up::<Hash>(ctx, key).pairs_at(positions),
+        |ctx| {
+            let db = ctx.client.db;
+            let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
+            let hash = dbs[db].get_typed::<Hash>(key).expect("looked up above");
+            hash.random_pair(&mut rng).expect("a non-empty table")
+        },
+    )
 }
 
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -491,25 +499,29 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // The hash and the reply borrowed apart: fields go out uncopied.
     let (db, out) = ctx.db_and_out();
     let hash: &Hash = db.get_typed(argv[1]).expect("looked up above");
-    let table = matches!(hash, Hash::Table(_));
-    // Fields whose time is up are skipped, not counted out of the window.
+    // A table is walked with Valkey's cursor; a listpack is returned
+    // whole. Fields whose time is up are skipped.
     let live = |f: &[u8]| hash.ttl(f).is_none_or(|at| at > now);
-    let (window, next) = args.select(
-        hash.len(),
-        table,
-        || {
-            let pairs = hash.live_pairs(now).into_iter();
-            pairs.map(|(f, v)| (f.into(), v.into())).collect()
-        },
-        |i| hash.pair_ref(i).filter(|(f, _)| live(f)),
-    );
+    let listed;
     let mut elements: Vec<&[u8]> = Vec::new();
-    for (f, v) in window.iter().filter(|(f, _)| args.matches(f)) {
-        elements.push(f);
-        if !args.novalues {
-            elements.push(v);
+    let mut take = |f, v| {
+        if live(f) && args.matches(f) {
+            elements.push(f);
+            if !args.novalues {
+                elements.push(v);
+            }
         }
-    }
+    };
+    let next = match hash {
+        Hash::Table(t) => t
+            .fields
+            .scan_count(args.cursor, args.count, |m| take(m.key(), m.value())),
+        Hash::Listpack(_) => {
+            listed = hash.pairs();
+            listed.iter().for_each(|(f, v)| take(f, v));
+            0
+        }
+    };
     reply_scan(out, next, &elements);
     Ok(())
 }

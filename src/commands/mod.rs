@@ -17,7 +17,7 @@ pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ferrokv_transport::ReplyWriter;
 
@@ -761,6 +761,54 @@ pub fn signed_count(arg: &[u8]) -> Result<i64, CmdError> {
 
 /// `count` distinct random positions below `len` (a partial shuffle), for
 /// the RANDMEMBER / RANDFIELD / SPOP samples.
+/// What SPOP, SRANDMEMBER and HRANDFIELD draw.
+#[derive(Clone, Copy)]
+pub enum Pick {
+    One,
+    /// That many, an element possibly more than once.
+    Repeats(usize),
+    /// That many different elements (fewer than there are).
+    Distinct(usize),
+}
+
+/// Random elements of a collection of `len` elements. A compact encoding
+/// picks by position (`at`). A hashtable draws random elements (`draw`),
+/// distinct ones until it has enough; asked for more than a third of it,
+/// it picks positions in one pass over it instead (Valkey's SRANDMEMBER
+/// cases 3 and 4).
+pub fn random_elements<T: Clone + Eq + std::hash::Hash>(
+    ctx: &mut Ctx,
+    len: usize,
+    pick: Pick,
+    table: bool,
+    at: impl FnOnce(&mut Ctx, &[usize]) -> Vec<T>,
+    mut draw: impl FnMut(&mut Ctx) -> T,
+) -> Vec<T> {
+    if !table || matches!(pick, Pick::Distinct(n) if n * 3 > len) {
+        let positions = match pick {
+            Pick::One => vec![ctx.random_below(len)],
+            Pick::Repeats(n) => (0..n).map(|_| ctx.random_below(len)).collect(),
+            Pick::Distinct(n) => distinct_positions(ctx, len, n),
+        };
+        return at(ctx, &positions);
+    }
+    match pick {
+        Pick::One => vec![draw(ctx)],
+        Pick::Repeats(n) => (0..n).map(|_| draw(ctx)).collect(),
+        Pick::Distinct(n) => {
+            let mut seen = HashSet::with_capacity(n);
+            let mut picks = Vec::with_capacity(n);
+            while picks.len() < n {
+                let e = draw(ctx);
+                if seen.insert(e.clone()) {
+                    picks.push(e);
+                }
+            }
+            picks
+        }
+    }
+}
+
 pub fn distinct_positions(ctx: &mut Ctx, len: usize, count: usize) -> Vec<usize> {
     // A partial Fisher-Yates shuffle over 0..len whose swapped slots live
     // in a map: O(count), however large the collection.

@@ -1,8 +1,8 @@
 //! Set commands (Valkey's t_set.c).
 
 use super::{
-    Command, Ctx, ScanArgs, distinct_positions, is, ks, ks_keynum, looked_up, read_as, reply_scan,
-    signed_count, write_as,
+    Command, Ctx, Pick, ScanArgs, is, ks, ks_keynum, looked_up, random_elements, read_as,
+    reply_scan, signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::SET;
@@ -499,50 +499,22 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// What SPOP and SRANDMEMBER draw.
-#[derive(Clone, Copy)]
-enum Pick {
-    One,
-    /// That many, a member possibly more than once.
-    Repeats(usize),
-    /// That many different members (fewer than the set has).
-    Distinct(usize),
-}
-
 /// Random members of the set at `key` (of `len` members, just looked up).
-/// Compact encodings pick by position. A hashtable draws random members,
-/// distinct ones until it has enough; asked for more than a third of it,
-/// it picks positions in one pass over it instead (Valkey's SRANDMEMBER
-/// cases 3 and 4).
 fn random_members(ctx: &mut Ctx, key: &[u8], len: usize, pick: Pick) -> Vec<Vec<u8>> {
     let table = matches!(looked_up::<Set>(ctx, key), Set::Table(_));
-    if !table || matches!(pick, Pick::Distinct(n) if n * 3 > len) {
-        let positions = match pick {
-            Pick::One => vec![ctx.random_below(len)],
-            Pick::Repeats(n) => (0..n).map(|_| ctx.random_below(len)).collect(),
-            Pick::Distinct(n) => distinct_positions(ctx, len, n),
-        };
-        return looked_up::<Set>(ctx, key).members_at(&positions);
-    }
-    let db = ctx.client.db;
-    let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
-    let set = dbs[db].get_typed::<Set>(key).expect("looked up above");
-    let mut draw = || set.random_member(&mut rng).expect("a non-empty table");
-    match pick {
-        Pick::One => vec![draw()],
-        Pick::Repeats(n) => (0..n).map(|_| draw()).collect(),
-        Pick::Distinct(n) => {
-            let mut seen = std::collections::HashSet::with_capacity(n);
-            let mut picks = Vec::with_capacity(n);
-            while picks.len() < n {
-                let m = draw();
-                if seen.insert(m.clone()) {
-                    picks.push(m);
-                }
-            }
-            picks
-        }
-    }
+    random_elements(
+        ctx,
+        len,
+        pick,
+        table,
+        |ctx, positions| looked_up::<Set>(ctx, key).members_at(positions),
+        |ctx| {
+            let db = ctx.client.db;
+            let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
+            let set = dbs[db].get_typed::<Set>(key).expect("looked up above");
+            set.random_member(&mut rng).expect("a non-empty table")
+        },
+    )
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -556,9 +528,7 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (window, next) = match set {
         Set::Table(t) => {
             let mut found = Vec::new();
-            let next = t.scan_count(args.cursor, args.count, |m| {
-                found.push(m.as_slice().to_vec())
-            });
+            let next = t.scan_count(args.cursor, args.count, |m| found.push(m.key().to_vec()));
             (found, next)
         }
         _ => (set.members(), 0),

@@ -4,12 +4,12 @@
 //! longer than `hash-max-listpack-value` bytes, or once a field gets an
 //! expiry time (t_hash.c; never back).
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use super::listpack::Listpack;
+use crate::keyspace::Member;
+use crate::keyspace::table::Table as KeyTable;
 use foldhash::fast::RandomState;
-use indexmap::IndexMap;
 
 /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
@@ -18,18 +18,14 @@ pub struct Limits {
     pub value: usize,
 }
 
-/// A field and its value, borrowed where the encoding holds the bytes.
-pub type PairRef<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
-
-/// Field → value, by position.
-pub type Fields = IndexMap<Box<[u8]>, Box<[u8]>>;
+/// Field → value, in the keyspace's hashtable.
+pub type Fields = KeyTable<Member>;
 
 /// A `hashtable` hash: its fields, and the expiry times (Unix ms) of the
 /// fields that have one.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Table {
-    /// By position (deletes swap the last field in), so HSCAN's cursor can
-    /// walk it from its end.
+    /// HSCAN walks it with Valkey's cursor.
     pub fields: Fields,
     pub ttls: FieldTtls,
 }
@@ -103,11 +99,10 @@ impl Hash {
         match self {
             Hash::Listpack(lp) => lp.heap_bytes(),
             Hash::Table(t) => {
-                let pairs = t.fields.iter().map(|(f, v)| f.len() + v.len());
                 let ttl_entry = 2 * super::MAP_SLOT;
                 size_of::<Table>()
-                    + t.fields.len() * super::MAP_SLOT
-                    + super::sampled(pairs, t.fields.len(), samples)
+                    + t.fields.bucket_bytes()
+                    + super::sampled(t.fields.iter().map(Member::size), t.fields.len(), samples)
                     + t.ttls.by_field.len() * ttl_entry
             }
         }
@@ -143,10 +138,10 @@ impl Hash {
 
     fn convert(&mut self) {
         if let Hash::Listpack(lp) = self {
-            let mut fields = IndexMap::with_capacity(lp.len() / 2);
+            let mut fields = Fields::default();
             let mut items = lp.iter();
             while let (Some(f), Some(v)) = (items.next(), items.next()) {
-                fields.insert(f.to_vec().into(), v.to_vec().into());
+                fields.insert(Member::pair(&f.to_cow(), &v.to_cow()));
             }
             *self = Hash::Table(Box::new(Table {
                 fields,
@@ -171,14 +166,14 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<Vec<u8>> {
         match self {
             Hash::Listpack(lp) => Self::find(lp, field).map(|v| lp.get(v).to_vec()),
-            Hash::Table(t) => t.fields.get(field).map(|v| v.to_vec()),
+            Hash::Table(t) => t.fields.get(field).map(|m| m.value().to_vec()),
         }
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
             Hash::Listpack(lp) => Self::find(lp, field).is_some(),
-            Hash::Table(t) => t.fields.contains_key(field),
+            Hash::Table(t) => t.fields.find(field).is_some(),
         }
     }
 
@@ -208,7 +203,16 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(t) => t.fields.insert(field.into(), value.into()).is_none(),
+            Hash::Table(t) => match t.fields.find(field) {
+                Some(pos) => {
+                    *t.fields.at_mut(pos) = Member::pair(field, value);
+                    false
+                }
+                None => {
+                    t.fields.insert(Member::pair(field, value));
+                    true
+                }
+            },
         };
         if self.len() > limits.entries {
             self.convert();
@@ -231,7 +235,7 @@ impl Hash {
                 if !t.ttls.is_empty() {
                     t.ttls.clear(field);
                 }
-                t.fields.swap_remove(field).is_some()
+                t.fields.remove(field).is_some()
             }
         }
     }
@@ -294,7 +298,7 @@ impl Hash {
         };
         let due = t.ttls.take_due(now_ms);
         for f in &due {
-            t.fields.swap_remove(f);
+            t.fields.remove(f);
         }
         due.len()
     }
@@ -313,32 +317,38 @@ impl Hash {
             Hash::Table(t) => t
                 .fields
                 .iter()
-                .map(|(f, v)| (f.to_vec(), v.to_vec()))
+                .map(|m| (m.key().to_vec(), m.value().to_vec()))
                 .collect(),
         }
     }
 
-    /// The pair at position `i` of the encoding's order, borrowed where
-    /// the encoding holds the bytes (HSCAN's window).
-    pub fn pair_ref(&self, i: usize) -> Option<PairRef<'_>> {
+    /// The pairs at `positions` of the encoding's order (HRANDFIELD; a
+    /// table's order is its iteration's: one pass over it).
+    pub fn pairs_at(&self, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
         match self {
-            Hash::Table(t) => t
-                .fields
-                .get_index(i)
-                .map(|(f, v)| (Cow::Borrowed(&**f), Cow::Borrowed(&**v))),
-            Hash::Listpack(_) => self.pair_at(i).map(|(f, v)| (f.into(), v.into())),
+            Hash::Listpack(lp) => positions
+                .iter()
+                .filter_map(|&i| {
+                    let f = lp.seek(2 * i as i64)?;
+                    let v = lp.next(f)?;
+                    Some((lp.get(f).to_vec(), lp.get(v).to_vec()))
+                })
+                .collect(),
+            Hash::Table(t) => super::at_positions(t.fields.iter(), positions)
+                .into_iter()
+                .map(|m| (m.key().to_vec(), m.value().to_vec()))
+                .collect(),
         }
     }
 
-    /// The pair at position `i` of the encoding's order (HRANDFIELD).
-    pub fn pair_at(&self, i: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+    /// A random pair of a hashtable-encoded hash (None for a listpack).
+    pub fn random_pair(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(Vec<u8>, Vec<u8>)> {
         match self {
-            Hash::Listpack(lp) => {
-                let f = lp.seek(2 * i as i64)?;
-                let v = lp.next(f)?;
-                Some((lp.get(f).to_vec(), lp.get(v).to_vec()))
-            }
-            Hash::Table(t) => t.fields.get_index(i).map(|(f, v)| (f.to_vec(), v.to_vec())),
+            Hash::Table(t) => t
+                .fields
+                .random(rng)
+                .map(|m| (m.key().to_vec(), m.value().to_vec())),
+            Hash::Listpack(_) => None,
         }
     }
 }
@@ -380,6 +390,35 @@ mod tests {
         h.set_ttl(b"c", Some(5));
         assert_eq!(h.reap(5), 2);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn a_table_picks_by_position_and_at_random() {
+        let limits = Limits {
+            entries: 4,
+            value: 64,
+        };
+        let mut h = Hash::default();
+        for i in 0..100 {
+            let f = format!("f{i}");
+            h.prepare(limits, &[f.as_bytes(), b"v"]);
+            h.set(limits, f.as_bytes(), format!("v{i}").as_bytes());
+        }
+        assert_eq!(h.encoding_name(), "hashtable");
+        let order = h.pairs();
+        assert_eq!(
+            h.pairs_at(&[99, 0, 5, 5]),
+            [99, 0, 5, 5].map(|i| order[i].clone())
+        );
+        let mut seed = 7u64;
+        let mut rng = |n: usize| (crate::util::xorshift(&mut seed) % n as u64) as usize;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2000 {
+            let (f, v) = h.random_pair(&mut rng).expect("a table");
+            assert_eq!(h.get(&f), Some(v));
+            seen.insert(f);
+        }
+        assert_eq!(seen.len(), 100, "every field can be drawn");
     }
 
     proptest! {

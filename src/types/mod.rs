@@ -42,6 +42,22 @@ pub fn sampled(sizes: impl Iterator<Item = usize>, len: usize, samples: usize) -
     (sum * len).checked_div(n).unwrap_or(0)
 }
 
+/// The items at `positions` of `items` (in the positions' order, repeats
+/// allowed; positions past the end are left out), in one pass.
+pub fn at_positions<T: Clone>(items: impl Iterator<Item = T>, positions: &[usize]) -> Vec<T> {
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_unstable_by_key(|&k| positions[k]);
+    let mut picked: Vec<Option<T>> = vec![None; positions.len()];
+    let mut items = items.enumerate().peekable();
+    for k in order {
+        while items.next_if(|(i, _)| *i < positions[k]).is_some() {}
+        if let Some((_, item)) = items.peek().filter(|(i, _)| *i == positions[k]) {
+            picked[k] = Some(item.clone());
+        }
+    }
+    picked.into_iter().flatten().collect()
+}
+
 impl Value {
     /// Heap bytes the value holds (MEMORY USAGE), nested values estimated
     /// from up to `samples` of them (0: all).

@@ -203,7 +203,7 @@ impl Set {
                 .map(|v| itoa::Buffer::new().format(v).as_bytes().to_vec())
                 .collect(),
             Set::Listpack(lp) => lp.iter().map(|i| i.to_vec()).collect(),
-            Set::Table(t) => t.iter().map(|m| m.as_slice().to_vec()).collect(),
+            Set::Table(t) => t.iter().map(|m| m.key().to_vec()).collect(),
         }
     }
 
@@ -220,23 +220,10 @@ impl Set {
                 .iter()
                 .filter_map(|&i| lp.seek(i as i64).map(|p| lp.get(p).to_vec()))
                 .collect(),
-            Set::Table(t) => {
-                let mut order: Vec<usize> = (0..positions.len()).collect();
-                order.sort_unstable_by_key(|&k| positions[k]);
-                let mut picked = vec![Vec::new(); positions.len()];
-                let (mut it, mut at) = (t.iter(), 0);
-                let mut current = it.next();
-                for k in order {
-                    while at < positions[k] {
-                        current = it.next();
-                        at += 1;
-                    }
-                    if let Some(m) = current {
-                        picked[k] = m.as_slice().to_vec();
-                    }
-                }
-                picked
-            }
+            Set::Table(t) => super::at_positions(t.iter().map(|m| m.key()), positions)
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect(),
         }
     }
 
@@ -244,7 +231,7 @@ impl Set {
     /// encodings, which pick by position).
     pub fn random_member(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<Vec<u8>> {
         match self {
-            Set::Table(t) => t.random(rng).map(|m| m.as_slice().to_vec()),
+            Set::Table(t) => t.random(rng).map(|m| m.key().to_vec()),
             _ => None,
         }
     }
