@@ -671,37 +671,6 @@ impl<'a> ScanArgs<'a> {
         Ok(args)
     }
 
-    /// The positions to return from a table of `len` entries and the next
-    /// cursor. Tables are walked from their end by position, so entries
-    /// present throughout are all seen even while others come and go
-    /// (a removal shifts later, already seen, entries down).
-    fn window(&self, len: usize) -> (std::ops::Range<usize>, u64) {
-        let end = if self.cursor == 0 {
-            len
-        } else {
-            (self.cursor as usize).min(len)
-        };
-        let start = end.saturating_sub(self.count);
-        (start..end, start as u64)
-    }
-
-    /// What one call returns, with the next cursor: from a compact
-    /// encoding everything (`all`), cursor 0; from a table of `len`
-    /// entries the cursor's window, read by position (`at`) from its end.
-    pub fn select<T>(
-        &self,
-        len: usize,
-        table: bool,
-        all: impl FnOnce() -> Vec<T>,
-        at: impl FnMut(usize) -> Option<T>,
-    ) -> (Vec<T>, u64) {
-        if !table {
-            return (all(), 0);
-        }
-        let (range, next) = self.window(len);
-        (range.rev().filter_map(at).collect(), next)
-    }
-
     /// Whether a member passes MATCH.
     pub fn matches(&self, member: &[u8]) -> bool {
         self.pattern

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::ZSET;
-use crate::types::zset::{Entries, Limits, Walked, ZSet};
+use crate::types::zset::{Entries, Limits, Walked, ZSet, score_of};
 use crate::types::{Value, ValueRef};
 use crate::util::parse_i64;
 
@@ -1192,8 +1192,18 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx.out, 0, &[]);
         return Ok(());
     };
-    let table = matches!(z, ZSet::Skiplist(_));
-    let (window, next) = args.select(z.len(), table, || z.entries(), |i| z.entry_at(i));
+    // A table is walked with Valkey's cursor; a listpack is returned
+    // whole.
+    let (window, next) = match z {
+        ZSet::Skiplist(t) => {
+            let mut found = Vec::new();
+            let next = t.scores.scan_count(args.cursor, args.count, |m| {
+                found.push((m.key().to_vec(), score_of(m)))
+            });
+            (found, next)
+        }
+        ZSet::Listpack(_) => (z.entries(), 0),
+    };
     let scores: Vec<(&[u8], String)> = window
         .iter()
         .filter(|(m, _)| args.matches(m))

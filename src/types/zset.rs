@@ -7,8 +7,8 @@
 
 use super::listpack::{Item, Listpack};
 use super::ranked::Ranked;
-use foldhash::fast::RandomState;
-use indexmap::IndexMap;
+use crate::keyspace::Member;
+use crate::keyspace::table::Table;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -47,9 +47,14 @@ impl Ord for Score {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tree {
     order: Ranked<(Score, Box<[u8]>)>,
-    /// Member → score, in insertion order (deletes swap the last member
-    /// in), so ZSCAN can walk it by position.
-    scores: IndexMap<Box<[u8]>, f64, RandomState>,
+    /// Member → score (its eight bytes as the value), in the keyspace's
+    /// hashtable: ZSCAN walks it with Valkey's cursor.
+    pub scores: Table<Member>,
+}
+
+/// The score a `scores` entry holds.
+pub fn score_of(m: &Member) -> f64 {
+    f64::from_le_bytes(m.value().try_into().expect("eight bytes"))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -83,10 +88,14 @@ impl ZSet {
         match self {
             ZSet::Listpack(lp) => lp.heap_bytes(),
             ZSet::Skiplist(t) => {
+                // Each member is in the table and, with its score, in
+                // the order.
                 let n = t.scores.len();
+                let entry = |m: &Member| m.size() + m.key().len();
                 size_of::<Tree>()
-                    + n * (2 * super::MAP_SLOT)
-                    + super::sampled(t.scores.keys().map(|m| 2 * m.len()), n, samples)
+                    + t.scores.bucket_bytes()
+                    + n * size_of::<(Score, Box<[u8]>)>()
+                    + super::sampled(t.scores.iter().map(entry), n, samples)
             }
         }
     }
@@ -207,11 +216,10 @@ impl ZSet {
         }
     }
 
-    /// The entry at position `i` of the member table (ZSCAN's order for
-    /// the tree), or of the order for a listpack.
+    /// The entry of rank `i` (ZRANDMEMBER's positions).
     pub fn entry_at(&self, i: usize) -> Option<(Vec<u8>, f64)> {
         match self {
-            ZSet::Skiplist(t) => t.scores.get_index(i).map(|(m, s)| (m.to_vec(), *s)),
+            ZSet::Skiplist(t) => t.order.iter_from(i).next().map(|(s, m)| (m.to_vec(), s.0)),
             ZSet::Listpack(_) => self.walk(i, false).next().map(|(m, s)| (m.into_owned(), s)),
         }
     }
@@ -227,7 +235,7 @@ impl ZSet {
                 }
                 None
             }
-            ZSet::Skiplist(t) => t.scores.get(member).copied(),
+            ZSet::Skiplist(t) => t.scores.get(member).map(score_of),
         }
     }
 
@@ -274,7 +282,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
             ZSet::Skiplist(t) => {
-                let s = Score(*t.scores.get(member)?);
+                let s = Score(score_of(t.scores.get(member)?));
                 Some(t.order.partition_point(|(o, m)| (*o, &**m) < (s, member)))
             }
             ZSet::Listpack(_) => self.entries().iter().position(|(m, _)| m == member),
@@ -307,8 +315,15 @@ fn pack(entries: &[(Vec<u8>, f64)]) -> Listpack {
 
 impl Tree {
     fn insert(&mut self, member: Vec<u8>, score: f64) -> Option<f64> {
+        let entry = Member::pair(&member, &score.to_le_bytes());
+        let old = match self.scores.find(&member) {
+            Some(pos) => Some(score_of(&std::mem::replace(self.scores.at_mut(pos), entry))),
+            None => {
+                self.scores.insert(entry);
+                None
+            }
+        };
         let member: Box<[u8]> = member.into();
-        let old = self.scores.insert(member.clone(), score);
         if let Some(o) = old {
             if Score(o) == Score(score) {
                 return old;
@@ -320,8 +335,8 @@ impl Tree {
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (m, s) = self.scores.swap_remove_entry(member)?;
-        self.order.remove(&(Score(s), m));
+        let s = score_of(&self.scores.remove(member)?);
+        self.order.remove(&(Score(s), member.into()));
         Some(s)
     }
 }
