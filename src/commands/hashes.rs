@@ -422,7 +422,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 return Ok(());
             }
         };
-        let (f, _) = random_pairs(ctx, argv[1], len, Pick::One).remove(0);
+        let (f, _) = random_elements::<Hash>(ctx, argv[1], len, Pick::One).remove(0);
         ctx.out.bulk(&f);
         return Ok(());
     };
@@ -443,7 +443,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Vec::new()
     } else if count < 0 || count == 1 {
         // Any element each time, repeats allowed, in random order.
-        random_pairs(
+        random_elements::<Hash>(
             ctx,
             argv[1],
             len,
@@ -452,7 +452,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else if count as usize >= len {
         looked_up::<Hash>(ctx, argv[1]).pairs()
     } else {
-        random_pairs(ctx, argv[1], len, Pick::Distinct(count as usize))
+        random_elements::<Hash>(ctx, argv[1], len, Pick::Distinct(count as usize))
     };
     if with_values && !resp3 {
         ctx.out.array(picks.len() * 2);
@@ -469,24 +469,6 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// Random pairs of the hash at `key` (of `len` fields, just looked up).
-fn random_pairs(ctx: &mut Ctx, key: &[u8], len: usize, pick: Pick) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let table = matches!(looked_up::<Hash>(ctx, key), Hash::Table(_));
-    random_elements(
-        ctx,
-        len,
-        pick,
-        table,
-        |ctx, positions| looked_up::<Hash>(ctx, key).pairs_at(positions),
-        |ctx| {
-            let db = ctx.client.db;
-            let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
-            let hash = dbs[db].get_typed::<Hash>(key).expect("looked up above");
-            hash.random_pair(&mut rng).expect("a non-empty table")
-        },
-    )
 }
 
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

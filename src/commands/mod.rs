@@ -27,7 +27,7 @@ use crate::keyspace::events::Classes;
 use crate::server::Server;
 use crate::server::client::Session;
 use crate::server::pubsub::Running;
-use crate::types::{StrRef, StrValue, Typed, Value, ValueRef};
+use crate::types::{Sampled, StrRef, StrValue, Typed, Value, ValueRef};
 use crate::util::{parse_f64_strtod, parse_i64};
 
 /// What a command runs against.
@@ -740,35 +740,37 @@ pub enum Pick {
     Distinct(usize),
 }
 
-/// Random elements of a collection of `len` elements. A compact encoding
-/// picks by position (`at`). A hashtable draws random elements (`draw`),
-/// distinct ones until it has enough; asked for more than a third of it,
-/// it picks positions in one pass over it instead (Valkey's SRANDMEMBER
-/// cases 3 and 4).
-pub fn random_elements<T: Clone + Eq + std::hash::Hash>(
+/// Random elements of the collection of type `C` at `key` (of `len`
+/// elements, just looked up). A compact encoding picks by position. A
+/// hashtable draws random elements, distinct ones until it has enough;
+/// asked for more than a third of it, it picks positions in one pass over
+/// it instead (Valkey's SRANDMEMBER cases 3 and 4).
+pub fn random_elements<C: Sampled>(
     ctx: &mut Ctx,
+    key: &[u8],
     len: usize,
     pick: Pick,
-    table: bool,
-    at: impl FnOnce(&mut Ctx, &[usize]) -> Vec<T>,
-    mut draw: impl FnMut(&mut Ctx) -> T,
-) -> Vec<T> {
-    if !table || matches!(pick, Pick::Distinct(n) if n * 3 > len) {
+) -> Vec<C::Element> {
+    if !looked_up::<C>(ctx, key).is_table() || matches!(pick, Pick::Distinct(n) if n * 3 > len) {
         let positions = match pick {
             Pick::One => vec![ctx.random_below(len)],
             Pick::Repeats(n) => (0..n).map(|_| ctx.random_below(len)).collect(),
             Pick::Distinct(n) => distinct_positions(ctx, len, n),
         };
-        return at(ctx, &positions);
+        return looked_up::<C>(ctx, key).at_positions(&positions);
     }
+    let db = ctx.client.db;
+    let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
+    let c = dbs[db].get_typed::<C>(key).expect("looked up above");
+    let mut draw = || c.draw(&mut rng).expect("a non-empty table");
     match pick {
-        Pick::One => vec![draw(ctx)],
-        Pick::Repeats(n) => (0..n).map(|_| draw(ctx)).collect(),
+        Pick::One => vec![draw()],
+        Pick::Repeats(n) => (0..n).map(|_| draw()).collect(),
         Pick::Distinct(n) => {
             let mut seen = HashSet::with_capacity(n);
             let mut picks = Vec::with_capacity(n);
             while picks.len() < n {
-                let e = draw(ctx);
+                let e = draw();
                 if seen.insert(e.clone()) {
                     picks.push(e);
                 }

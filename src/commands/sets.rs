@@ -1,8 +1,8 @@
 //! Set commands (Valkey's t_set.c).
 
 use super::{
-    Command, Ctx, Pick, ScanArgs, is, ks, ks_keynum, looked_up, random_elements, read_as,
-    reply_scan, signed_count, write_as,
+    Command, Ctx, Pick, ScanArgs, is, ks, ks_keynum, random_elements, read_as, reply_scan,
+    signed_count, write_as,
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::SET;
@@ -444,7 +444,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(n) => Pick::Distinct(n as usize),
         None => Pick::One,
     };
-    let popped = random_members(ctx, key, len, pick);
+    let popped = random_elements::<Set>(ctx, key, len, pick);
     let target = write_as::<Set>(ctx, key)?.expect("present");
     for m in &popped {
         target.remove(m);
@@ -486,7 +486,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         Some(n) => Pick::Distinct(n as usize),
     };
-    let picks = random_members(ctx, key, len, pick);
+    let picks = random_elements::<Set>(ctx, key, len, pick);
     match count {
         None => ctx.out.bulk(&picks[0]),
         Some(_) => {
@@ -497,24 +497,6 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// Random members of the set at `key` (of `len` members, just looked up).
-fn random_members(ctx: &mut Ctx, key: &[u8], len: usize, pick: Pick) -> Vec<Vec<u8>> {
-    let table = matches!(looked_up::<Set>(ctx, key), Set::Table(_));
-    random_elements(
-        ctx,
-        len,
-        pick,
-        table,
-        |ctx, positions| looked_up::<Set>(ctx, key).members_at(positions),
-        |ctx| {
-            let db = ctx.client.db;
-            let (dbs, mut rng) = ctx.srv.dbs_and_sampler();
-            let set = dbs[db].get_typed::<Set>(key).expect("looked up above");
-            set.random_member(&mut rng).expect("a non-empty table")
-        },
-    )
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

@@ -321,10 +321,17 @@ impl Hash {
                 .collect(),
         }
     }
+}
 
-    /// The pairs at `positions` of the encoding's order (HRANDFIELD; a
-    /// table's order is its iteration's: one pass over it).
-    pub fn pairs_at(&self, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
+impl super::Sampled for Hash {
+    type Element = (Vec<u8>, Vec<u8>);
+
+    fn is_table(&self) -> bool {
+        matches!(self, Hash::Table(_))
+    }
+
+    /// A table's order is its iteration's: one pass over it.
+    fn at_positions(&self, positions: &[usize]) -> Vec<(Vec<u8>, Vec<u8>)> {
         match self {
             Hash::Listpack(lp) => positions
                 .iter()
@@ -341,8 +348,7 @@ impl Hash {
         }
     }
 
-    /// A random pair of a hashtable-encoded hash (None for a listpack).
-    pub fn random_pair(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn draw(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(Vec<u8>, Vec<u8>)> {
         match self {
             Hash::Table(t) => t
                 .fields
@@ -356,6 +362,7 @@ impl Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Sampled;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -407,14 +414,14 @@ mod tests {
         assert_eq!(h.encoding_name(), "hashtable");
         let order = h.pairs();
         assert_eq!(
-            h.pairs_at(&[99, 0, 5, 5]),
+            h.at_positions(&[99, 0, 5, 5]),
             [99, 0, 5, 5].map(|i| order[i].clone())
         );
         let mut seed = 7u64;
         let mut rng = |n: usize| (crate::util::xorshift(&mut seed) % n as u64) as usize;
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
-            let (f, v) = h.random_pair(&mut rng).expect("a table");
+            let (f, v) = h.draw(&mut rng).expect("a table");
             assert_eq!(h.get(&f), Some(v));
             seen.insert(f);
         }

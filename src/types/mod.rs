@@ -132,6 +132,18 @@ pub trait Typed: Sized {
     fn of_mut(value: &mut Value) -> Option<&mut Self>;
 }
 
+/// A collection random elements are drawn from (SPOP, SRANDMEMBER,
+/// HRANDFIELD): by position from a compact encoding, at random from a
+/// hashtable.
+pub trait Sampled: Typed {
+    type Element: Clone + Eq + std::hash::Hash;
+    fn is_table(&self) -> bool;
+    /// The elements at `positions` of the encoding's order.
+    fn at_positions(&self, positions: &[usize]) -> Vec<Self::Element>;
+    /// A random element of a hashtable (None for a compact encoding).
+    fn draw(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<Self::Element>;
+}
+
 macro_rules! typed {
     ($variant:ident, $ty:ty) => {
         impl Typed for $ty {

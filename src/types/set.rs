@@ -206,10 +206,17 @@ impl Set {
             Set::Table(t) => t.iter().map(|m| m.key().to_vec()).collect(),
         }
     }
+}
 
-    /// The members at `positions` of the encoding's order (a table's
-    /// order is its iteration's: one pass over it).
-    pub fn members_at(&self, positions: &[usize]) -> Vec<Vec<u8>> {
+impl super::Sampled for Set {
+    type Element = Vec<u8>;
+
+    fn is_table(&self) -> bool {
+        matches!(self, Set::Table(_))
+    }
+
+    /// A table's order is its iteration's: one pass over it.
+    fn at_positions(&self, positions: &[usize]) -> Vec<Vec<u8>> {
         match self {
             Set::Intset(s) => positions
                 .iter()
@@ -227,15 +234,15 @@ impl Set {
         }
     }
 
-    /// A random member of a hashtable-encoded set (None for the compact
-    /// encodings, which pick by position).
-    pub fn random_member(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<Vec<u8>> {
+    fn draw(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<Vec<u8>> {
         match self {
             Set::Table(t) => t.random(rng).map(|m| m.key().to_vec()),
             _ => None,
         }
     }
+}
 
+impl Set {
     /// An all-integer set small enough becomes an intset
     /// (maybeConvertToIntset, after SINTERSTORE).
     pub fn compact_integers(&mut self, limits: Limits) {
@@ -256,6 +263,7 @@ impl Set {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Sampled;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 
@@ -281,7 +289,7 @@ mod tests {
         }
         assert_eq!(s.encoding_name(), "hashtable");
         let order = s.members();
-        let picked = s.members_at(&[99, 0, 5, 5]);
+        let picked = s.at_positions(&[99, 0, 5, 5]);
         assert_eq!(
             picked,
             [&order[99], &order[0], &order[5], &order[5]].map(|m| m.clone())
@@ -290,7 +298,7 @@ mod tests {
         let mut rng = |n: usize| (crate::util::xorshift(&mut seed) % n as u64) as usize;
         let mut seen = BTreeSet::new();
         for _ in 0..2000 {
-            let m = s.random_member(&mut rng).expect("a table");
+            let m = s.draw(&mut rng).expect("a table");
             assert!(s.contains(&m));
             seen.insert(m);
         }
