@@ -435,6 +435,35 @@ fn debug_htstats_describes_the_key_table() {
     assert!(text.contains("[Expires HT]\n"), "{text}");
 }
 
+/// DEBUG HTSTATS-KEY describes the table of a hashtable-encoded set, hash
+/// or sorted set in the same form.
+#[test]
+fn debug_htstats_key_describes_a_collection_table() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.conn();
+    // Past every default listpack limit (hashes: 512 entries).
+    for i in 0..600 {
+        let m = format!("m{i}");
+        c.cmd(&["SADD", "s", &m]);
+        c.cmd(&["HSET", "h", &m, "v"]);
+        c.cmd(&["ZADD", "z", &i.to_string(), &m]);
+    }
+    for key in ["s", "h", "z"] {
+        let text = c.str(&["DEBUG", "HTSTATS-KEY", key, "FULL"]);
+        assert!(
+            text.starts_with("Hash table 0 stats (main hash table):\n"),
+            "{key}: {text}"
+        );
+        assert!(text.contains(" number of entries: 600\n"), "{key}: {text}");
+        assert!(
+            text.contains(" chain length distribution:\n"),
+            "{key}: {text}"
+        );
+        let short = c.str(&["DEBUG", "HTSTATS-KEY", key]);
+        assert!(!short.contains("chain length"), "{key}: {short}");
+    }
+}
+
 /// INFO memory names Valkey's fields, in Valkey's order (tools parse them).
 #[test]
 fn info_memory_fields_are_valkeys() {

@@ -7,7 +7,7 @@ use super::{CmdId, Command, Ctx, int_arg, is, reply_help};
 use crate::config::{Config, ConfigError};
 use crate::error::{CmdError, CmdResult, err};
 use crate::server::Shutdown;
-use crate::types::{StrValue, Value};
+use crate::types::{Hash, Set, StrValue, Value, ValueRef, ZSet};
 use crate::util::glob;
 
 const ADMIN: &str = "@admin @slow @dangerous";
@@ -634,6 +634,25 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .ok_or_else(|| err("ERR Out of range database"))?;
         let text = ctx.srv.dbs[db].htstats(full);
         ctx.out.verbatim("txt", text.as_bytes());
+    } else if is(sub, "htstats-key") && argv.len() >= 3 {
+        let full = argv.get(3).is_some_and(|a| is(a, "full"));
+        let now = ctx.now_ms;
+        let node = ctx.db().lookup_counted(argv[2], now);
+        let Some(node) = node else {
+            return Err(err("ERR no such key"));
+        };
+        let mut text = String::new();
+        match node.value() {
+            ValueRef::Value(Value::Set(Set::Table(t))) => t.stats(full, &mut text),
+            ValueRef::Value(Value::Hash(Hash::Table(t))) => t.fields.stats(full, &mut text),
+            ValueRef::Value(Value::ZSet(ZSet::Skiplist(t))) => t.scores.stats(full, &mut text),
+            _ => {
+                return Err(err(
+                    "ERR The value stored at the specified key is not represented using an hash table",
+                ));
+            }
+        }
+        ctx.out.verbatim("txt", text.as_bytes());
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.srv.active_expire_enabled = int_arg(argv[2])? != 0;
         ctx.out.ok();
@@ -644,6 +663,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             &[
                 "HTSTATS <dbid> [full]",
                 "    Return hash table statistics of the specified database.",
+                "HTSTATS-KEY <key> [full]",
+                "    Like HTSTATS but for the hash table stored at <key>'s value.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>. If <prefix> is specified then",
                 "    it is used instead of the 'key' prefix. These are not propagated to",
