@@ -143,13 +143,24 @@ impl Server {
             .expect("FERROKV_RDMA_ADDR (set by ci/rdma-vm/run)")
             .parse()
             .expect("FERROKV_RDMA_ADDR is an IP address");
-        let port = free_port().to_string();
         let ip = addr.to_string();
-        let mut args = vec!["--rdma-port", &port, "--rdma-bind", &ip];
-        args.extend_from_slice(extra);
-        let mut s = Server::spawn(&ferrokv_bin(), &args);
-        s.rdma = Some(SocketAddr::new(addr, port.parse().unwrap()));
-        s
+        // A fresh RDMA port for each attempt: the RDMA port space is not
+        // TCP's, so a port free for TCP can still be held there (an
+        // outgoing RDMA connection's own port, for one).
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port().to_string();
+            let mut args = vec!["--rdma-port", &port, "--rdma-bind", &ip];
+            args.extend_from_slice(extra);
+            match Server::try_spawn(&ferrokv_bin(), &args) {
+                Ok(mut s) => {
+                    s.rdma = Some(SocketAddr::new(addr, port.parse().unwrap()));
+                    return s;
+                }
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("ferrokv over RDMA {extra:?} did not start:\n{last_log}");
     }
 
     /// Starts the reference valkey-server with the same base arguments.
