@@ -44,6 +44,28 @@ const KIND_MASK: u8 = 0x0f;
 const HAS_EXPIRE: u8 = 0x80;
 const MOVED_OUT: u8 = 0x40;
 
+/// Where a node's tail (a long key's length, the expire time, the key)
+/// starts, by its kind byte.
+fn tail_of(kind_byte: u8) -> usize {
+    if kind_byte & KIND_MASK == VALUE {
+        VALUE_TAIL
+    } else {
+        SHORT_TAIL
+    }
+}
+
+/// Where the key starts: after the tail's long-key length and expire time
+/// when the node has them.
+fn key_offset(kind_byte: u8, key_len: usize) -> usize {
+    let long = if key_len >= usize::from(LONG_KEY) {
+        4
+    } else {
+        0
+    };
+    let expire = if kind_byte & HAS_EXPIRE != 0 { 8 } else { 0 };
+    tail_of(kind_byte) + long + expire
+}
+
 /// An owned key and entry. Reads borrow from the node; a change of shape
 /// (an expire time added or removed, a string made mutable) builds a new
 /// node in its place.
@@ -127,18 +149,12 @@ impl Node {
             *base.add(EMB_LEN) = extra as u8;
             *base.add(KEY_LEN) = if long { LONG_KEY } else { key_len as u8 };
             *base.add(LFU) = access.counter;
-            let mut at = if kind == VALUE {
-                VALUE_TAIL
-            } else {
-                SHORT_TAIL
-            };
             if long {
-                ptr::write_unaligned(base.add(at).cast::<u32>(), key_len);
-                at += 4;
+                ptr::write_unaligned(base.add(tail_of(kind)).cast::<u32>(), key_len);
             }
+            let at = key_offset(kind | flags, key.len());
             if let Some(t) = expire_at {
-                ptr::write_unaligned(base.add(at).cast::<i64>(), t);
-                at += 8;
+                ptr::write_unaligned(base.add(at - 8).cast::<i64>(), t);
             }
             ptr::copy_nonoverlapping(key.as_ptr(), base.add(at), key.len());
         }
@@ -146,18 +162,8 @@ impl Node {
     }
 
     fn layout_of(kind_byte: u8, key_len: usize, extra: usize) -> Layout {
-        let tail = if kind_byte & KIND_MASK == VALUE {
-            VALUE_TAIL
-        } else {
-            SHORT_TAIL
-        };
-        let expire = if kind_byte & HAS_EXPIRE != 0 { 8 } else { 0 };
-        let long = if key_len >= usize::from(LONG_KEY) {
-            4
-        } else {
-            0
-        };
-        Layout::from_size_align(tail + long + expire + key_len + extra, 8).expect("a node's size")
+        let size = key_offset(kind_byte, key_len) + key_len + extra;
+        Layout::from_size_align(size, 8).expect("a node's size")
     }
 
     fn byte(&self, at: usize) -> u8 {
@@ -202,28 +208,20 @@ impl Node {
         self.size() + held
     }
 
-    fn tail(&self) -> usize {
-        if self.kind() == VALUE {
-            VALUE_TAIL
-        } else {
-            SHORT_TAIL
-        }
-    }
-
     fn key_len(&self) -> usize {
         match self.byte(KEY_LEN) {
             // SAFETY: a long key's length is the u32 at the tail (in
             // bounds; an unaligned read).
             LONG_KEY => unsafe {
-                ptr::read_unaligned(self.0.as_ptr().add(self.tail()).cast::<u32>()) as usize
+                let at = tail_of(self.kind_byte());
+                ptr::read_unaligned(self.0.as_ptr().add(at).cast::<u32>()) as usize
             },
             n => usize::from(n),
         }
     }
 
     fn key_at(&self) -> usize {
-        let long = if self.byte(KEY_LEN) == LONG_KEY { 4 } else { 0 };
-        self.tail() + long + if self.has_expire() { 8 } else { 0 }
+        key_offset(self.kind_byte(), self.key_len())
     }
 
     fn has_expire(&self) -> bool {
