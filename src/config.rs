@@ -38,8 +38,8 @@ pub struct Config {
     pub zset_max_listpack_value: i64,
     /// List node limit: entries if positive, else a size class (-2: 8 KB).
     pub list_max_listpack_size: i64,
-    /// Nodes left uncompressed at each end of a list (stored; lists are
-    /// not compressed yet).
+    /// Quicklist nodes left uncompressed at each end of a list (0: none
+    /// compressed); lists take it when they become quicklists.
     pub list_compress_depth: i64,
     pub requirepass: String,
     pub protected_mode: bool,

@@ -160,7 +160,10 @@ pub const COMMANDS: &[Command] = &[
 const W_BLOCK: &str = "@write @list @slow @blocking";
 
 fn fill(ctx: &Ctx) -> Fill {
-    Fill(ctx.srv.config.list_max_listpack_size)
+    Fill {
+        size: ctx.srv.config.list_max_listpack_size,
+        depth: ctx.srv.config.list_compress_depth,
+    }
 }
 
 /// After `event` took elements from `key`'s list: an empty list is

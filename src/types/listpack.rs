@@ -76,9 +76,15 @@ impl Listpack {
     }
 
     /// The listpack's bytes, as Valkey stores them.
-    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// A listpack from bytes `as_bytes` gave (a decompressed quicklist
+    /// node): trusted, not validated.
+    pub fn from_own_bytes(bytes: Vec<u8>) -> Listpack {
+        debug_assert_eq!(bytes.last(), Some(&EOF));
+        Listpack(bytes)
     }
 
     /// Its size in bytes (Valkey's lpBytes).

@@ -1,8 +1,9 @@
 //! Small helpers shared by the server: glob matching, number text, clocks,
-//! a random stream.
+//! LZF compression, a random stream.
 
 pub mod glob;
 pub mod longdouble;
+pub mod lzf;
 pub mod time;
 
 pub use ferrokv_transport::resp::num::parse_i64;
