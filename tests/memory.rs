@@ -66,3 +66,84 @@ fn stats_account_for_the_keys_and_doctor_sees_a_peak() {
         "{report}"
     );
 }
+
+/// DEBUG OBJECT's line without what differs by nature: the address and
+/// the LRU clock (and, with `lzf`, serializedlength: our LZF coder is not
+/// liblzf, so compressed lengths differ).
+fn debug_object(c: &mut Conn, key: &str, lzf: bool) -> String {
+    let line = c.str(&["DEBUG", "OBJECT", key]);
+    line.split(' ')
+        .filter(|f| {
+            let masked = f.starts_with("at:")
+                || f.starts_with("lru:")
+                || (lzf && f.starts_with("serializedlength:"));
+            !masked
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// DEBUG OBJECT on both servers for every type and encoding: the same
+/// encoding, RDB length, idle time and quicklist figures.
+#[test]
+fn debug_object_matches_valkey() {
+    let args = ["--enable-debug-command", "yes"];
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    for server in [Server::start(&args), Server::reference(&args)] {
+        let mut c = server.conn();
+        let run = |c: &mut Conn, cmd: &str| {
+            c.cmd(&cmd.split(' ').collect::<Vec<_>>()[..]);
+        };
+        for cmd in [
+            "SET s hello",
+            "SET i 12345",
+            "SET neg -5",
+            "SET big 12345678901",
+            "APPEND raw abc",
+            "RPUSH l a b c",
+            "HSET h f v",
+            "SADD si 1 2 3",
+            "SADD sl a b",
+            "ZADD z 1 a",
+            "CONFIG SET list-max-listpack-size 4",
+            "RPUSH ql a b c d e f g h i 123456789012",
+            "CONFIG SET list-max-listpack-size -2",
+            // Still filled 4 to a node: a quicklist keeps its fill.
+            "RPUSH ql j k l m n",
+            "CONFIG SET set-max-intset-entries 2",
+            "SADD st x1 x2 x3",
+            "CONFIG SET zset-max-listpack-entries 1",
+            "ZADD zs 1 a 2.5 b",
+            "CONFIG SET hash-max-listpack-entries 1",
+            "HSET ht f1 v1 f2 v2",
+            "HSET hx f1 v1 f2 v2",
+            "HEXPIRE hx 1000 FIELDS 1 f1",
+        ] {
+            run(&mut c, cmd);
+        }
+        c.cmd(&["SET", "sp", " 5"]);
+        let mut got: Vec<String> = [
+            "s", "i", "neg", "big", "sp", "raw", "l", "h", "si", "sl", "z", "ql", "st", "zs", "ht",
+            "hx",
+        ]
+        .iter()
+        .map(|k| debug_object(&mut c, k, false))
+        .collect();
+        // A compressed quicklist: all but the LZF-dependent length.
+        run(&mut c, "CONFIG SET list-compress-depth 1");
+        for _ in 0..20 {
+            let mut cmd = vec!["RPUSH", "lzf"];
+            let e = "x".repeat(40);
+            cmd.extend(std::iter::repeat_n(e.as_str(), 100));
+            c.int(&cmd[..]);
+        }
+        got.push(debug_object(&mut c, "lzf", true));
+        got.push(c.str(&["DEBUG", "OBJECT", "lzf"])[..6].to_string());
+        assert_eq!(
+            format!("{:?}", c.val(&["DEBUG", "OBJECT", "nokey"])),
+            "Error(\"ERR no such key\")"
+        );
+        lines.push(got);
+    }
+    assert_eq!(lines[0], lines[1]);
+}

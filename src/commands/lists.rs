@@ -213,7 +213,7 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], head: bool, only_existing: bool) -> CmdRe
     };
     list.grow_for(fill, elements.iter().map(|e| e.len()));
     for e in elements {
-        list.push(fill, e, head);
+        list.push(e, head);
     }
     let len = list.len();
     ctx.out.int(len as i64);
@@ -363,7 +363,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::NoSuchKey);
     };
     list.grow_for(fill, std::iter::once(argv[3].len()));
-    if !list.set(fill, index, argv[3]) {
+    if !list.set(index, argv[3]) {
         return Err(err("ERR index out of range"));
     }
     // A big element replaced by a small one may let it shrink back.
@@ -390,7 +390,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(-1);
         return Ok(());
     };
-    list.insert_at(fill, at + usize::from(after), ele);
+    list.insert_at(at + usize::from(after), ele);
     let len = list.len();
     ctx.changed(LIST, "linsert", argv[1]);
     ctx.out.int(len as i64);
@@ -556,7 +556,7 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_head: bool, to_head: boo
     }
     let target = write_as::<List>(ctx, dst)?.expect("present");
     target.grow_for(fill, std::iter::once(v.len()));
-    target.push(fill, &v, to_head);
+    target.push(&v, to_head);
     ctx.changed(LIST, push_event(to_head), dst);
     after_removal(ctx, src, pop_event(from_head));
     ctx.out.bulk(&v);

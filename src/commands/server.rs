@@ -7,7 +7,7 @@ use super::{CmdId, Command, Ctx, int_arg, is, reply_help};
 use crate::config::{Config, ConfigError};
 use crate::error::{CmdError, CmdResult, err};
 use crate::server::Shutdown;
-use crate::types::{Hash, Set, StrValue, Value, ValueRef, ZSet};
+use crate::types::{Hash, List, Set, StrValue, Value, ValueRef, ZSet, rdb};
 use crate::util::glob;
 
 const ADMIN: &str = "@admin @slow @dangerous";
@@ -653,6 +653,32 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
         ctx.out.verbatim("txt", text.as_bytes());
+    } else if is(sub, "object") && argv.len() == 3 {
+        let now = ctx.now_ms;
+        let Some(node) = ctx.db().peek(argv[2], now) else {
+            return Err(err("ERR no such key"));
+        };
+        let value = node.value();
+        let mut extra = String::new();
+        if let ValueRef::Value(Value::List(List::Quicklist(q))) = value {
+            let (nodes, count, list_size, compressed, raw) = q.shape();
+            extra = format!(
+                " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:{list_size} ql_compressed:{} ql_uncompressed_size:{raw}",
+                count as f64 / nodes as f64,
+                u8::from(compressed)
+            );
+        }
+        // The LRU clock (seconds, 24 bits) at the last access.
+        let idle_ms = node.access().idle_ms(now);
+        let lru = ((now - idle_ms) / 1000) & 0xff_ffff;
+        let text = format!(
+            "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{}{extra}",
+            std::ptr::from_ref(node),
+            value.encoding_name(),
+            rdb::value_len(value),
+            idle_ms / 1000
+        );
+        ctx.out.simple(&text);
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.srv.active_expire_enabled = int_arg(argv[2])? != 0;
         ctx.out.ok();
@@ -661,6 +687,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.out,
             "DEBUG",
             &[
+                "OBJECT <key>",
+                "    Show low level info about `key` and associated value.",
                 "HTSTATS <dbid> [full]",
                 "    Return hash table statistics of the specified database.",
                 "HTSTATS-KEY <key> [full]",

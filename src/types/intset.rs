@@ -33,6 +33,16 @@ impl Intset {
         self.data.capacity()
     }
 
+    /// Valkey's bytes for it: the width and the count (u32 little-endian
+    /// each), then the elements (RDB stores intsets so).
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut blob = Vec::with_capacity(8 + self.data.len());
+        blob.extend_from_slice(&(self.width as u32).to_le_bytes());
+        blob.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        blob.extend_from_slice(&self.data);
+        blob
+    }
+
     pub fn len(&self) -> usize {
         self.data.len() / self.width
     }

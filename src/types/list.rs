@@ -14,9 +14,12 @@
 //! Valkey does), the nodes more than N from either end are kept
 //! LZF-compressed when that saves more than 8 bytes: reads decompress a
 //! copy, edits decompress the node in place, and every edit ends by
-//! restoring that rule around the nodes it touched.
+//! restoring that rule around the nodes it touched. A quicklist also
+//! keeps the `list-max-listpack-size` it was made with for filling its
+//! nodes; conversions follow the current setting.
 
 use super::listpack::{Item, Listpack};
+use super::rdb;
 use crate::util::lzf;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -214,6 +217,9 @@ pub struct Quicklist {
     count: usize,
     /// Nodes kept uncompressed at each end (0: none compressed).
     depth: usize,
+    /// `list-max-listpack-size` when it was made, which fills its nodes
+    /// from then on (Valkey's quicklist keeps its fill too).
+    size: i64,
 }
 
 impl Quicklist {
@@ -248,6 +254,38 @@ impl Quicklist {
         let (depth, len) = (self.depth, self.nodes.len());
         let back = len.saturating_sub(depth + added)..len.saturating_sub(depth);
         (depth..depth + added).chain(back)
+    }
+
+    /// Its RDB length (rdb::value_len): each node as a string of its
+    /// bytes, a compressed one as its LZF data.
+    pub fn rdb_len(&self) -> usize {
+        let blob = |node: &Node| match node {
+            Node::Packed(lp) => rdb::string_len(lp.as_bytes()),
+            Node::Plain(v) => rdb::string_len(v),
+            Node::Lzf(c) => rdb::lzf_blob_len(c.lzf.len(), c.raw_len),
+        };
+        rdb::quicklist_len(self.nodes.len(), self.nodes.iter().map(blob))
+    }
+
+    /// DEBUG OBJECT's figures: nodes, elements, node fill, whether it
+    /// compresses, bytes uncompressed.
+    pub fn shape(&self) -> (usize, usize, i64, bool, usize) {
+        let raw = self.nodes.iter().map(Node::raw_len).sum();
+        (
+            self.nodes.len(),
+            self.count,
+            self.size,
+            self.depth != 0,
+            raw,
+        )
+    }
+
+    /// The limits its nodes fill to.
+    fn fill(&self) -> Fill {
+        Fill {
+            size: self.size,
+            depth: self.depth as i64,
+        }
     }
 
     /// The node holding element `i` (< count) and `i`'s index in it.
@@ -357,6 +395,7 @@ impl List {
                 nodes: VecDeque::new(),
                 count: lp.len(),
                 depth: (fill.depth.max(0) as usize).min(MAX_DEPTH),
+                size: fill.size,
             };
             if !lp.is_empty() {
                 q.nodes.push_back(Node::Packed(lp));
@@ -381,11 +420,12 @@ impl List {
     }
 
     /// LPUSH / RPUSH of one element (call `grow_for` first).
-    pub fn push(&mut self, fill: Fill, ele: &[u8], head: bool) {
+    pub fn push(&mut self, ele: &[u8], head: bool) {
         match self {
             List::Listpack(lp) if head => lp.push_front(ele),
             List::Listpack(lp) => lp.push_back(ele),
             List::Quicklist(q) => {
+                let fill = q.fill();
                 q.count += 1;
                 let nodes = &mut q.nodes;
                 let end = if head {
@@ -473,7 +513,7 @@ impl List {
     }
 
     /// LSET: false if the index is out of range (call `grow_for` first).
-    pub fn set(&mut self, fill: Fill, index: i64, ele: &[u8]) -> bool {
+    pub fn set(&mut self, index: i64, ele: &[u8]) -> bool {
         let Some(i) = self.resolve(index) else {
             return false;
         };
@@ -483,6 +523,7 @@ impl List {
                 lp.replace(p, ele)
             }
             List::Quicklist(q) => {
+                let fill = q.fill();
                 let (n, k) = q.node_of(i);
                 let large = fill.is_large(ele.len());
                 match q.nodes[n].expand() {
@@ -495,7 +536,7 @@ impl List {
                         // The element changes kind: it moves to a node of
                         // its own kind, splitting a packed node around it.
                         self.delete(i, 1);
-                        self.insert_at(fill, i, ele);
+                        self.insert_at(i, ele);
                         return true;
                     }
                 }
@@ -506,13 +547,13 @@ impl List {
     }
 
     /// Inserts `ele` so that it becomes element `i` (0..=len).
-    pub fn insert_at(&mut self, fill: Fill, i: usize, ele: &[u8]) {
+    pub fn insert_at(&mut self, i: usize, ele: &[u8]) {
         let len = self.len();
         if i == 0 {
-            return self.push(fill, ele, true);
+            return self.push(ele, true);
         }
         if i == len {
-            return self.push(fill, ele, false);
+            return self.push(ele, false);
         }
         match self {
             List::Listpack(lp) => {
@@ -520,6 +561,7 @@ impl List {
                 lp.insert(p, ele);
             }
             List::Quicklist(q) => {
+                let fill = q.fill();
                 q.count += 1;
                 // The node holding element i - 1; insert after it, at
                 // offset k in 1..=len(node).
@@ -710,7 +752,7 @@ mod tests {
             let mut list = List::default();
             for i in 0..5000 {
                 list.grow_for(fill, std::iter::once(40));
-                list.push(fill, &element(i), i % 3 == 0);
+                list.push(&element(i), i % 3 == 0);
             }
             list
         };
@@ -741,7 +783,7 @@ mod tests {
                 match op {
                     Op::Push(e, head) => {
                         list.grow_for(fill, std::iter::once(e.len()));
-                        list.push(fill, &e, head);
+                        list.push(&e, head);
                         if head { model.push_front(e) } else { model.push_back(e) }
                     }
                     Op::Pop(head) => {
@@ -752,13 +794,13 @@ mod tests {
                     Op::Insert(i, e) => {
                         let i = i % (model.len() + 1);
                         list.grow_for(fill, std::iter::once(e.len()));
-                        list.insert_at(fill, i, &e);
+                        list.insert_at(i, &e);
                         model.insert(i, e);
                     }
                     Op::Set(i, e) if !model.is_empty() => {
                         let i = i % model.len();
                         list.grow_for(fill, std::iter::once(e.len()));
-                        prop_assert!(list.set(fill, i as i64, &e));
+                        prop_assert!(list.set(i as i64, &e));
                         model[i] = e;
                         list.shrunk(fill);
                     }

@@ -7,6 +7,7 @@ pub mod intset;
 pub mod list;
 pub mod listpack;
 pub mod ranked;
+pub mod rdb;
 pub mod set;
 pub mod string;
 pub mod zset;
