@@ -401,7 +401,7 @@ fn source_bytes<'a>(db: &'a Db, key: &[u8], scratch: &'a mut itoa::Buffer) -> &'
     match db.get_checked(key) {
         Some(e) => match e.value() {
             ValueRef::Str(s) => s.as_bytes(scratch),
-            ValueRef::Value(_) => &[],
+            ValueRef::Packed(..) | ValueRef::Value(_) => &[],
         },
         None => &[],
     }

@@ -480,7 +480,8 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     // The hash and the reply borrowed apart: fields go out uncopied.
     let (db, out) = ctx.db_and_out();
-    let hash: &Hash = db.get_typed(argv[1]).expect("looked up above");
+    let hash = db.get_typed::<Hash>(argv[1]).expect("looked up above");
+    let hash: &Hash = &hash;
     // A table is walked with Valkey's cursor; a listpack is returned
     // whole. Fields whose time is up are skipped.
     let live = |f: &[u8]| hash.ttl(f).is_none_or(|at| at > now);

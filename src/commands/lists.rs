@@ -312,7 +312,7 @@ fn rpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn llen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = read_as::<List>(ctx, argv[1])?.map_or(0, List::len);
+    let len = read_as::<List>(ctx, argv[1])?.map_or(0, |l| l.len());
     ctx.out.int(len as i64);
     Ok(())
 }

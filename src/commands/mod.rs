@@ -17,6 +17,7 @@ pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use ferrokv_transport::ReplyWriter;
@@ -460,13 +461,13 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
 pub fn as_str(value: ValueRef<'_>) -> Result<StrRef<'_>, CmdError> {
     match value {
         ValueRef::Str(s) => Ok(s),
-        ValueRef::Value(_) => Err(CmdError::WrongType),
+        ValueRef::Packed(..) | ValueRef::Value(_) => Err(CmdError::WrongType),
     }
 }
 
 /// The value of type `T` under `key`, looked up for a read (hits, misses,
 /// CLIENT NO-TOUCH); None if missing, WRONGTYPE if of another type.
-pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
+pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<Cow<'a, T>>, CmdError> {
     let (now, touch) = (ctx.now_ms, !ctx.client.no_touch);
     match ctx.db().lookup_read(key, now, touch) {
         Some(e) => T::of(e.value()).map(Some).ok_or(CmdError::WrongType),
@@ -476,7 +477,7 @@ pub fn read_as<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a 
 
 /// The value of type `T` under `key`, which the command has just looked up
 /// (so no second lookup is counted in the stats).
-pub fn looked_up<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> &'a T {
+pub fn looked_up<'a, T: Typed>(ctx: &'a mut Ctx, key: &[u8]) -> Cow<'a, T> {
     ctx.db().get_typed(key).expect("looked up above")
 }
 

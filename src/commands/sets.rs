@@ -9,6 +9,7 @@ use crate::keyspace::events::SET;
 use crate::types::Value;
 use crate::types::set::{Limits, Set};
 use crate::util::parse_i64;
+use std::borrow::Cow;
 
 const W_FAST: &str = "@write @set @fast";
 const W_SLOW: &str = "@write @set @slow";
@@ -241,14 +242,14 @@ fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let len = read_as::<Set>(ctx, argv[1])?.map_or(0, Set::len);
+    let len = read_as::<Set>(ctx, argv[1])?.map_or(0, |s| s.len());
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let members = read_as::<Set>(ctx, argv[1])?
-        .map(Set::members)
+        .map(|s| s.members())
         .unwrap_or_default();
     reply_members(ctx, &members);
     Ok(())
@@ -257,7 +258,7 @@ fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// The sets under `keys` (None for missing keys), type-checked in order.
 fn sets_of(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Option<Set>>, CmdError> {
     keys.iter()
-        .map(|k| read_as::<Set>(ctx, k).map(|s| s.cloned()))
+        .map(|k| read_as::<Set>(ctx, k).map(|s| s.map(Cow::into_owned)))
         .collect()
 }
 
@@ -507,7 +508,7 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     // A table is walked with Valkey's cursor; a compact encoding is
     // returned whole.
-    let (window, next) = match set {
+    let (window, next) = match &*set {
         Set::Table(t) => {
             let mut found = Vec::new();
             let next = t.scan_count(args.cursor, args.count, |m| found.push(m.key().to_vec()));

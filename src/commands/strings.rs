@@ -686,7 +686,7 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut fetch = |key: &[u8]| -> Option<Result<Vec<u8>, ()>> {
         db.lookup_read(key, now, touch).map(|e| match e.value() {
             ValueRef::Str(s) => Ok(s.to_vec()),
-            ValueRef::Value(_) => Err(()),
+            ValueRef::Packed(..) | ValueRef::Value(_) => Err(()),
         })
     };
     let a = fetch(argv[1]);

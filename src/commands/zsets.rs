@@ -12,8 +12,8 @@ use super::{
 };
 use crate::error::{CmdError, CmdResult, err};
 use crate::keyspace::events::ZSET;
+use crate::types::Value;
 use crate::types::zset::{Entries, Limits, Walked, ZSet, score_of};
-use crate::types::{Value, ValueRef};
 use crate::util::parse_i64;
 
 const W_FAST: &str = "@write @sortedset @fast";
@@ -501,7 +501,7 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, ZSet::len);
+    let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -824,7 +824,8 @@ fn range_generic(ctx: &mut Ctx, argv: &[&[u8]], fixed: Option<(By, bool)>) -> Cm
     }
     // The set and the reply borrowed apart: members go out uncopied.
     let (db, out) = ctx.db_and_out();
-    let z: &ZSet = db.get_typed(argv[1]).expect("looked up above");
+    let z = db.get_typed::<ZSet>(argv[1]).expect("looked up above");
+    let z: &ZSet = &z;
     let items = select(z, &spec, argv[2], argv[3])?;
     reply_range(out, &items, spec.with_scores);
     Ok(())
@@ -862,7 +863,7 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     check_bounds(&spec, argv[3], argv[4])?;
     let items = match read_as::<ZSet>(ctx, src)? {
-        Some(z) => owned(select(z, &spec, argv[3], argv[4])?),
+        Some(z) => owned(select(&z, &spec, argv[3], argv[4])?),
         None => Vec::new(),
     };
     store(ctx, dst, &items, "zrangestore");
@@ -903,7 +904,7 @@ fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (lo, hi) = score_range(argv[2], argv[3])?;
     let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
         count_between(
-            z,
+            &z,
             |_, s| in_score_range(s, (lo, ScoreBound(f64::INFINITY, false))),
             |_, s| in_score_range(s, (ScoreBound(f64::NEG_INFINITY, false), hi)),
         )
@@ -917,7 +918,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (from, to) = ((lo, LexBound::Max), (LexBound::Min, hi));
     let n = read_as::<ZSet>(ctx, argv[1])?.map_or(0, |z| {
         count_between(
-            z,
+            &z,
             |m, _| in_lex_range(m, &from),
             |m, _| in_lex_range(m, &to),
         )
@@ -1194,7 +1195,7 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     // A table is walked with Valkey's cursor; a listpack is returned
     // whole.
-    let (window, next) = match z {
+    let (window, next) = match &*z {
         ZSet::Skiplist(t) => {
             let mut found = Vec::new();
             let next = t.scores.scan_count(args.cursor, args.count, |m| {
@@ -1250,11 +1251,11 @@ fn op_sources(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Entries>, CmdError> {
         .map(
             |k| match ctx.db().lookup_read(k, now, touch).map(|e| e.value()) {
                 None => Ok(Vec::new()),
-                Some(ValueRef::Value(Value::ZSet(z))) => Ok(z.entries()),
-                Some(ValueRef::Value(Value::Set(s))) => {
-                    Ok(s.members().into_iter().map(|m| (m, 1.0)).collect())
-                }
-                Some(_) => Err(CmdError::WrongType),
+                Some(v) => match &*v.to_value() {
+                    Value::ZSet(z) => Ok(z.entries()),
+                    Value::Set(s) => Ok(s.members().into_iter().map(|m| (m, 1.0)).collect()),
+                    _ => Err(CmdError::WrongType),
+                },
             },
         )
         .collect()

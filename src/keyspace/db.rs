@@ -2,6 +2,7 @@
 
 use foldhash::fast::RandomState;
 use indexmap::IndexSet;
+use std::borrow::Cow;
 
 use super::events::{self, Classes};
 use super::evict::{Access, LFU_INIT, Lfu};
@@ -60,10 +61,7 @@ impl Node {
 
     /// A copy out of the table (COPY).
     pub fn to_entry(&self) -> Entry {
-        let value = match self.value() {
-            ValueRef::Str(s) => Value::Str(s.to_owned()),
-            ValueRef::Value(v) => v.clone(),
-        };
+        let value = self.value().to_value().into_owned();
         Entry {
             value,
             expire_at: self.expire_at(),
@@ -74,7 +72,7 @@ impl Node {
     /// The value as a `T`, mutably (None if it is another type: a string
     /// stored in place stays so).
     pub fn typed_mut<T: Typed>(&mut self) -> Option<&mut T> {
-        T::of(self.value())?;
+        (self.value().type_name() == T::TYPE).then_some(())?;
         T::of_mut(self.value_mut())
     }
 }
@@ -263,6 +261,14 @@ impl Db {
 
     /// Looks a key up without touching it or counting (internal
     /// probes).
+    /// Packs `key`'s small compact collection back into its node after an
+    /// edit unpacked it (see `node::take_unpacked`).
+    pub fn repack(&mut self, key: &[u8]) {
+        if let Some(node) = self.dict.get_mut(key) {
+            node.repack();
+        }
+    }
+
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Node> {
         let i = self.find(key, now_ms)?;
         Some(self.dict.at_mut(i))
@@ -276,7 +282,7 @@ impl Db {
 
     /// The value of type `T` under a key the command has already looked up
     /// at this instant (no lazy expiry, no stats).
-    pub fn get_typed<T: Typed>(&self, key: &[u8]) -> Option<&T> {
+    pub fn get_typed<T: Typed>(&self, key: &[u8]) -> Option<Cow<'_, T>> {
         self.dict.get(key).and_then(|n| T::of(n.value()))
     }
 

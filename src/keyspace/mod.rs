@@ -18,3 +18,4 @@ pub mod table;
 pub use db::{Db, Node};
 pub use key::Key;
 pub use member::Member;
+pub use node::take_unpacked;

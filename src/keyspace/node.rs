@@ -7,17 +7,22 @@
 //! time when the key has one, the key's bytes, and an `embstr` string's
 //! bytes or an `int` string's eight. A short key with a short string so
 //! costs its bytes plus 8, in one allocation, where a fixed-size node
-//! would pay for its largest case.
+//! would pay for its largest case. A small collection in a compact
+//! encoding (a listpack, an intset) is held the same way, as its bytes
+//! after the key: an edit moves it into a `Value` (the node is rebuilt),
+//! and the dispatcher packs it back after the command (`take_unpacked`).
 //!
 //! `unsafe` is confined to this file: the layout is computed from the
 //! header, and every access goes through the offsets it gives.
 
 use std::alloc::{self, Layout};
+use std::cell::RefCell;
 use std::ptr::{self, NonNull};
 
 use super::evict::Access;
 use super::table::Keyed;
-use crate::types::{StrRef, Value, ValueRef};
+use crate::types::intset::Intset;
+use crate::types::{Packed, StrRef, Value, ValueRef};
 
 /// Header offsets: access clock (u32), kind and flags, embedded value
 /// length, key length (LONG_KEY: a u32 after the header or Value), LFU
@@ -38,7 +43,26 @@ const VALUE_TAIL: usize = VALUE_AT + size_of::<Value>();
 const EMB: u8 = 0;
 const INT: u8 = 1;
 const VALUE: u8 = 2;
+/// A compact collection's bytes after the key; EMB_LEN says which
+/// (`Packed::ALL` index), the bytes their own length.
+const PACKED: u8 = 3;
 const KIND_MASK: u8 = 0x0f;
+/// Compact collections up to this many bytes are held packed: reads copy
+/// them out, so larger ones (whose per-key overhead matters little) stay
+/// a `Value`.
+const PACK_LIMIT: usize = 512;
+
+thread_local! {
+    /// Keys whose node this thread unpacked since the last
+    /// `take_unpacked` (edits reach the Value through `value_mut`, which
+    /// cannot reach the table): the dispatcher packs them again.
+    static UNPACKED: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The keys unpacked since the last call, to pack again.
+pub fn take_unpacked() -> Vec<Vec<u8>> {
+    UNPACKED.with_borrow_mut(std::mem::take)
+}
 /// Flags: the key has an expire time (8 bytes before the key); the value
 /// was moved out (dropping frees the bytes only).
 const HAS_EXPIRE: u8 = 0x80;
@@ -81,8 +105,18 @@ impl Node {
     /// caller wants it as a mutable `Value`); one that no longer fits
     /// becomes `raw` for good, as in Valkey.
     pub fn new(key: &[u8], mut value: Value, expire_at: Option<i64>, access: Access) -> Node {
-        Self::build(key, &mut value, expire_at, access, true)
-            .unwrap_or_else(|| Self::holding(key, value, expire_at, access))
+        if let Some(node) = Self::build(key, &mut value, expire_at, access, true) {
+            return node;
+        }
+        match value.packed() {
+            Some((kind, bytes)) if bytes.len() <= PACK_LIMIT => {
+                let node = Self::short(key, PACKED, &bytes, expire_at, access);
+                // SAFETY: the header lies within the node; `node` is ours.
+                unsafe { *node.0.as_ptr().add(EMB_LEN) = kind as u8 };
+                node
+            }
+            _ => Self::holding(key, value, expire_at, access),
+        }
     }
 
     /// The node as a short string (embedded or integer) if `value` is one
@@ -183,8 +217,28 @@ impl Node {
         match self.kind() {
             EMB => usize::from(self.byte(EMB_LEN)),
             INT => 8,
+            PACKED => {
+                let at = self.key_at() + self.key_len();
+                // SAFETY: a packed node's bytes follow the key, and both a
+                // listpack (7 bytes at least) and an intset (8) begin with
+                // their length fields, which are read here.
+                let head = unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(at), 7) };
+                match self.packed_kind() {
+                    Packed::SetIntset => {
+                        // SAFETY: as above: an intset's 8-byte header.
+                        Intset::blob_len(unsafe {
+                            std::slice::from_raw_parts(self.0.as_ptr().add(at), 8)
+                        })
+                    }
+                    _ => u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize,
+                }
+            }
             _ => 0,
         }
+    }
+
+    fn packed_kind(&self) -> Packed {
+        Packed::ALL[usize::from(self.byte(EMB_LEN))]
     }
 
     fn layout(&self) -> Layout {
@@ -279,6 +333,12 @@ impl Node {
                 let v = unsafe { ptr::read_unaligned(self.0.as_ptr().add(at).cast::<i64>()) };
                 ValueRef::Str(StrRef::Int(v))
             }
+            PACKED => {
+                // SAFETY: a packed collection's bytes follow the key.
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(at), self.extra()) };
+                ValueRef::Packed(self.packed_kind(), bytes)
+            }
             // SAFETY: a VALUE node's Value is initialised (MOVED_OUT is set
             // only on nodes being consumed) and borrowed with `&self`.
             _ => ValueRef::of(unsafe { &*self.value_ptr() }),
@@ -290,6 +350,9 @@ impl Node {
     /// time and access word).
     pub fn value_mut(&mut self) -> &mut Value {
         if self.kind() != VALUE {
+            if self.kind() == PACKED {
+                UNPACKED.with_borrow_mut(|keys| keys.push(self.key().to_vec()));
+            }
             let (mut value, expire_at) = self.take();
             let (key, access) = (self.key(), self.access());
             let node = Self::build(key, &mut value, expire_at, access, false)
@@ -323,10 +386,7 @@ impl Node {
     fn take(&mut self) -> (Value, Option<i64>) {
         let expire_at = self.expire_at();
         if self.kind() != VALUE {
-            let ValueRef::Str(s) = self.value() else {
-                unreachable!("short nodes hold strings")
-            };
-            return (Value::Str(s.to_owned()), expire_at);
+            return (self.value().to_value().into_owned(), expire_at);
         }
         // SAFETY: a VALUE node's initialised Value, read out once: MOVED_OUT
         // keeps `drop` from dropping it again.
@@ -339,6 +399,22 @@ impl Node {
     /// The value and expire time, consuming the node.
     pub fn into_parts(mut self) -> (Value, Option<i64>) {
         self.take()
+    }
+
+    /// Holds a compact collection that an edit moved into a `Value` as
+    /// its bytes again (if it is still compact and small enough).
+    pub fn repack(&mut self) {
+        if self.kind() != VALUE {
+            return;
+        }
+        // SAFETY: a VALUE node's initialised Value, borrowed with `&self`.
+        match unsafe { &*self.value_ptr() }.packed() {
+            Some((_, bytes)) if bytes.len() <= PACK_LIMIT => {}
+            _ => return,
+        }
+        let (value, expire_at) = self.take();
+        let node = Node::new(self.key(), value, expire_at, self.access());
+        *self = node;
     }
 }
 
@@ -384,7 +460,7 @@ impl std::fmt::Debug for Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{List, StrValue};
+    use crate::types::{Hash, List, Set, StrValue, ZSet, hash, set, zset};
 
     fn s(v: &[u8]) -> Value {
         Value::Str(StrValue::from_bytes(v))
@@ -402,7 +478,10 @@ mod tests {
             s(&[7u8; 200]),
             Value::Str(StrValue::raw(b"raw")),
             Value::List(List::default()),
-        ];
+        ]
+        .into_iter()
+        .chain(collections())
+        .collect::<Vec<_>>();
         for key in [&b""[..], b"k", &[b'x'; 254], &[b'y'; 255], &[b'z'; 70_000]] {
             for value in &values {
                 for expire in [None, Some(1_700_000_000_000)] {
@@ -449,11 +528,88 @@ mod tests {
         }
     }
 
-    fn value_of(node: &Node) -> Value {
-        match node.value() {
-            ValueRef::Str(s) => Value::Str(s.to_owned()),
-            ValueRef::Value(v) => v.clone(),
+    /// Collections in every compact encoding (packed into their node, one
+    /// list too large to be), and in a table.
+    fn collections() -> Vec<Value> {
+        let mut list = List::default();
+        let mut big = List::default();
+        for i in 0..20 {
+            list.push(format!("e{i}").as_bytes(), false);
+            big.push(&[b'b'; 40], true);
         }
+        let (sets, hashes, zsets) = (
+            set::Limits {
+                intset_entries: 512,
+                listpack_entries: 128,
+                listpack_value: 64,
+            },
+            hash::Limits {
+                entries: 128,
+                value: 64,
+            },
+            zset::Limits {
+                entries: 128,
+                value: 64,
+            },
+        );
+        let (mut ints, mut members, mut table) = (
+            Set::for_members(sets, b"1", 5),
+            Set::for_members(sets, b"m", 5),
+            Set::for_members(sets, b"t", 200),
+        );
+        let (mut h, mut z) = (Hash::default(), ZSet::new(zsets, 3, 2));
+        for i in 0..5 {
+            ints.add(sets, i.to_string().as_bytes());
+            members.add(sets, format!("m{i}").as_bytes());
+            h.set(hashes, format!("f{i}").as_bytes(), b"v");
+            z.insert(zsets, format!("m{i}").as_bytes(), f64::from(i) / 2.0);
+        }
+        for i in 0..200 {
+            table.add(sets, format!("t{i}").as_bytes());
+        }
+        vec![
+            Value::List(list),
+            Value::List(big),
+            Value::Set(ints),
+            Value::Set(members),
+            Value::Set(table),
+            Value::Hash(h),
+            Value::ZSet(z),
+        ]
+    }
+
+    /// Small compact collections are held as their bytes, edits unpack
+    /// them (recording the key) and `repack` packs them again.
+    #[test]
+    fn small_collections_are_packed() {
+        let now = Access::new(0, 0);
+        for value in collections() {
+            let packed = value.packed().is_some_and(|(_, b)| b.len() <= PACK_LIMIT);
+            let mut node = Node::new(b"key", value.clone(), Some(9), now);
+            assert_eq!(matches!(node.value(), ValueRef::Packed(..)), packed);
+            assert_eq!(value_of(&node), value);
+            take_unpacked();
+            node.value_mut();
+            assert_eq!(
+                take_unpacked(),
+                if packed {
+                    vec![b"key".to_vec()]
+                } else {
+                    vec![]
+                }
+            );
+            assert!(matches!(node.value(), ValueRef::Value(_)));
+            node.repack();
+            assert_eq!(matches!(node.value(), ValueRef::Packed(..)), packed);
+            assert_eq!((value_of(&node), node.expire_at()), (value, Some(9)));
+            if packed {
+                assert!(node.memory_usage(0) < 8 + 3 + 8 + PACK_LIMIT);
+            }
+        }
+    }
+
+    fn value_of(node: &Node) -> Value {
+        node.value().to_value().into_owned()
     }
 
     #[test]

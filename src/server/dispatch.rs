@@ -220,7 +220,10 @@ fn run(
     };
     let running = ctx.running();
     let result = handler(&mut ctx, argv);
-    let srv = ctx.srv;
+    let (srv, db) = (ctx.srv, ctx.client.db);
+    for key in crate::keyspace::take_unpacked() {
+        srv.dbs[db].repack(&key);
+    }
     if srv.config.notify_keyspace_events != 0 {
         // Events the command's lookups raised (expired, keymiss) that no
         // event of its own published first.

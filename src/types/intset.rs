@@ -34,13 +34,30 @@ impl Intset {
     }
 
     /// Valkey's bytes for it: the width and the count (u32 little-endian
-    /// each), then the elements (RDB stores intsets so).
+    /// each), then the elements (RDB stores intsets so, and a node holds a
+    /// small set so).
     pub fn to_blob(&self) -> Vec<u8> {
         let mut blob = Vec::with_capacity(8 + self.data.len());
         blob.extend_from_slice(&(self.width as u32).to_le_bytes());
         blob.extend_from_slice(&(self.len() as u32).to_le_bytes());
         blob.extend_from_slice(&self.data);
         blob
+    }
+
+    /// The intset `to_blob` gave.
+    pub fn from_blob(blob: &[u8]) -> Intset {
+        let word = |at: usize| u32::from_le_bytes(blob[at..at + 4].try_into().expect("4 bytes"));
+        let (width, len) = (word(0) as usize, word(4) as usize);
+        Intset {
+            width,
+            data: blob[8..8 + width * len].to_vec(),
+        }
+    }
+
+    /// The length of the blob at the start of `bytes`.
+    pub fn blob_len(bytes: &[u8]) -> usize {
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        8 + word(0) as usize * word(4) as usize
     }
 
     pub fn len(&self) -> usize {

@@ -18,6 +18,9 @@ pub use set::Set;
 pub use string::{Bytes, StrRef, StrValue};
 pub use zset::ZSet;
 
+use listpack::Listpack;
+use std::borrow::Cow;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
@@ -95,12 +98,80 @@ impl Value {
     }
 }
 
-/// A value type commands look up by (WRONGTYPE for any other).
+/// A collection in a compact encoding, as the keyspace stores it in the
+/// key's own node: which type and encoding its bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packed {
+    List,
+    Hash,
+    SetIntset,
+    SetListpack,
+    ZSet,
+}
+
+impl Packed {
+    pub const ALL: [Packed; 5] = [
+        Packed::List,
+        Packed::Hash,
+        Packed::SetIntset,
+        Packed::SetListpack,
+        Packed::ZSet,
+    ];
+
+    /// The value these bytes (from `Value::packed`) encode.
+    pub fn to_value(self, bytes: &[u8]) -> Value {
+        let lp = || Listpack::from_own_bytes(bytes.to_vec());
+        match self {
+            Packed::List => Value::List(List::Listpack(lp())),
+            Packed::Hash => Value::Hash(Hash::Listpack(lp())),
+            Packed::SetIntset => Value::Set(Set::Intset(intset::Intset::from_blob(bytes))),
+            Packed::SetListpack => Value::Set(Set::Listpack(lp())),
+            Packed::ZSet => Value::ZSet(ZSet::Listpack(lp())),
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Packed::List => "list",
+            Packed::Hash => "hash",
+            Packed::SetIntset | Packed::SetListpack => "set",
+            Packed::ZSet => "zset",
+        }
+    }
+
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            Packed::SetIntset => "intset",
+            _ => "listpack",
+        }
+    }
+}
+
+impl Value {
+    /// A compact collection's bytes (listpack, or intset in Valkey's
+    /// layout), which a node can hold in place of the `Value`.
+    pub fn packed(&self) -> Option<(Packed, Cow<'_, [u8]>)> {
+        fn lp(kind: Packed, lp: &Listpack) -> Option<(Packed, Cow<'_, [u8]>)> {
+            Some((kind, lp.as_bytes().into()))
+        }
+        match self {
+            Value::List(List::Listpack(l)) => lp(Packed::List, l),
+            Value::Hash(Hash::Listpack(l)) => lp(Packed::Hash, l),
+            Value::Set(Set::Listpack(l)) => lp(Packed::SetListpack, l),
+            Value::Set(Set::Intset(i)) => Some((Packed::SetIntset, i.to_blob().into())),
+            Value::ZSet(ZSet::Listpack(l)) => lp(Packed::ZSet, l),
+            _ => None,
+        }
+    }
+}
+
 /// A value borrowed from the keyspace: strings as [`StrRef`] (a node may
-/// store a short one in place), everything else as the `Value` it is.
+/// store a short one in place), compact collections as their bytes (held
+/// in the node too), everything else as the `Value` it is.
 #[derive(Debug, Clone, Copy)]
 pub enum ValueRef<'a> {
     Str(StrRef<'a>),
+    Packed(Packed, &'a [u8]),
     /// Never a string.
     Value(&'a Value),
 }
@@ -116,6 +187,7 @@ impl<'a> ValueRef<'a> {
     pub fn type_name(self) -> &'static str {
         match self {
             ValueRef::Str(_) => "string",
+            ValueRef::Packed(kind, _) => kind.type_name(),
             ValueRef::Value(v) => v.type_name(),
         }
     }
@@ -123,14 +195,38 @@ impl<'a> ValueRef<'a> {
     pub fn encoding_name(self) -> &'static str {
         match self {
             ValueRef::Str(s) => s.encoding_name(),
+            ValueRef::Packed(kind, _) => kind.encoding_name(),
             ValueRef::Value(v) => v.encoding_name(),
+        }
+    }
+
+    /// The value borrowed, or rebuilt from the bytes a node holds.
+    pub fn to_value(self) -> Cow<'a, Value> {
+        match self {
+            ValueRef::Str(s) => Cow::Owned(Value::Str(s.to_owned())),
+            ValueRef::Packed(kind, bytes) => Cow::Owned(kind.to_value(bytes)),
+            ValueRef::Value(v) => Cow::Borrowed(v),
         }
     }
 }
 
-pub trait Typed: Sized {
-    fn of(value: ValueRef<'_>) -> Option<&Self>;
+/// A value type commands look up by (WRONGTYPE for any other). A compact
+/// collection held in its node is read from a copy rebuilt from its bytes.
+pub trait Typed: Sized + Clone {
+    const TYPE: &'static str;
+    fn of_value(value: &Value) -> Option<&Self>;
     fn of_mut(value: &mut Value) -> Option<&mut Self>;
+    fn from_value(value: Value) -> Option<Self>;
+
+    fn of(value: ValueRef<'_>) -> Option<Cow<'_, Self>> {
+        match value {
+            ValueRef::Value(v) => Self::of_value(v).map(Cow::Borrowed),
+            ValueRef::Packed(kind, bytes) if kind.type_name() == Self::TYPE => {
+                Self::from_value(kind.to_value(bytes)).map(Cow::Owned)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A collection random elements are drawn from (SPOP, SRANDMEMBER,
@@ -146,11 +242,13 @@ pub trait Sampled: Typed {
 }
 
 macro_rules! typed {
-    ($variant:ident, $ty:ty) => {
+    ($variant:ident, $ty:ty, $name:literal) => {
         impl Typed for $ty {
-            fn of(value: ValueRef<'_>) -> Option<&Self> {
+            const TYPE: &'static str = $name;
+
+            fn of_value(value: &Value) -> Option<&Self> {
                 match value {
-                    ValueRef::Value(Value::$variant(v)) => Some(v),
+                    Value::$variant(v) => Some(v),
                     _ => None,
                 }
             }
@@ -161,14 +259,21 @@ macro_rules! typed {
                     _ => None,
                 }
             }
+
+            fn from_value(value: Value) -> Option<Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
         }
     };
 }
 
-typed!(List, List);
-typed!(Hash, Hash);
-typed!(Set, Set);
-typed!(ZSet, ZSet);
+typed!(List, List, "list");
+typed!(Hash, Hash, "hash");
+typed!(Set, Set, "set");
+typed!(ZSet, ZSet, "zset");
 
 #[cfg(test)]
 mod tests {

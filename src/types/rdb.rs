@@ -14,7 +14,7 @@
 //! The LZF coder is ours, not liblzf: for compressible strings over 20
 //! bytes the length can differ from Valkey's by a few bytes.
 
-use super::{Hash, List, Set, StrRef, Value, ValueRef, ZSet};
+use super::{Hash, List, Packed, Set, StrRef, Value, ValueRef, ZSet};
 use crate::util::{lzf, parse_i64};
 
 /// A length's own size.
@@ -68,18 +68,15 @@ pub fn value_len(value: ValueRef<'_>) -> usize {
     let value = match value {
         ValueRef::Str(StrRef::Int(v)) => return int_string_len(v),
         ValueRef::Str(StrRef::Bytes { data, .. }) => return string_len(data),
+        ValueRef::Packed(kind, bytes) => return packed_len(kind, bytes),
         ValueRef::Value(v) => v,
     };
+    if let Some((kind, bytes)) = value.packed() {
+        return packed_len(kind, &bytes);
+    }
     match value {
         Value::Str(s) => value_len(ValueRef::Str(s.as_ref())),
-        Value::List(List::Listpack(lp)) => {
-            quicklist_len(1, std::iter::once(string_len(lp.as_bytes())))
-        }
         Value::List(List::Quicklist(q)) => q.rdb_len(),
-        Value::Hash(Hash::Listpack(lp))
-        | Value::Set(Set::Listpack(lp))
-        | Value::ZSet(ZSet::Listpack(lp)) => string_len(lp.as_bytes()),
-        Value::Set(Set::Intset(is)) => string_len(&is.to_blob()),
         Value::Set(Set::Table(t)) => {
             len_len(t.len()) + t.iter().map(|m| string_len(m.key())).sum::<usize>()
         }
@@ -98,6 +95,16 @@ pub fn value_len(value: ValueRef<'_>) -> usize {
                     .map(|m| string_len(m.key()) + 8)
                     .sum::<usize>()
         }
+        _ => unreachable!("compact encodings are packed above"),
+    }
+}
+
+/// A compact collection: one string of its bytes (a listpack list as a
+/// quicklist of one packed node).
+fn packed_len(kind: Packed, bytes: &[u8]) -> usize {
+    match kind {
+        Packed::List => quicklist_len(1, std::iter::once(string_len(bytes))),
+        _ => string_len(bytes),
     }
 }
 

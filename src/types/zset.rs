@@ -240,25 +240,46 @@ impl ZSet {
     }
 
     /// Sets `member`'s score (call `expect` first for new members);
-    /// returns the previous score.
+    /// returns the previous score. A listpack is edited in place, as
+    /// Valkey's zzlInsert / zzlDelete do.
     pub fn insert(&mut self, limits: Limits, member: &[u8], score: f64) -> Option<f64> {
         match self {
             ZSet::Skiplist(t) => t.insert(member.to_vec(), score),
             ZSet::Listpack(lp) => {
-                let mut entries = unpack(lp);
-                let old = entries
-                    .iter()
-                    .position(|(m, _)| m == member)
-                    .map(|i| entries.remove(i).1);
+                let found = find_pair(lp, member);
+                let old = found.map(|(_, s)| s);
                 if old.is_none()
-                    && (entries.len() + 1 > limits.entries || member.len() > limits.value)
+                    && (lp.len() / 2 + 1 > limits.entries || member.len() > limits.value)
                 {
                     self.convert_to_tree();
                     return self.insert(limits, member, score);
                 }
-                let at = entries.partition_point(|(m, s)| cmp_entry(*s, m, score, member).is_lt());
-                entries.insert(at, (member.to_vec(), score));
-                *lp = pack(&entries);
+                if let Some((at, s)) = found {
+                    if Score(s) == Score(score) {
+                        return old;
+                    }
+                    lp.delete_range(at, 2);
+                }
+                // Before the first pair that sorts after the new one.
+                let mut buf = itoa::Buffer::new();
+                let mut p = lp.first();
+                let at = loop {
+                    let Some(m) = p else { break lp.end() };
+                    let s = lp.next(m).expect("members come with scores");
+                    let after = cmp_entry(
+                        item_score(lp.get(s)),
+                        lp.get(m).bytes(&mut buf),
+                        score,
+                        member,
+                    );
+                    if after.is_gt() {
+                        break m;
+                    }
+                    p = lp.next(s);
+                };
+                let at = lp.insert(at, member);
+                let next = lp.next(at).unwrap_or(lp.end());
+                lp.insert(next, &score_bytes(score));
                 old
             }
         }
@@ -269,10 +290,8 @@ impl ZSet {
         match self {
             ZSet::Skiplist(t) => t.remove(member),
             ZSet::Listpack(lp) => {
-                let mut entries = unpack(lp);
-                let i = entries.iter().position(|(m, _)| m == member)?;
-                let (_, s) = entries.remove(i);
-                *lp = pack(&entries);
+                let (at, s) = find_pair(lp, member)?;
+                lp.delete_range(at, 2);
                 Some(s)
             }
         }
@@ -295,22 +314,17 @@ pub fn cmp_entry(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
     Score(a_score).cmp(&Score(b_score)).then_with(|| a.cmp(b))
 }
 
-fn unpack(lp: &Listpack) -> Vec<(Vec<u8>, f64)> {
-    let mut out = Vec::with_capacity(lp.len() / 2);
-    let mut items = lp.iter();
-    while let (Some(m), Some(s)) = (items.next(), items.next()) {
-        out.push((m.to_vec(), item_score(s)));
+/// Where `member`'s pair starts in a listpack, and its score.
+fn find_pair(lp: &Listpack, member: &[u8]) -> Option<(usize, f64)> {
+    let mut p = lp.first();
+    while let Some(m) = p {
+        let s = lp.next(m).expect("members come with scores");
+        if lp.get(m).eq_bytes(member) {
+            return Some((m, item_score(lp.get(s))));
+        }
+        p = lp.next(s);
     }
-    out
-}
-
-fn pack(entries: &[(Vec<u8>, f64)]) -> Listpack {
-    let mut lp = Listpack::new();
-    for (m, s) in entries {
-        lp.push_back(m);
-        lp.push_back(&score_bytes(*s));
-    }
-    lp
+    None
 }
 
 impl Tree {
