@@ -226,15 +226,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Listpack(lp) => {
-                let mut items = lp.iter();
-                while let (Some(m), Some(s)) = (items.next(), items.next()) {
-                    if m.eq_bytes(member) {
-                        return Some(item_score(s));
-                    }
-                }
-                None
-            }
+            ZSet::Listpack(lp) => find_pair(lp, member).map(|p| p.score),
             ZSet::Skiplist(t) => t.scores.get(member).map(score_of),
         }
     }
@@ -247,18 +239,18 @@ impl ZSet {
             ZSet::Skiplist(t) => t.insert(member.to_vec(), score),
             ZSet::Listpack(lp) => {
                 let found = find_pair(lp, member);
-                let old = found.map(|(_, s)| s);
+                let old = found.map(|p| p.score);
                 if old.is_none()
                     && (lp.len() / 2 + 1 > limits.entries || member.len() > limits.value)
                 {
                     self.convert_to_tree();
                     return self.insert(limits, member, score);
                 }
-                if let Some((at, s)) = found {
-                    if Score(s) == Score(score) {
+                if let Some(p) = found {
+                    if Score(p.score) == Score(score) {
                         return old;
                     }
-                    lp.delete_range(at, 2);
+                    lp.delete_range(p.at, 2);
                 }
                 // Before the first pair that sorts after the new one.
                 let mut buf = itoa::Buffer::new();
@@ -290,9 +282,9 @@ impl ZSet {
         match self {
             ZSet::Skiplist(t) => t.remove(member),
             ZSet::Listpack(lp) => {
-                let (at, s) = find_pair(lp, member)?;
-                lp.delete_range(at, 2);
-                Some(s)
+                let p = find_pair(lp, member)?;
+                lp.delete_range(p.at, 2);
+                Some(p.score)
             }
         }
     }
@@ -304,7 +296,7 @@ impl ZSet {
                 let s = Score(score_of(t.scores.get(member)?));
                 Some(t.order.partition_point(|(o, m)| (*o, &**m) < (s, member)))
             }
-            ZSet::Listpack(_) => self.entries().iter().position(|(m, _)| m == member),
+            ZSet::Listpack(lp) => find_pair(lp, member).map(|p| p.rank),
         }
     }
 }
@@ -314,15 +306,24 @@ pub fn cmp_entry(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
     Score(a_score).cmp(&Score(b_score)).then_with(|| a.cmp(b))
 }
 
-/// Where `member`'s pair starts in a listpack, and its score.
-fn find_pair(lp: &Listpack, member: &[u8]) -> Option<(usize, f64)> {
-    let mut p = lp.first();
+/// A member's pair in a listpack: where it starts, its rank, its score.
+#[derive(Clone, Copy)]
+struct Pair {
+    at: usize,
+    rank: usize,
+    score: f64,
+}
+
+fn find_pair(lp: &Listpack, member: &[u8]) -> Option<Pair> {
+    let (mut p, mut rank) = (lp.first(), 0);
     while let Some(m) = p {
         let s = lp.next(m).expect("members come with scores");
         if lp.get(m).eq_bytes(member) {
-            return Some((m, item_score(lp.get(s))));
+            let score = item_score(lp.get(s));
+            return Some(Pair { at: m, rank, score });
         }
         p = lp.next(s);
+        rank += 1;
     }
     None
 }
