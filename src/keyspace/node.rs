@@ -22,6 +22,7 @@ use std::ptr::{self, NonNull};
 use super::evict::Access;
 use super::table::Keyed;
 use crate::types::intset::Intset;
+use crate::types::listpack::Listpack;
 use crate::types::{Packed, StrRef, Value, ValueRef};
 
 /// Header offsets: access clock (u32), kind and flags, embedded value
@@ -218,19 +219,19 @@ impl Node {
             EMB => usize::from(self.byte(EMB_LEN)),
             INT => 8,
             PACKED => {
+                // The bytes give their own length: a listpack in its first
+                // 4 bytes, an intset in its 8-byte header.
+                let intset = self.packed_kind() == Packed::SetIntset;
                 let at = self.key_at() + self.key_len();
-                // SAFETY: a packed node's bytes follow the key, and both a
-                // listpack (7 bytes at least) and an intset (8) begin with
-                // their length fields, which are read here.
-                let head = unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(at), 7) };
-                match self.packed_kind() {
-                    Packed::SetIntset => {
-                        // SAFETY: as above: an intset's 8-byte header.
-                        Intset::blob_len(unsafe {
-                            std::slice::from_raw_parts(self.0.as_ptr().add(at), 8)
-                        })
-                    }
-                    _ => u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize,
+                // SAFETY: a packed node's bytes follow the key, and are at
+                // least this long (a listpack 7 bytes, an intset 8).
+                let head = unsafe {
+                    std::slice::from_raw_parts(self.0.as_ptr().add(at), if intset { 8 } else { 4 })
+                };
+                if intset {
+                    Intset::blob_len(head)
+                } else {
+                    Listpack::total_len(head)
                 }
             }
             _ => 0,

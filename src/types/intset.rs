@@ -17,6 +17,11 @@ impl Default for Intset {
     }
 }
 
+/// The u32 at `at` of an intset blob's header.
+fn blob_word(blob: &[u8], at: usize) -> usize {
+    u32::from_le_bytes(blob[at..at + 4].try_into().expect("4 bytes")) as usize
+}
+
 fn width_for(v: i64) -> usize {
     if i16::try_from(v).is_ok() {
         2
@@ -46,18 +51,16 @@ impl Intset {
 
     /// The intset `to_blob` gave.
     pub fn from_blob(blob: &[u8]) -> Intset {
-        let word = |at: usize| u32::from_le_bytes(blob[at..at + 4].try_into().expect("4 bytes"));
-        let (width, len) = (word(0) as usize, word(4) as usize);
         Intset {
-            width,
-            data: blob[8..8 + width * len].to_vec(),
+            width: blob_word(blob, 0),
+            data: blob[8..Self::blob_len(blob)].to_vec(),
         }
     }
 
-    /// The length of the blob at the start of `bytes`.
-    pub fn blob_len(bytes: &[u8]) -> usize {
-        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        8 + word(0) as usize * word(4) as usize
+    /// The length of the blob whose bytes start with `header` (its first
+    /// 8 bytes: width and count).
+    pub fn blob_len(header: &[u8]) -> usize {
+        8 + blob_word(header, 0) * blob_word(header, 4)
     }
 
     pub fn len(&self) -> usize {

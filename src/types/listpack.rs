@@ -80,6 +80,12 @@ impl Listpack {
         &self.0
     }
 
+    /// The size of the listpack whose bytes start with `header` (its
+    /// first 4 bytes).
+    pub fn total_len(header: &[u8]) -> usize {
+        u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize
+    }
+
     /// A listpack from bytes `as_bytes` gave (a decompressed quicklist
     /// node): trusted, not validated.
     pub fn from_own_bytes(bytes: Vec<u8>) -> Listpack {

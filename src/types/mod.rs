@@ -277,6 +277,15 @@ typed!(ZSet, ZSet, "zset");
 
 #[cfg(test)]
 mod tests {
+    /// A node stores a `Packed` as its discriminant and reads it back as
+    /// an index into `ALL`.
+    #[test]
+    fn packed_kinds_round_trip_through_their_index() {
+        for (i, kind) in super::Packed::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i);
+        }
+    }
+
     /// Every key pays for the largest variant: large encodings are boxed
     /// so a small value costs no more than a string.
     #[test]
