@@ -259,8 +259,6 @@ impl Db {
         Some(self.dict.at_mut(i))
     }
 
-    /// Looks a key up without touching it or counting (internal
-    /// probes).
     /// Packs `key`'s small compact collection back into its node after an
     /// edit unpacked it (see `node::take_unpacked`).
     pub fn repack(&mut self, key: &[u8]) {
@@ -269,6 +267,8 @@ impl Db {
         }
     }
 
+    /// Looks a key up without touching it or counting (internal
+    /// probes).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Node> {
         let i = self.find(key, now_ms)?;
         Some(self.dict.at_mut(i))

@@ -48,6 +48,11 @@ const VALUE: u8 = 2;
 /// (`Packed::ALL` index), the bytes their own length.
 const PACKED: u8 = 3;
 const KIND_MASK: u8 = 0x0f;
+/// Flags: the key has an expire time (8 bytes before the key); the value
+/// was moved out (dropping frees the bytes only).
+const HAS_EXPIRE: u8 = 0x80;
+const MOVED_OUT: u8 = 0x40;
+
 /// Compact collections up to this many bytes are held packed: reads copy
 /// them out, so larger ones (whose per-key overhead matters little) stay
 /// a `Value`.
@@ -64,10 +69,6 @@ thread_local! {
 pub fn take_unpacked() -> Vec<Vec<u8>> {
     UNPACKED.with_borrow_mut(std::mem::take)
 }
-/// Flags: the key has an expire time (8 bytes before the key); the value
-/// was moved out (dropping frees the bytes only).
-const HAS_EXPIRE: u8 = 0x80;
-const MOVED_OUT: u8 = 0x40;
 
 /// Where a node's tail (a long key's length, the expire time, the key)
 /// starts, by its kind byte.
@@ -106,18 +107,19 @@ impl Node {
     /// caller wants it as a mutable `Value`); one that no longer fits
     /// becomes `raw` for good, as in Valkey.
     pub fn new(key: &[u8], mut value: Value, expire_at: Option<i64>, access: Access) -> Node {
-        if let Some(node) = Self::build(key, &mut value, expire_at, access, true) {
-            return node;
-        }
-        match value.packed() {
-            Some((kind, bytes)) if bytes.len() <= PACK_LIMIT => {
-                let node = Self::short(key, PACKED, &bytes, expire_at, access);
-                // SAFETY: the header lies within the node; `node` is ours.
-                unsafe { *node.0.as_ptr().add(EMB_LEN) = kind as u8 };
-                node
-            }
-            _ => Self::holding(key, value, expire_at, access),
-        }
+        Self::build(key, &mut value, expire_at, access, true)
+            .or_else(|| Self::pack(key, &value, expire_at, access))
+            .unwrap_or_else(|| Self::holding(key, value, expire_at, access))
+    }
+
+    /// The node holding `value` as its bytes, if it is a compact
+    /// collection within PACK_LIMIT.
+    fn pack(key: &[u8], value: &Value, expire_at: Option<i64>, access: Access) -> Option<Node> {
+        let (kind, bytes) = value.packed().filter(|(_, b)| b.len() <= PACK_LIMIT)?;
+        let node = Self::short(key, PACKED, &bytes, expire_at, access);
+        // SAFETY: the header lies within the node; `node` is ours.
+        unsafe { *node.0.as_ptr().add(EMB_LEN) = kind as u8 };
+        Some(node)
     }
 
     /// The node as a short string (embedded or integer) if `value` is one
@@ -409,13 +411,11 @@ impl Node {
             return;
         }
         // SAFETY: a VALUE node's initialised Value, borrowed with `&self`.
-        match unsafe { &*self.value_ptr() }.packed() {
-            Some((_, bytes)) if bytes.len() <= PACK_LIMIT => {}
-            _ => return,
+        let value = unsafe { &*self.value_ptr() };
+        if let Some(node) = Self::pack(self.key(), value, self.expire_at(), self.access()) {
+            // The old node drops its Value with it.
+            *self = node;
         }
-        let (value, expire_at) = self.take();
-        let node = Node::new(self.key(), value, expire_at, self.access());
-        *self = node;
     }
 }
 

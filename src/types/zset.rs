@@ -254,21 +254,12 @@ impl ZSet {
                 }
                 // Before the first pair that sorts after the new one.
                 let mut buf = itoa::Buffer::new();
-                let mut p = lp.first();
-                let at = loop {
-                    let Some(m) = p else { break lp.end() };
-                    let s = lp.next(m).expect("members come with scores");
-                    let after = cmp_entry(
-                        item_score(lp.get(s)),
-                        lp.get(m).bytes(&mut buf),
-                        score,
-                        member,
-                    );
-                    if after.is_gt() {
-                        break m;
-                    }
-                    p = lp.next(s);
-                };
+                let at = pairs(lp)
+                    .find(|&(m, s)| {
+                        let (s, m) = (item_score(lp.get(s)), lp.get(m));
+                        cmp_entry(s, m.bytes(&mut buf), score, member).is_gt()
+                    })
+                    .map_or(lp.end(), |(m, _)| m);
                 let at = lp.insert(at, member);
                 let next = lp.next(at).unwrap_or(lp.end());
                 lp.insert(next, &score_bytes(score));
@@ -315,17 +306,17 @@ struct Pair {
 }
 
 fn find_pair(lp: &Listpack, member: &[u8]) -> Option<Pair> {
-    let (mut p, mut rank) = (lp.first(), 0);
-    while let Some(m) = p {
-        let s = lp.next(m).expect("members come with scores");
-        if lp.get(m).eq_bytes(member) {
-            let score = item_score(lp.get(s));
-            return Some(Pair { at: m, rank, score });
-        }
-        p = lp.next(s);
-        rank += 1;
-    }
-    None
+    let (rank, (m, s)) = pairs(lp)
+        .enumerate()
+        .find(|(_, (m, _))| lp.get(*m).eq_bytes(member))?;
+    let score = item_score(lp.get(s));
+    Some(Pair { at: m, rank, score })
+}
+
+/// The offsets of a listpack sorted set's (member, score) pairs, in order.
+fn pairs(lp: &Listpack) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let pair = |m: usize| (m, lp.next(m).expect("members come with scores"));
+    std::iter::successors(lp.first().map(pair), move |&(_, s)| lp.next(s).map(pair))
 }
 
 impl Tree {
