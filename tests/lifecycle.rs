@@ -424,7 +424,7 @@ fn debug_htstats_describes_the_key_table() {
     );
     assert_eq!(field("number of entries:"), [5000.0, 1.0], "{text}");
     let (size, top) = (field("table size:")[0], field("top-level buckets:")[0]);
-    assert!(size >= 5000.0 && size == top * 6.0, "{text}");
+    assert!(size >= 5000.0 && size == top * 8.0, "{text}");
     // The chain length distribution covers every top-level bucket.
     let counted: f64 = text
         .lines()

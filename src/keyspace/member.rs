@@ -1,9 +1,9 @@
 //! A collection element (a set's member, or a hash's field and value, in
-//! their `hashtable` encodings) in one allocation behind a one-word
-//! pointer, as the table's slots want it: each byte string after its
+//! their `hashtable` encodings) in one allocation behind a six-byte
+//! pointer (`Ptr48`), as the table's slots want it: each byte string after its
 //! length (one byte, or 255 and four bytes for long ones). A ten-byte
 //! set member takes 12 bytes, where a `Box<[u8]>` would also need a slot
-//! twice as wide.
+//! more than twice as wide.
 //!
 //! `unsafe` is confined to this file: the layout is computed from the
 //! length prefixes, written once.
@@ -12,10 +12,11 @@ use std::alloc::{self, Layout};
 use std::ptr::{self, NonNull};
 
 use super::table::Keyed;
+use crate::util::ptr48::Ptr48;
 
 const LONG: u8 = u8::MAX;
 
-pub struct Member(NonNull<u8>);
+pub struct Member(Ptr48);
 
 // SAFETY: a Member owns its bytes exclusively, like a Box<[u8]>.
 unsafe impl Send for Member {}
@@ -79,12 +80,13 @@ impl Member {
         };
         // SAFETY: the layout counts both prefixes and both strings.
         unsafe { put(put(p.as_ptr(), key), value) };
-        Member(p)
+        Member(Ptr48::new(p))
     }
 
     fn layout_of(key: usize, value: usize) -> Layout {
         let size = prefix(key) + key + prefix(value) + value;
-        Layout::from_size_align(size, 1).expect("an element's size")
+        // 2-aligned: a `Ptr48` keeps its lowest bit.
+        Layout::from_size_align(size, 2).expect("an element's size")
     }
 
     pub fn key(&self) -> &[u8] {

@@ -1,5 +1,5 @@
 //! A key with its entry in one allocation, which the keyspace table's
-//! slots own through a one-word pointer.
+//! slots own through a six-byte pointer (`Ptr48`).
 //!
 //! The node is sized to what it holds. An 8-byte header (access clock,
 //! kind, lengths, LFU counter) is followed, for every value but a short
@@ -24,6 +24,7 @@ use super::table::Keyed;
 use crate::types::intset::Intset;
 use crate::types::listpack::Listpack;
 use crate::types::{Packed, StrRef, Value, ValueRef};
+use crate::util::ptr48::Ptr48;
 
 /// Header offsets: access clock (u32), kind and flags, embedded value
 /// length, key length (LONG_KEY: a u32 after the header or Value), LFU
@@ -95,7 +96,7 @@ fn key_offset(kind_byte: u8, key_len: usize) -> usize {
 /// An owned key and entry. Reads borrow from the node; a change of shape
 /// (an expire time added or removed, a string made mutable) builds a new
 /// node in its place.
-pub struct Node(NonNull<u8>);
+pub struct Node(Ptr48);
 
 // SAFETY: a Node owns its allocation exclusively (like a Box), and what it
 // holds (bytes, a Value) is Send.
@@ -195,7 +196,7 @@ impl Node {
             }
             ptr::copy_nonoverlapping(key.as_ptr(), base.add(at), key.len());
         }
-        Node(p)
+        Node(Ptr48::new(p))
     }
 
     fn layout_of(kind_byte: u8, key_len: usize, extra: usize) -> Layout {

@@ -1,10 +1,15 @@
 //! The keyspace hashtable: cache-line buckets of entry pointers.
 //!
-//! Each 64-byte bucket holds a presence bitmap, six one-byte hash tags and
-//! six pointers to boxed entries (which carry their own key), plus a
-//! pointer to a child bucket when more entries hash there than fit. A
-//! lookup reads one cache line, compares the six tags at once (SSE2 on
-//! x86_64) and only then dereferences the entries whose tag matched.
+//! Each 64-byte bucket holds eight one-byte tags, eight six-byte pointers
+//! to entries (which carry their own key; see `Ptr48`) and a pointer to a
+//! child bucket when more entries hash there than fit. A tag is 7 bits of
+//! the entry's hash (never zero: a zero tag is an empty slot) and the
+//! entry's flag in the top bit. A lookup reads one cache line, compares
+//! the eight tags at once (SSE2 on x86_64) and only then dereferences the
+//! entries whose tag matched. Eight slots per line let the table fill
+//! every slot on average before it grows (one million keys fit 2^17
+//! buckets, with about one in nine entries in a child): 11 bytes of table
+//! per key there, against 17 for six 8-byte slots.
 //!
 //! The table grows and shrinks by powers of two, incrementally: while it
 //! rehashes, a second table takes new entries and each operation moves one
@@ -17,16 +22,16 @@
 //! resizes. Iteration prefetches the bucket after next and the entries of
 //! the next one.
 //!
-//! Slots hold owning one-word pointers to the entries (`Option<T>`, a
-//! null pointer when empty); `unsafe` here is confined to the child
+//! Slots hold owning six-byte pointers to the entries (`Option<T>`, zero
+//! when empty); `unsafe` here is confined to the child
 //! buckets, owned through raw pointers that only the table creates and
 //! frees.
 
 use std::hash::{BuildHasher, RandomState};
 use std::ptr;
 
-/// What a slot holds: a one-word owning pointer to an entry that knows its
-/// key.
+/// What a slot holds: a six-byte owning pointer to an entry that knows its
+/// key (`Option<Self>` must be six bytes: a bucket is checked to be 64).
 pub trait Keyed {
     fn key(&self) -> &[u8];
     /// Where the entry lives, for prefetching.
@@ -39,13 +44,15 @@ pub trait Keyed {
     }
 }
 
-/// Entry slots per bucket (the rest of the cache line is the presence
-/// bitmap, the tags and the child pointer).
-const SLOTS: usize = 6;
-const FULL: u8 = (1 << SLOTS) - 1;
-/// Grow once the table holds this many entries per bucket on average
-/// (5 of 6 slots), shrink below 1 in 8 of that.
-const GROW_FILL: usize = 5;
+/// Entry slots per bucket (the rest of the cache line is the tags and the
+/// child pointer).
+const SLOTS: usize = 8;
+const FULL: u8 = u8::MAX;
+/// A tag's flag bit (`Keyed::flagged`); the other seven are the hash's.
+const FLAG: u8 = 0x80;
+/// Grow once the table holds more entries than slots (as Valkey does at
+/// its soft fill limit), shrink below 1 in 8 of that.
+const GROW_FILL: usize = SLOTS;
 const SHRINK_DIVISOR: usize = 8;
 const MIN_BUCKETS: usize = 4;
 /// Keys one `prefetch` call handles.
@@ -55,12 +62,9 @@ const EMPTY_VISITS: usize = 10;
 
 #[repr(C, align(64))]
 struct Bucket<T> {
-    /// Bit i: slot i holds an entry.
-    presence: u8,
-    /// One byte of each entry's hash (its top 8 bits).
+    /// Per slot: 0 when empty, else the entry's hash tag (`tag_of`), with
+    /// `FLAG` set when the entry is flagged.
     tags: [u8; SLOTS],
-    /// Bit i: slot i's entry is flagged (`Keyed::flagged`).
-    flagged: u8,
     entries: [Option<T>; SLOTS],
     /// Entries that did not fit, or null.
     child: *mut Bucket<T>,
@@ -68,10 +72,9 @@ struct Bucket<T> {
 
 impl<T> Bucket<T> {
     fn empty() -> Self {
+        const { assert!(size_of::<Bucket<T>>() == 64, "a bucket is one cache line") };
         Bucket {
-            presence: 0,
             tags: [0; SLOTS],
-            flagged: 0,
             entries: [const { None }; SLOTS],
             child: ptr::null_mut(),
         }
@@ -80,7 +83,49 @@ impl<T> Bucket<T> {
     /// Slots whose tag is `tag` and which hold an entry.
     #[inline]
     fn matches(&self, tag: u8) -> u8 {
-        tag_matches(&self.tags, tag) & self.presence
+        tag_matches(&self.tags, tag)
+    }
+
+    /// Slots that hold an entry.
+    #[inline]
+    fn presence(&self) -> u8 {
+        occupied(&self.tags)
+    }
+
+    /// Slots whose entry is flagged.
+    #[inline]
+    fn flagged(&self) -> u8 {
+        flag_bits(&self.tags)
+    }
+
+    /// Asks for the lines of the entries this bucket holds.
+    #[inline]
+    fn prefetch_entries(&self)
+    where
+        T: Keyed,
+    {
+        let mut m = self.presence();
+        while m != 0 {
+            if let Some(e) = &self.entries[m.trailing_zeros() as usize] {
+                prefetch(e.addr());
+            }
+            m &= m - 1;
+        }
+    }
+
+    /// Fills the free `slot`.
+    fn put(&mut self, slot: usize, hash: u64, entry: T)
+    where
+        T: Keyed,
+    {
+        self.tags[slot] = tag_of(hash) | if entry.flagged() { FLAG } else { 0 };
+        self.entries[slot] = Some(entry);
+    }
+
+    /// Empties `slot`, handing its entry back.
+    fn take(&mut self, slot: usize) -> T {
+        self.tags[slot] = 0;
+        self.entries[slot].take().expect("a present slot")
     }
 
     #[inline]
@@ -98,29 +143,66 @@ impl<T> Bucket<T> {
     }
 }
 
-/// Bit i set where `tags[i] == tag`: one SSE2 compare of all six bytes.
+/// The tag of an entry with `hash`: its top seven bits, never zero.
+#[inline]
+fn tag_of(hash: u64) -> u8 {
+    ((hash >> 57) as u8).max(1)
+}
+
+/// Bit i set where slot i's tag (flag bit aside) is `tag`: one SSE2
+/// compare of all eight bytes. Empty slots never match (no tag is zero).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn tag_matches(tags: &[u8; SLOTS], tag: u8) -> u8 {
     use std::arch::x86_64::*;
-    let mut word = [0u8; 8];
-    word[..SLOTS].copy_from_slice(tags);
     // SAFETY: SSE2 is part of the x86_64 baseline; no memory is touched.
     let eq = unsafe {
-        let v = _mm_set_epi64x(0, i64::from_le_bytes(word));
-        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(tag as i8)))
+        let v = _mm_set_epi64x(0, i64::from_le_bytes(*tags));
+        let hashed = _mm_and_si128(v, _mm_set1_epi8(!FLAG as i8));
+        _mm_movemask_epi8(_mm_cmpeq_epi8(hashed, _mm_set1_epi8(tag as i8)))
     };
-    (eq as u8) & FULL
+    eq as u8
+}
+
+/// Bit i set where slot i holds an entry (its tag is not zero).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn occupied(tags: &[u8; SLOTS]) -> u8 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; no memory is touched.
+    let empty = unsafe {
+        let v = _mm_set_epi64x(0, i64::from_le_bytes(*tags));
+        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))
+    };
+    !(empty as u8)
+}
+
+/// Bit i set where slot i's flag is.
+#[inline]
+fn flag_bits(tags: &[u8; SLOTS]) -> u8 {
+    bits_where(tags, |t| t & FLAG != 0)
+}
+
+/// Bit i set where `f(tags[i])`: the portable form of the compares.
+#[inline]
+fn bits_where(tags: &[u8; SLOTS], f: impl Fn(u8) -> bool) -> u8 {
+    let mut bits = 0;
+    for (i, &t) in tags.iter().enumerate() {
+        bits |= u8::from(f(t)) << i;
+    }
+    bits
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn tag_matches(tags: &[u8; SLOTS], tag: u8) -> u8 {
-    let mut bits = 0;
-    for (i, &t) in tags.iter().enumerate() {
-        bits |= u8::from(t == tag) << i;
-    }
-    bits
+    bits_where(tags, |t| t & !FLAG == tag)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn occupied(tags: &[u8; SLOTS]) -> u8 {
+    bits_where(tags, |t| t != 0)
 }
 
 /// Asks the CPU to start loading the cache line at `p`.
@@ -239,7 +321,7 @@ impl<T: Keyed> Table<T> {
         for &hash in &hashes[..n] {
             for (t, b) in self.homes(hash) {
                 let bucket = &self.tables[t][b];
-                let mut m = bucket.matches((hash >> 56) as u8);
+                let mut m = bucket.matches(tag_of(hash));
                 while m != 0 {
                     if let Some(e) = &bucket.entries[m.trailing_zeros() as usize] {
                         prefetch(e.addr());
@@ -269,7 +351,7 @@ impl<T: Keyed> Table<T> {
     }
 
     fn find_hashed(&self, key: &[u8], hash: u64) -> Option<Pos> {
-        let tag = (hash >> 56) as u8;
+        let tag = tag_of(hash);
         for (t, b) in self.homes(hash) {
             let mut bucket = Some(&self.tables[t][b]);
             let mut depth = 0;
@@ -308,7 +390,7 @@ impl<T: Keyed> Table<T> {
         for _ in 0..pos.depth {
             b = b.child().expect("a position from this table");
         }
-        assert!(b.presence & (1 << pos.slot) != 0, "a stale position");
+        assert!(b.presence() & (1 << pos.slot) != 0, "a stale position");
         b
     }
 
@@ -339,7 +421,7 @@ impl<T: Keyed> Table<T> {
         let b = self.bucket_at_mut(pos);
         let slot = usize::from(pos.slot);
         let flagged = b.entries[slot].as_ref().expect("a present slot").flagged();
-        b.flagged = b.flagged & !(1 << slot) | u8::from(flagged) << slot;
+        b.tags[slot] = b.tags[slot] & !FLAG | if flagged { FLAG } else { 0 };
     }
 
     /// Visits the flagged entries of up to `max_buckets` buckets (with
@@ -363,7 +445,7 @@ impl<T: Keyed> Table<T> {
             let home = if i < a.len() { &a[i] } else { &b[i - a.len()] };
             i += 1;
             for bk in std::iter::successors(Some(home), |b| b.child()) {
-                let mut m = bk.flagged;
+                let mut m = bk.flagged();
                 while m != 0 {
                     let slot = m.trailing_zeros() as usize;
                     m &= m - 1;
@@ -402,13 +484,8 @@ impl<T: Keyed> Table<T> {
         for _ in 0..pos.depth {
             b = b.child_mut().expect("a position from this table");
         }
-        let bit = 1 << pos.slot;
-        assert!(b.presence & bit != 0, "a stale position");
-        b.presence &= !bit;
-        b.flagged &= !bit;
-        let entry = b.entries[usize::from(pos.slot)]
-            .take()
-            .expect("a present slot");
+        assert!(b.presence() & (1 << pos.slot) != 0, "a stale position");
+        let entry = b.take(usize::from(pos.slot));
         unlink_empty(home);
         self.len -= 1;
         self.step();
@@ -464,7 +541,7 @@ impl<T: Keyed> Table<T> {
         while from < self.tables[0].len() {
             let b = &mut self.tables[0][from];
             from += 1;
-            if b.presence == 0 && b.child.is_null() {
+            if b.presence() == 0 && b.child.is_null() {
                 empty += 1;
                 if empty >= EMPTY_VISITS {
                     break;
@@ -502,7 +579,7 @@ impl<T: Keyed> Table<T> {
         let mut visit_chain = |b: &'a Bucket<T>| {
             let mut bucket = Some(b);
             while let Some(bk) = bucket {
-                let mut m = bk.presence;
+                let mut m = bk.presence();
                 while m != 0 {
                     let slot = m.trailing_zeros() as usize;
                     m &= m - 1;
@@ -589,7 +666,7 @@ impl<T: Keyed> Table<T> {
                 let chain = std::iter::successors(Some(b), |b| b.child());
                 let (mut len, mut n) = (0, 0);
                 for bk in chain {
-                    n += bk.presence.count_ones() as usize;
+                    n += bk.presence().count_ones() as usize;
                     len += 1;
                 }
                 entries += n;
@@ -640,13 +717,13 @@ impl<T: Keyed> Table<T> {
             }
             let home = &self.tables[t][rng(n)];
             let chain = || std::iter::successors(Some(home), |b| b.child());
-            let count: u32 = chain().map(|b| b.presence.count_ones()).sum();
+            let count: u32 = chain().map(|b| b.presence().count_ones()).sum();
             if count == 0 {
                 continue;
             }
             let mut k = rng(count as usize) as u32;
             for b in chain() {
-                let mut m = b.presence;
+                let mut m = b.presence();
                 if k >= m.count_ones() {
                     k -= m.count_ones();
                     continue;
@@ -679,12 +756,10 @@ fn place<T: Keyed>(table: &mut [Bucket<T>], hash: u64, entry: T) -> (usize, u32,
     let mut bucket = &mut table[b];
     let mut depth = 0;
     loop {
-        if bucket.presence != FULL {
-            let slot = (!bucket.presence).trailing_zeros() as usize;
-            bucket.presence |= 1 << slot;
-            bucket.tags[slot] = (hash >> 56) as u8;
-            bucket.flagged = bucket.flagged & !(1 << slot) | u8::from(entry.flagged()) << slot;
-            bucket.entries[slot] = Some(entry);
+        let presence = bucket.presence();
+        if presence != FULL {
+            let slot = (!presence).trailing_zeros() as usize;
+            bucket.put(slot, hash, entry);
             return (b, depth, slot as u8);
         }
         if bucket.child.is_null() {
@@ -706,7 +781,7 @@ fn unlink_empty<T>(home: &mut Bucket<T>) {
         }
         // SAFETY: a non-null child is a live bucket owned by its parent.
         let c = unsafe { &mut *child };
-        if c.presence == 0 {
+        if c.presence() == 0 {
             bucket.child = c.child;
             // SAFETY: `child` came from `Box::into_raw` and is now unlinked.
             drop(unsafe { Box::from_raw(child) });
@@ -720,14 +795,12 @@ fn unlink_empty<T>(home: &mut Bucket<T>) {
 /// frees its child buckets.
 fn drain_chain<T>(home: &mut Bucket<T>, mut f: impl FnMut(T)) {
     let mut take = |b: &mut Bucket<T>| {
-        let mut m = b.presence;
+        let mut m = b.presence();
         while m != 0 {
             let slot = m.trailing_zeros() as usize;
             m &= m - 1;
-            f(b.entries[slot].take().expect("a present slot"));
+            f(b.take(slot));
         }
-        b.presence = 0;
-        b.flagged = 0;
     };
     take(home);
     let mut child = std::mem::replace(&mut home.child, ptr::null_mut());
@@ -767,7 +840,7 @@ impl<'a, T: Keyed> Iterator for Iter<'a, T> {
                     return bk.entries[slot].as_ref();
                 }
                 self.bucket = bk.child();
-                self.left = self.bucket.map_or(0, |c| c.presence);
+                self.left = self.bucket.map_or(0, |c| c.presence());
                 continue;
             }
             let tables = &self.table.tables;
@@ -775,22 +848,24 @@ impl<'a, T: Keyed> Iterator for Iter<'a, T> {
                 (self.t, self.b) = (self.t + 1, 0);
             }
             let t = tables.get(self.t)?;
-            // The bucket after next, and the entries of the next one.
+            // The bucket after next; the entries and the child of the next
+            // one; the entries of this one's child (its line was asked for
+            // one step ago).
             if let Some(ahead) = t.get(self.b + 2) {
                 prefetch(ahead);
             }
             if let Some(next) = t.get(self.b + 1) {
-                let mut m = next.presence;
-                while m != 0 {
-                    if let Some(e) = &next.entries[m.trailing_zeros() as usize] {
-                        prefetch(e.addr());
-                    }
-                    m &= m - 1;
+                next.prefetch_entries();
+                if !next.child.is_null() {
+                    prefetch(next.child);
                 }
             }
             let bk = &t[self.b];
+            if let Some(child) = bk.child() {
+                child.prefetch_entries();
+            }
             self.b += 1;
-            (self.bucket, self.left) = (Some(bk), bk.presence);
+            (self.bucket, self.left) = (Some(bk), bk.presence());
         }
     }
 }
@@ -798,49 +873,61 @@ impl<'a, T: Keyed> Iterator for Iter<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::member::Member;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
 
+    /// A test entry: key "k<n>" and a number, flagged when it is odd.
     #[derive(Debug)]
-    struct Item {
-        key: Vec<u8>,
-        value: u32,
+    struct Item(Member);
+
+    impl Item {
+        fn value(&self) -> u32 {
+            u32::from_le_bytes(self.0.value().try_into().expect("four bytes"))
+        }
     }
 
-    impl Keyed for Box<Item> {
+    impl Keyed for Item {
         fn key(&self) -> &[u8] {
-            &self.key
+            self.0.key()
         }
 
         fn addr(&self) -> *const u8 {
-            (&**self as *const Item).cast()
+            Keyed::addr(&self.0)
         }
 
         fn flagged(&self) -> bool {
-            self.value % 2 == 1
+            self.value() % 2 == 1
         }
     }
 
-    fn item(k: u32, value: u32) -> Box<Item> {
-        Box::new(Item {
-            key: format!("k{k}").into_bytes(),
-            value,
-        })
+    fn item(k: u32, value: u32) -> Item {
+        Item(Member::pair(
+            format!("k{k}").as_bytes(),
+            &value.to_le_bytes(),
+        ))
     }
 
     #[test]
     fn bucket_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Bucket<Box<Item>>>(), 64);
-        assert_eq!(std::mem::align_of::<Bucket<Item>>(), 64);
+        assert_eq!(size_of::<Bucket<Item>>(), 64);
+        assert_eq!(align_of::<Bucket<Item>>(), 64);
     }
 
     #[test]
-    fn tag_compare_matches_the_plain_loop() {
-        let tags = [3, 7, 3, 0, 255, 3];
-        for tag in [0u8, 3, 7, 255, 9] {
-            let want = (0..SLOTS).fold(0u8, |m, i| m | u8::from(tags[i] == tag) << i);
-            assert_eq!(tag_matches(&tags, tag), want);
+    fn tag_compares_match_the_plain_loop() {
+        let tags = [3, 7, 3 | FLAG, 0, 127, 3, 0, 127 | FLAG];
+        for tag in [1u8, 3, 7, 127, 9] {
+            assert_eq!(
+                tag_matches(&tags, tag),
+                bits_where(&tags, |t| t & !FLAG == tag)
+            );
         }
+        assert_eq!(occupied(&tags), bits_where(&tags, |t| t != 0));
+        assert_eq!(occupied(&tags), 0b1011_0111);
+        assert_eq!(flag_bits(&tags), 0b1000_0100);
+        assert_eq!(occupied(&[0; SLOTS]), 0);
+        assert!((0..128u64).all(|top| tag_of(top << 57) & !FLAG != 0));
     }
 
     #[derive(Debug, Clone)]
@@ -867,32 +954,32 @@ mod tests {
         /// incremental rehashing.
         #[test]
         fn behaves_like_a_hashmap(ops in proptest::collection::vec(op(), 0..3000)) {
-            let mut table: Table<Box<Item>> = Table::default();
+            let mut table: Table<Item> = Table::default();
             let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
             for op in ops {
                 match op {
                     Op::Insert(k, v) => {
                         let it = item(k, v);
-                        if model.contains_key(&it.key) {
+                        if model.contains_key(it.key()) {
                             continue;
                         }
-                        model.insert(it.key.clone(), v);
+                        model.insert(it.key().to_vec(), v);
                         let pos = table.insert(it);
-                        prop_assert_eq!(table.at(pos).value, v);
+                        prop_assert_eq!(table.at(pos).value(), v);
                     }
                     Op::Remove(k) => {
                         let key = format!("k{k}").into_bytes();
-                        let got = table.remove(&key).map(|b| b.value);
+                        let got = table.remove(&key).map(|b| b.value());
                         prop_assert_eq!(got, model.remove(&key));
                     }
                     Op::Get(k) => {
                         let key = format!("k{k}").into_bytes();
-                        prop_assert_eq!(table.get(&key).map(|i| i.value), model.get(&key).copied());
+                        prop_assert_eq!(table.get(&key).map(|i| i.value()), model.get(&key).copied());
                     }
                     Op::Update(k, v) => {
                         let key = format!("k{k}").into_bytes();
                         if let Some(pos) = table.find(&key) {
-                            table.at_mut(pos).value = v;
+                            *table.at_mut(pos) = item(k, v);
                             table.refresh_flag(pos);
                         }
                         if let Some(m) = model.get_mut(&key) {
@@ -902,7 +989,7 @@ mod tests {
                 }
                 prop_assert_eq!(table.len(), model.len());
             }
-            let all: HashMap<Vec<u8>, u32> = table.iter().map(|i| (i.key.clone(), i.value)).collect();
+            let all: HashMap<Vec<u8>, u32> = table.iter().map(|i| (i.key().to_vec(), i.value())).collect();
             prop_assert_eq!(&all, &model);
             // The flags followed every insert, update, remove and move: a
             // sweep in small steps finds exactly the odd values.
@@ -910,7 +997,7 @@ mod tests {
             let mut at = 0;
             loop {
                 at = table.sweep_flagged(at, 3, |i| {
-                    flagged.insert(i.key.clone());
+                    flagged.insert(i.key().to_vec());
                     true
                 });
                 if at == 0 {
@@ -931,7 +1018,7 @@ mod tests {
             adds in 0u32..3000,
             removes in 0u32..3000,
         ) {
-            let mut table: Table<Box<Item>> = Table::default();
+            let mut table: Table<Item> = Table::default();
             for k in 0..start {
                 table.insert(item(k, k));
             }
@@ -943,7 +1030,7 @@ mod tests {
             let (mut cursor, mut next_add, mut next_remove) = (0u64, start, start);
             loop {
                 cursor = table.scan(cursor, |i| {
-                    seen.insert(i.key.clone());
+                    seen.insert(i.key().to_vec());
                 });
                 for _ in 0..7 {
                     if next_add < start + adds {
@@ -967,7 +1054,7 @@ mod tests {
 
     #[test]
     fn grows_and_shrinks_in_bounded_steps() {
-        let mut table: Table<Box<Item>> = Table::default();
+        let mut table: Table<Item> = Table::default();
         for k in 0..100_000 {
             table.insert(item(k, k));
         }
@@ -980,7 +1067,7 @@ mod tests {
         assert!(table.buckets().0 <= 16, "{:?}", table.buckets());
         for k in 99_990..100_000 {
             assert_eq!(
-                table.get(format!("k{k}").as_bytes()).map(|i| i.value),
+                table.get(format!("k{k}").as_bytes()).map(|i| i.value()),
                 Some(k)
             );
         }
@@ -988,7 +1075,7 @@ mod tests {
 
     #[test]
     fn random_reaches_every_entry() {
-        let mut table: Table<Box<Item>> = Table::default();
+        let mut table: Table<Item> = Table::default();
         for k in 0..50 {
             table.insert(item(k, k));
         }
@@ -999,7 +1086,7 @@ mod tests {
         };
         let mut seen = HashSet::new();
         for _ in 0..5000 {
-            seen.insert(table.random(&mut rng).expect("not empty").value);
+            seen.insert(table.random(&mut rng).expect("not empty").value());
         }
         assert_eq!(seen.len(), 50);
     }

@@ -1,9 +1,10 @@
 //! Small helpers shared by the server: glob matching, number text, clocks,
-//! LZF compression, a random stream.
+//! LZF compression, six-byte pointers, a random stream.
 
 pub mod glob;
 pub mod longdouble;
 pub mod lzf;
+pub mod ptr48;
 pub mod time;
 
 pub use ferrokv_transport::resp::num::parse_i64;
