@@ -74,6 +74,94 @@ pub struct Config {
     pub maxmemory_eviction_tenacity: i64,
     pub lfu_log_factor: i64,
     pub lfu_decay_time: i64,
+    pub tls: Tls,
+}
+
+/// The `tls-*` directives. The client certificate, DH parameters,
+/// replication and cluster ones are kept for CONFIG GET and for when
+/// ferrokv has outgoing connections: rustls negotiates no finite-field DH.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    /// 0: no TLS listener.
+    pub port: i64,
+    pub cert_file: String,
+    pub key_file: String,
+    pub key_file_pass: String,
+    pub client_cert_file: String,
+    pub client_key_file: String,
+    pub client_key_file_pass: String,
+    pub dh_params_file: String,
+    pub ca_cert_file: String,
+    pub ca_cert_dir: String,
+    /// "yes", "no" or "optional".
+    pub auth_clients: String,
+    pub protocols: String,
+    pub ciphers: String,
+    pub ciphersuites: String,
+    pub prefer_server_ciphers: bool,
+    pub session_caching: bool,
+    pub session_cache_size: i64,
+    pub session_cache_timeout: i64,
+    pub replication: bool,
+    pub cluster: bool,
+    pub max_new_connections_per_cycle: i64,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            port: 0,
+            cert_file: String::new(),
+            key_file: String::new(),
+            key_file_pass: String::new(),
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
+            client_key_file_pass: String::new(),
+            dh_params_file: String::new(),
+            ca_cert_file: String::new(),
+            ca_cert_dir: String::new(),
+            auth_clients: "yes".into(),
+            protocols: String::new(),
+            ciphers: String::new(),
+            ciphersuites: String::new(),
+            prefer_server_ciphers: false,
+            session_caching: true,
+            session_cache_size: 20480,
+            session_cache_timeout: 300,
+            replication: false,
+            cluster: false,
+            max_new_connections_per_cycle: 1,
+        }
+    }
+}
+
+impl Tls {
+    /// What the TLS transport builds its configuration from.
+    pub fn settings(&self) -> ferrokv_transport::tls::TlsSettings {
+        use ferrokv_transport::tls::ClientAuth;
+        ferrokv_transport::tls::TlsSettings {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            key_file_pass: self.key_file_pass.clone(),
+            ca_cert_file: self.ca_cert_file.clone(),
+            ca_cert_dir: self.ca_cert_dir.clone(),
+            auth_clients: match self.auth_clients.as_str() {
+                "no" => ClientAuth::No,
+                "optional" => ClientAuth::Optional,
+                _ => ClientAuth::Yes,
+            },
+            protocols: self.protocols.clone(),
+            ciphers: self.ciphers.clone(),
+            ciphersuites: self.ciphersuites.clone(),
+            prefer_server_ciphers: self.prefer_server_ciphers,
+            session_caching: self.session_caching,
+            // 0 is "unlimited" in Valkey.
+            session_cache_size: match self.session_cache_size {
+                0 => usize::MAX >> 8,
+                n => n as usize,
+            },
+        }
+    }
 }
 
 /// One class's `client-output-buffer-limit`: bytes (0: none), and how long
@@ -156,6 +244,7 @@ impl Default for Config {
             rdma_rx_size: 1024 * 1024,
             rdma_completion_vector: -1,
             config_file: String::new(),
+            tls: Tls::default(),
         }
     }
 }
@@ -354,6 +443,14 @@ const fn memory(name: &'static str, mutable: bool, min: i64, field: Field<i64>) 
     }
 }
 
+const fn flag(name: &'static str, mutable: bool, field: Field<bool>) -> Directive {
+    Directive {
+        name,
+        mutable,
+        kind: Kind::Bool(field),
+    }
+}
+
 const fn string(name: &'static str, mutable: bool, field: Field<String>) -> Directive {
     Directive {
         name,
@@ -484,11 +581,7 @@ const DIRECTIVES: &[Directive] = &[
         &mut c.lfu_decay_time
     }),
     string("requirepass", MUTABLE, |c| &mut c.requirepass),
-    Directive {
-        name: "protected-mode",
-        mutable: MUTABLE,
-        kind: Kind::Bool(|c| &mut c.protected_mode),
-    },
+    flag("protected-mode", MUTABLE, |c| &mut c.protected_mode),
     choice("loglevel", MUTABLE, LOGLEVELS, |c| &mut c.loglevel),
     string("logfile", FIXED, |c| &mut c.logfile),
     string("pidfile", FIXED, |c| &mut c.pidfile),
@@ -543,6 +636,48 @@ const DIRECTIVES: &[Directive] = &[
     },
     int("rdma-completion-vector", FIXED, -1, 1024, |c| {
         &mut c.rdma_completion_vector
+    }),
+    int("tls-port", MUTABLE, 0, 65535, |c| &mut c.tls.port),
+    string("tls-cert-file", MUTABLE, |c| &mut c.tls.cert_file),
+    string("tls-key-file", MUTABLE, |c| &mut c.tls.key_file),
+    string("tls-key-file-pass", MUTABLE, |c| &mut c.tls.key_file_pass),
+    string("tls-client-cert-file", MUTABLE, |c| {
+        &mut c.tls.client_cert_file
+    }),
+    string("tls-client-key-file", MUTABLE, |c| {
+        &mut c.tls.client_key_file
+    }),
+    string("tls-client-key-file-pass", MUTABLE, |c| {
+        &mut c.tls.client_key_file_pass
+    }),
+    string("tls-dh-params-file", MUTABLE, |c| &mut c.tls.dh_params_file),
+    string("tls-ca-cert-file", MUTABLE, |c| &mut c.tls.ca_cert_file),
+    string("tls-ca-cert-dir", MUTABLE, |c| &mut c.tls.ca_cert_dir),
+    choice(
+        "tls-auth-clients",
+        MUTABLE,
+        &["no", "yes", "optional"],
+        |c| &mut c.tls.auth_clients,
+    ),
+    string("tls-protocols", MUTABLE, |c| &mut c.tls.protocols),
+    string("tls-ciphers", MUTABLE, |c| &mut c.tls.ciphers),
+    string("tls-ciphersuites", MUTABLE, |c| &mut c.tls.ciphersuites),
+    flag("tls-prefer-server-ciphers", MUTABLE, |c| {
+        &mut c.tls.prefer_server_ciphers
+    }),
+    flag("tls-session-caching", MUTABLE, |c| {
+        &mut c.tls.session_caching
+    }),
+    int("tls-session-cache-size", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.tls.session_cache_size
+    }),
+    int("tls-session-cache-timeout", MUTABLE, 0, I32_MAX, |c| {
+        &mut c.tls.session_cache_timeout
+    }),
+    flag("tls-replication", MUTABLE, |c| &mut c.tls.replication),
+    flag("tls-cluster", MUTABLE, |c| &mut c.tls.cluster),
+    int("max-new-tls-connections-per-cycle", MUTABLE, 1, 1000, |c| {
+        &mut c.tls.max_new_connections_per_cycle
     }),
 ];
 

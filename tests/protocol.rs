@@ -567,7 +567,7 @@ fn slow_reader_gets_every_byte() {
     let mut other = server.conn();
     assert_eq!(other.cmd(&["PING"]), PONG, "server blocked by slow reader");
     let header = format!("${}\r\n", value.len()).into_bytes();
-    let mut s = c.stream_clone();
+    let s = &mut c.stream;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut chunk = vec![0u8; 64 * 1024];
     let mut pending: Vec<u8> = Vec::new();

@@ -181,7 +181,11 @@ pub fn render(srv: &Server, sections: &[&str], now_ms: i64, caller: usize) -> St
 
 fn server(w: &mut String, srv: &Server, now_ms: i64) {
     let uptime = (now_ms - srv.start_ms) / 1000;
-    let port = srv.config.port;
+    // The TLS port when there is no plain one, as Valkey.
+    let port = match srv.config.port {
+        0 => srv.config.tls.port,
+        p => p,
+    };
     let _ = write!(
         w,
         "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:{compat}\r\nferrokv_version:{ver}\r\nvalkey_release_stage:ga\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nserver_mode:standalone\r\nos:{os}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{pid}\r\nprocess_supervised:no\r\nrun_id:{run_id}\r\ntcp_port:{port}\r\nserver_time_usec:{usec}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{days}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nclients_hz:{hz}\r\nexecutable:{exe}\r\nconfig_file:{conf}\r\nio_threads_active:0\r\n",
@@ -198,26 +202,23 @@ fn server(w: &mut String, srv: &Server, now_ms: i64) {
             .unwrap_or_default(),
         conf = srv.config.config_file,
     );
-    // One line per transport, with the configured addresses (Valkey's layout).
+    // One line per transport, with the configured addresses, numbered by
+    // transport as Valkey numbers its connection types (tcp, unix, tls,
+    // rdma), whichever are open.
     let c = &srv.config;
     let binds =
         |specs: &[String]| -> String { specs.iter().map(|b| format!("bind={b},")).collect() };
-    let mut lines = Vec::new();
-    if c.port != 0 {
-        lines.push(format!("name=tcp,{}port={}", binds(&c.bind), c.port));
-    }
-    if !c.unixsocket.is_empty() {
-        lines.push(format!("name=unix,bind={}", c.unixsocket));
-    }
-    if c.rdma_port != 0 {
-        lines.push(format!(
-            "name=rdma,{}port={}",
-            binds(&c.rdma_bind),
-            c.rdma_port
-        ));
-    }
+    let lines = [
+        (c.port != 0).then(|| format!("name=tcp,{}port={}", binds(&c.bind), c.port)),
+        (!c.unixsocket.is_empty()).then(|| format!("name=unix,bind={}", c.unixsocket)),
+        (c.tls.port != 0).then(|| format!("name=tls,{}port={}", binds(&c.bind), c.tls.port)),
+        (c.rdma_port != 0)
+            .then(|| format!("name=rdma,{}port={}", binds(&c.rdma_bind), c.rdma_port)),
+    ];
     for (i, l) in lines.iter().enumerate() {
-        let _ = write!(w, "listener{i}:{l}\r\n");
+        if let Some(l) = l {
+            let _ = write!(w, "listener{i}:{l}\r\n");
+        }
     }
 }
 

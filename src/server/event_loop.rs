@@ -14,7 +14,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::blocking::Blocked;
 use super::client::{Client, IoSnapshot, Session};
-use super::listeners::{self, LISTENER_BASE};
+use super::listeners::LISTENER_BASE;
 use super::{Server, Shutdown, dispatch, prefetch};
 use crate::keyspace::table::PREFETCH_BATCH;
 use crate::util::time::unix_ms;
@@ -52,9 +52,8 @@ pub struct EventLoop {
 impl EventLoop {
     pub fn new(srv: &mut Server) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let initial = listeners::bind_all(&srv.config)?;
         srv.listeners
-            .attach(poll.registry().try_clone()?, initial)?;
+            .open(poll.registry().try_clone()?, &srv.config)?;
         let signal = Arc::new(AtomicUsize::new(0));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
@@ -178,6 +177,10 @@ impl EventLoop {
         srv.next_client_id += 1;
         let client = Client::new(conn, id, slot, unix_ms(), srv.needs_auth());
         verbose!("Accepted {}", client.session.addr);
+        if client.conn.has_buffered_input() {
+            // Requests that came with the TLS handshake: no event follows.
+            self.revisit.push(slot);
+        }
         srv.clients[slot] = Some(client);
         srv.client_count += 1;
     }
@@ -661,6 +664,14 @@ fn flush(srv: &mut Server, c: &mut Client) -> bool {
                 log_io_error(c, "Writing to", &e);
                 return false;
             }
+        }
+    }
+    match c.conn.flush() {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+        Err(e) => {
+            log_io_error(c, "Writing to", &e);
+            return false;
         }
     }
     c.out.buf.clear();

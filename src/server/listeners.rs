@@ -1,13 +1,18 @@
 //! The open listeners: binding them from the configuration at start-up, and
-//! again when CONFIG SET changes `port`, `bind`, `rdma-port` or `rdma-bind`
-//! (as Valkey allows). Each listener has a token in the event loop's poll,
-//! above every client slot.
+//! again when CONFIG SET changes `port`, `tls-port`, `bind`, `rdma-port` or
+//! `rdma-bind` (as Valkey allows). Each listener has a token in the event
+//! loop's poll, above every client slot. The TLS configuration is built
+//! here too, and rebuilt when a `tls-*` setting changes: new connections
+//! get it, open ones keep theirs.
 
 use std::io::{self, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
 
+use std::time::Duration;
+
 use ferrokv_transport::net::{TcpOptions, TcpServer, UnixServer};
 use ferrokv_transport::rdma::{RdmaListener, RdmaOptions};
+use ferrokv_transport::tls::{TlsConfigSlot, TlsListener, TlsOptions};
 use ferrokv_transport::{Listener, TransportKind};
 use mio::{Interest, Registry, Token};
 
@@ -15,7 +20,14 @@ use crate::config::Config;
 use crate::{verbose, warning};
 
 /// Opens one transport's listeners for a configuration.
-type Bind = fn(&Config) -> io::Result<Vec<Box<dyn Listener>>>;
+type Bind<'a> = &'a dyn Fn(&Config) -> io::Result<Vec<Box<dyn Listener>>>;
+
+/// A TLS handshake not complete by then is dropped (Valkey has no limit; a
+/// client that never finishes would hold its socket forever).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections accepted while this many handshakes are under way are
+/// closed at once.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// Listener tokens live above every client slot.
 pub const LISTENER_BASE: usize = usize::MAX / 2;
@@ -27,17 +39,41 @@ pub struct Listeners {
     /// Indexed by token - LISTENER_BASE; closed listeners leave a hole, so
     /// a token never names two listeners.
     slots: Vec<Option<Box<dyn Listener>>>,
+    /// The TLS configuration the TLS listeners hand new connections.
+    tls: TlsConfigSlot,
 }
 
 impl Listeners {
-    /// Registers the start-up listeners with the event loop's poll.
-    pub fn attach(
-        &mut self,
-        registry: Registry,
-        initial: Vec<Box<dyn Listener>>,
-    ) -> io::Result<()> {
+    /// Opens every configured listener and registers them with the event
+    /// loop's poll. RDMA and TLS come first: once TCP accepts, every
+    /// listener is up (tests and scripts wait for the TCP port).
+    pub fn open(&mut self, registry: Registry, c: &Config) -> io::Result<()> {
         self.registry = Some(registry);
-        self.add(initial)
+        if let Err(why) = configure_tls(c, &self.tls) {
+            warning!("{why}");
+            return Err(io::Error::other(
+                "Failed to configure TLS. Check logs for more info.",
+            ));
+        }
+        let mut out = bind_rdma(c)?;
+        out.extend(bind_tls(c, &self.tls)?);
+        out.extend(bind_tcp(c)?);
+        if !c.unixsocket.is_empty() {
+            let l = UnixServer::bind(&c.unixsocket, c.unixsocketperm).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("Failed opening Unix socket {}: {e}", c.unixsocket),
+                )
+            })?;
+            out.push(Box::new(l));
+        }
+        if out.is_empty() {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "Configured to not listen anywhere, exiting.",
+            ));
+        }
+        self.add(out)
     }
 
     fn add(&mut self, listeners: Vec<Box<dyn Listener>>) -> io::Result<()> {
@@ -75,29 +111,57 @@ impl Listeners {
     }
 
     pub fn close_all(&mut self) {
-        for kind in [TransportKind::Tcp, TransportKind::Unix, TransportKind::Rdma] {
+        for kind in [
+            TransportKind::Tcp,
+            TransportKind::Unix,
+            TransportKind::Tls,
+            TransportKind::Rdma,
+        ] {
             self.close(kind);
         }
     }
 
-    /// Applies a configuration whose TCP or RDMA listener settings changed:
-    /// closes that transport's listeners and binds the new ones. When they
-    /// cannot be bound, every transport switched so far goes back to the
-    /// old configuration and the error names the directive that failed
-    /// and why, as Valkey's CONFIG SET does.
+    /// Applies a configuration whose listener or TLS settings changed: a
+    /// new TLS configuration first (kept only if it builds), then for each
+    /// transport whose port or addresses changed, closes its listeners and
+    /// binds the new ones. When they cannot be bound, every transport
+    /// switched so far goes back to the old configuration and the error
+    /// names the directive that failed and why, as Valkey's CONFIG SET
+    /// does.
     pub fn rebind(&mut self, old: &Config, new: &Config) -> Result<(), (&'static str, String)> {
-        let changes: [(TransportKind, bool, bool, Bind); 2] = [
+        if old.tls != new.tls
+            && let Err(why) = configure_tls(new, &self.tls)
+        {
+            warning!("{why}");
+            let name = TLS_FILE_DIRECTIVES
+                .iter()
+                .find(|(_, f)| f(&old.tls) != f(&new.tls))
+                .map_or("tls-port", |(n, _)| n);
+            return Err((
+                name,
+                "Unable to update TLS configuration. Check server logs.".into(),
+            ));
+        }
+        let tls = self.tls.clone();
+        let bind_tls = move |c: &Config| bind_tls(c, &tls);
+        let changes: [(TransportKind, bool, bool, Bind); 3] = [
             (
                 TransportKind::Tcp,
                 old.port != new.port,
                 old.bind != new.bind,
-                bind_tcp,
+                &bind_tcp,
+            ),
+            (
+                TransportKind::Tls,
+                old.tls.port != new.tls.port,
+                old.bind != new.bind,
+                &bind_tls,
             ),
             (
                 TransportKind::Rdma,
                 old.rdma_port != new.rdma_port,
                 old.rdma_bind != new.rdma_bind,
-                bind_rdma,
+                &bind_rdma,
             ),
         ];
         let mut switched: Vec<(TransportKind, Bind)> = Vec::new();
@@ -116,6 +180,7 @@ impl Listeners {
                 let name = match (kind, port_changed) {
                     (TransportKind::Rdma, true) => "rdma-port",
                     (TransportKind::Rdma, false) => "rdma-bind",
+                    (TransportKind::Tls, true) => "tls-port",
                     (_, true) => "port",
                     (_, false) => "bind",
                 };
@@ -192,17 +257,69 @@ fn bind_each(
     Ok(out)
 }
 
+fn tcp_options(c: &Config) -> TcpOptions {
+    TcpOptions {
+        backlog: c.tcp_backlog as i32,
+        keepalive_secs: c.tcp_keepalive as u32,
+    }
+}
+
 /// The TCP listeners (`port`, `bind`; none when the port is 0).
 fn bind_tcp(c: &Config) -> io::Result<Vec<Box<dyn Listener>>> {
     if c.port == 0 {
         return Ok(Vec::new());
     }
-    let options = TcpOptions {
-        backlog: c.tcp_backlog as i32,
-        keepalive_secs: c.tcp_keepalive as u32,
-    };
+    let options = tcp_options(c);
     bind_each(&c.bind, c.port, "tcp", |addr| {
         Ok(Box::new(TcpServer::bind(addr, options)?))
+    })
+}
+
+/// The `tls-*` settings that name files, in the order a failed reload
+/// blames them.
+type TlsField = fn(&crate::config::Tls) -> &str;
+const TLS_FILE_DIRECTIVES: [(&str, TlsField); 6] = [
+    ("tls-cert-file", |t| &t.cert_file),
+    ("tls-key-file", |t| &t.key_file),
+    ("tls-key-file-pass", |t| &t.key_file_pass),
+    ("tls-ca-cert-file", |t| &t.ca_cert_file),
+    ("tls-ca-cert-dir", |t| &t.ca_cert_dir),
+    ("tls-protocols", |t| &t.protocols),
+];
+
+/// Builds the TLS configuration into `slot` when TLS is in use (as Valkey:
+/// a TLS port, or TLS replication or cluster); the slot keeps the old one
+/// if it fails.
+fn configure_tls(c: &Config, slot: &TlsConfigSlot) -> Result<(), String> {
+    if c.tls.port == 0 && !c.tls.replication && !c.tls.cluster {
+        return Ok(());
+    }
+    if !c.tls.dh_params_file.is_empty() {
+        verbose!("tls-dh-params-file is ignored: rustls negotiates no finite-field DH");
+    }
+    slot.set(ferrokv_transport::tls::server_config(&c.tls.settings())?);
+    Ok(())
+}
+
+/// Reports a failed TLS handshake (from the handshake thread).
+fn report_tls(msg: &str) {
+    warning!("{msg}");
+}
+
+/// The TLS listeners (`tls-port` on the `bind` addresses; none when the
+/// port is 0).
+fn bind_tls(c: &Config, slot: &TlsConfigSlot) -> io::Result<Vec<Box<dyn Listener>>> {
+    if c.tls.port == 0 {
+        return Ok(Vec::new());
+    }
+    let options = TlsOptions {
+        tcp: tcp_options(c),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        max_pending: MAX_PENDING_HANDSHAKES,
+        report: report_tls,
+    };
+    bind_each(&c.bind, c.tls.port, "tls", |addr| {
+        Ok(Box::new(TlsListener::bind(addr, slot.clone(), options)?))
     })
 }
 
@@ -244,27 +361,4 @@ fn bind_rdma(c: &Config) -> io::Result<Vec<Box<dyn Listener>>> {
     bind_each(&specs, c.rdma_port, "rdma", |addr| {
         Ok(Box::new(RdmaListener::bind(addr, options)?))
     })
-}
-
-/// Opens every configured listener, RDMA first: once TCP accepts, every
-/// listener is up (tests and scripts wait for the TCP port).
-pub fn bind_all(c: &Config) -> io::Result<Vec<Box<dyn Listener>>> {
-    let mut out = bind_rdma(c)?;
-    out.extend(bind_tcp(c)?);
-    if !c.unixsocket.is_empty() {
-        let l = UnixServer::bind(&c.unixsocket, c.unixsocketperm).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("Failed opening Unix socket {}: {e}", c.unixsocket),
-            )
-        })?;
-        out.push(Box::new(l));
-    }
-    if out.is_empty() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "Configured to not listen anywhere, exiting.",
-        ));
-    }
-    Ok(out)
 }

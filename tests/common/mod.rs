@@ -11,10 +11,13 @@
 //! Transport: with `FERROKV_TEST_TRANSPORT=rdma` (inside the soft-RoCE
 //! guest, see ci/rdma-vm) ferrokv also listens on RDMA at
 //! `FERROKV_RDMA_ADDR` and [`Server::conn`] connects over RDMA, so a
-//! suite written for TCP runs unchanged over RDMA. The reference server
-//! stays on TCP.
+//! suite written for TCP runs unchanged over RDMA. `tls` and `unix` do the
+//! same over TLS (with a client certificate: `tls-auth-clients yes`) and
+//! a Unix socket. The reference server stays on TCP.
 
 #![allow(dead_code)]
+
+pub mod certs;
 
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -87,10 +90,12 @@ pub fn tool_bin(name: &str) -> PathBuf {
     panic!("{name} not found on PATH: run ci/setup")
 }
 
-/// A unique, short path for a unix socket (sun_path is limited to 108 bytes).
+/// A unique, short path for a unix socket (sun_path is limited to 108
+/// bytes). All of a process's paths have one length, so a differential
+/// test can mask each server's own in replies without changing lengths.
 pub fn unix_socket_path() -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    PathBuf::from(format!("/tmp/ferrokv-t{}-{n}.sock", std::process::id()))
+    PathBuf::from(format!("/tmp/ferrokv-t{}-{n:06}.sock", std::process::id()))
 }
 
 /// A port free for TCP now and never handed out before in this process.
@@ -116,6 +121,10 @@ pub struct Server {
     pub port: u16,
     /// The RDMA listener, when the server has one.
     pub rdma: Option<SocketAddr>,
+    /// The TLS listener, when [`Server::conn`] should use it.
+    pub tls: Option<SocketAddr>,
+    /// Whether [`Server::conn`] connects to the Unix socket.
+    pub conn_unix: bool,
     /// `--unixsocket` path, when one was given.
     pub unixsocket: Option<PathBuf>,
     /// Working directory of the process (removed on drop).
@@ -129,11 +138,46 @@ impl Server {
     /// followed by `extra`.
     /// Over RDMA too when `FERROKV_TEST_TRANSPORT=rdma`.
     pub fn start(extra: &[&str]) -> Server {
-        if rdma_mode() {
-            Server::start_rdma(extra)
-        } else {
-            Server::spawn(&ferrokv_bin(), extra)
+        match test_transport().as_str() {
+            "rdma" => Server::start_rdma(extra),
+            "tls" => Server::start_tls(extra),
+            "unix" => Server::start_unix(&ferrokv_bin(), extra),
+            _ => Server::spawn(&ferrokv_bin(), extra),
         }
+    }
+
+    /// Starts `bin` with a Unix socket (its own unless `extra` names one);
+    /// [`Server::conn`] then connects to it.
+    fn start_unix(bin: &Path, extra: &[&str]) -> Server {
+        let path = unix_socket_path().display().to_string();
+        let mut args = Vec::new();
+        if !extra.contains(&"--unixsocket") {
+            args.extend(["--unixsocket", path.as_str()]);
+        }
+        args.extend_from_slice(extra);
+        let mut s = Server::spawn(bin, &args);
+        s.conn_unix = true;
+        s
+    }
+
+    /// Starts ferrokv listening on TLS as well, with the test certificates
+    /// (`certs::server_args`); [`Server::conn`] then connects over TLS.
+    pub fn start_tls(extra: &[&str]) -> Server {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut args = certs::server_args(port);
+            args.extend(extra.iter().map(|a| a.to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            match Server::try_spawn(&ferrokv_bin(), &args) {
+                Ok(mut s) => {
+                    s.tls = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+                    return s;
+                }
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("ferrokv over TLS {extra:?} did not start:\n{last_log}");
     }
 
     /// Starts ferrokv listening on RDMA as well (at `FERROKV_RDMA_ADDR`);
@@ -163,9 +207,14 @@ impl Server {
         panic!("ferrokv over RDMA {extra:?} did not start:\n{last_log}");
     }
 
-    /// Starts the reference valkey-server with the same base arguments.
+    /// Starts the reference valkey-server with the same base arguments
+    /// (and a Unix socket when the suites run over one; else on TCP).
     pub fn reference(extra: &[&str]) -> Server {
-        Server::spawn(&valkey_bin(), extra)
+        if test_transport() == "unix" {
+            Server::start_unix(&valkey_bin(), extra)
+        } else {
+            Server::spawn(&valkey_bin(), extra)
+        }
     }
 
     /// Starts `bin` like valkey-server. Retries on a port collision.
@@ -219,6 +268,8 @@ impl Server {
             child,
             port,
             rdma: None,
+            tls: None,
+            conn_unix: false,
             unixsocket,
             dir,
             bin: bin.to_path_buf(),
@@ -287,11 +338,17 @@ impl Server {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
-    /// A new raw connection: RDMA when the server listens on RDMA, else TCP.
+    /// A new raw connection over the transport under test: RDMA, TLS or
+    /// the Unix socket when the server was started for it, else TCP.
     pub fn conn(&self) -> Conn {
-        match self.rdma {
-            Some(addr) => Conn::rdma(addr),
-            None => Conn::tcp(self.addr()),
+        if let Some(addr) = self.rdma {
+            Conn::rdma(addr)
+        } else if let Some(addr) = self.tls {
+            Conn::tls(addr)
+        } else if self.conn_unix {
+            self.unix_conn()
+        } else {
+            Conn::tcp(self.addr())
         }
     }
 
@@ -349,15 +406,26 @@ impl Drop for Server {
     }
 }
 
-/// Whether the suites run over RDMA (`FERROKV_TEST_TRANSPORT=rdma`).
-pub fn rdma_mode() -> bool {
-    std::env::var("FERROKV_TEST_TRANSPORT").is_ok_and(|t| t == "rdma")
+/// The transport the suites run over (`FERROKV_TEST_TRANSPORT`: tcp, unix,
+/// tls or rdma; tcp when unset).
+pub fn test_transport() -> String {
+    std::env::var("FERROKV_TEST_TRANSPORT").unwrap_or_else(|_| "tcp".into())
 }
 
-/// TCP, unix or RDMA stream (RDMA through the client library's transport).
+/// Whether the suites run over RDMA (`FERROKV_TEST_TRANSPORT=rdma`).
+pub fn rdma_mode() -> bool {
+    test_transport() == "rdma"
+}
+
+/// A TLS client stream (rustls over TCP).
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// TCP, unix, TLS or RDMA stream (RDMA through the client library's
+/// transport).
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream>),
     Rdma(Box<dyn Transport>),
 }
 
@@ -375,6 +443,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(d),
             Stream::Unix(s) => s.set_read_timeout(d),
+            Stream::Tls(s) => s.sock.set_read_timeout(d),
             Stream::Rdma(t) => t.set_read_timeout(d).map_err(rdma_io),
         }
     }
@@ -382,6 +451,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(d),
             Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Tls(s) => s.sock.set_write_timeout(d),
             Stream::Rdma(t) => t.set_write_timeout(d).map_err(rdma_io),
         }
     }
@@ -389,6 +459,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
+            Stream::Tls(s) => s.sock.shutdown(how),
             Stream::Rdma(_) => Err(io::Error::other("RDMA has no half-close")),
         }
     }
@@ -399,6 +470,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
             Stream::Rdma(t) => match t.recv(buf) {
                 Ok(n) => Ok(n),
                 Err(RdmaError::Disconnected) => Ok(0),
@@ -413,6 +485,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
             Stream::Rdma(t) => t.send(buf).map(|()| buf.len()).map_err(rdma_io),
         }
     }
@@ -420,9 +493,30 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
             Stream::Rdma(_) => Ok(()),
         }
     }
+}
+
+/// A TLS connection to `addr` (as "localhost") under `config`, with its
+/// handshake complete (so a refusal shows here, not at the first read).
+pub fn tls_connect(
+    addr: SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> io::Result<TlsStream> {
+    let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    sock.set_nodelay(true)?;
+    sock.set_read_timeout(Some(READ_TIMEOUT))?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a DNS name");
+    let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
+    let mut s = rustls::StreamOwned::new(conn, sock);
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock)?;
+    }
+    // TLS 1.3 lets a server refuse a client certificate after the client
+    // thinks the handshake is done: a round trip shows it.
+    Ok(s)
 }
 
 /// Encodes a command as a RESP multibulk.
@@ -468,6 +562,15 @@ impl Conn {
         Conn::from_stream(Stream::Unix(s))
     }
 
+    /// Connects over TLS with the test CA and client certificate.
+    pub fn tls(addr: SocketAddr) -> Conn {
+        let c = certs::certs();
+        let config = certs::client_config(&c.ca, Some((&c.client_cert, &c.client_key)));
+        Conn::from_stream(Stream::Tls(Box::new(
+            tls_connect(addr, config).unwrap_or_else(|e| panic!("TLS connect {addr}: {e}")),
+        )))
+    }
+
     /// Connects over RDMA (the client library's transport, 1 MiB receive
     /// buffer).
     pub fn rdma(addr: SocketAddr) -> Conn {
@@ -498,6 +601,7 @@ impl Conn {
         match &self.stream {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone().expect("clone socket")),
             Stream::Unix(s) => Stream::Unix(s.try_clone().expect("clone socket")),
+            Stream::Tls(_) => panic!("a TLS connection has one handle"),
             Stream::Rdma(_) => panic!("an RDMA connection has one handle"),
         }
     }

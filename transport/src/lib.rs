@@ -7,6 +7,7 @@
 pub mod net;
 pub mod rdma;
 pub mod resp;
+pub mod tls;
 
 pub use net::{Connection, Listener, TransportKind};
 pub use resp::parse::{Frame, Limits, ParseError, Parsed, RequestParser};

@@ -1,4 +1,5 @@
-//! The transport abstraction and its socket implementations (TCP, Unix).
+//! The transport abstraction and its socket implementations (TCP, Unix;
+//! TLS over TCP is in `tls`).
 //!
 //! The executor's event loop registers [`Listener`]s and [`Connection`]s with
 //! one `mio::Poll`, reads into its own buffers and writes coalesced replies.
@@ -15,6 +16,7 @@ use mio::net::{TcpListener, TcpStream, UnixListener};
 pub enum TransportKind {
     Tcp,
     Unix,
+    Tls,
     Rdma,
 }
 
@@ -24,6 +26,7 @@ impl TransportKind {
         match self {
             TransportKind::Tcp => "tcp",
             TransportKind::Unix => "unix",
+            TransportKind::Tls => "tls",
             TransportKind::Rdma => "rdma",
         }
     }
@@ -34,10 +37,18 @@ pub trait Connection {
     /// The pollable handle to register for readiness.
     fn source(&mut self) -> &mut dyn Source;
     /// Reads available bytes; `Ok(0)` is end of stream, `WouldBlock` means
-    /// wait for the next readable event.
+    /// wait for the next readable event. Fewer bytes than `buf` holds must
+    /// mean nothing more is ready now: the event loop then waits for the
+    /// next event without reading again.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes as much of `buf` as the transport takes now.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// Sends what the transport still holds of earlier writes (TLS
+    /// records); `WouldBlock` while some remain (the next writable event
+    /// comes back here).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     fn kind(&self) -> TransportKind;
     /// Peer and local addresses as Valkey prints them in CLIENT LIST
     /// ("ip:port", or "path:0" for Unix sockets).
@@ -153,6 +164,11 @@ impl TcpServer {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+
+    /// The bound socket, for a transport that accepts on it itself (TLS).
+    pub(crate) fn into_listener(self) -> TcpListener {
+        self.listener
+    }
 }
 
 impl Listener for TcpServer {
@@ -161,10 +177,7 @@ impl Listener for TcpServer {
     }
     fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
         let (stream, _) = self.listener.accept()?;
-        stream.set_nodelay(true)?;
-        if self.options.keepalive_secs > 0 {
-            set_keepalive(&stream, self.options.keepalive_secs)?;
-        }
+        prepare_accepted(&stream, self.options)?;
         let peer = stream.peer_addr();
         Ok(Box::new(SocketConnection {
             is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
@@ -234,6 +247,15 @@ impl Listener for UnixServer {
     fn describe(&self) -> String {
         self.path.clone()
     }
+}
+
+/// The options the configuration sets on an accepted TCP socket.
+pub(crate) fn prepare_accepted(stream: &TcpStream, options: TcpOptions) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    if options.keepalive_secs > 0 {
+        set_keepalive(stream, options.keepalive_secs)?;
+    }
+    Ok(())
 }
 
 /// Like Valkey's anetKeepAlive: probes start after `secs` idle, then every

@@ -1,0 +1,804 @@
+//! TLS over TCP with rustls (the `ring` crypto provider: it builds with a C
+//! compiler alone, where aws-lc-rs also needs cmake and a longer build).
+//!
+//! Handshakes run on a thread of their own, so the executor never spends
+//! its time on key exchanges and a client that stalls mid-handshake delays
+//! nobody. That thread owns the listening socket: it accepts, drives each
+//! handshake without blocking, drops the ones that fail, take longer than
+//! the handshake timeout or exceed the bound on pending handshakes, and
+//! queues the established connections for the executor. The executor's
+//! listener is the read end of a socket pair the thread writes a byte to
+//! when it queues one, so the event loop sees TLS like any other listener.
+//! Once handed over, records are encrypted and decrypted on the executor,
+//! inside `read` and `write`: the executor does not know the connection is
+//! TLS.
+//!
+//! The configuration (certificates, client authentication, protocols,
+//! ciphers, session cache) is built once per change into a rustls
+//! `ServerConfig` shared through a [`TlsConfigSlot`]; replacing it affects
+//! new connections only, as reloading does in Valkey.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
+
+use crate::net::{Connection, Listener, TcpOptions, TransportKind, format_addr};
+
+/// `tls-auth-clients`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A client must present a certificate that chains to the CA.
+    Yes,
+    No,
+    /// A certificate is checked if presented.
+    Optional,
+}
+
+/// What the configuration says about TLS, as the files and names it gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert_file: String,
+    pub key_file: String,
+    pub key_file_pass: String,
+    pub ca_cert_file: String,
+    pub ca_cert_dir: String,
+    pub auth_clients: ClientAuth,
+    /// `tls-protocols`: "TLSv1.2 TLSv1.3" or a part; empty is both.
+    pub protocols: String,
+    /// `tls-ciphers`: TLS 1.2 suites in OpenSSL's names, ':'-separated.
+    pub ciphers: String,
+    /// `tls-ciphersuites`: TLS 1.3 suites, ':'-separated.
+    pub ciphersuites: String,
+    pub prefer_server_ciphers: bool,
+    pub session_caching: bool,
+    pub session_cache_size: usize,
+}
+
+/// OpenSSL's names of the suites the ring provider has, TLS 1.3 first.
+const SUITE_NAMES: [(&str, SupportedCipherSuite); 9] = {
+    use rustls::crypto::ring::cipher_suite::*;
+    [
+        ("TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256),
+        ("TLS_AES_256_GCM_SHA384", TLS13_AES_256_GCM_SHA384),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+    ]
+};
+
+/// The suites a cipher list names, of one protocol version (`tls13`).
+/// Besides suite names it takes OpenSSL's keywords for "all of them"
+/// (DEFAULT, ALL, HIGH, ...); '!', '-' and '+' items only narrow or order
+/// OpenSSL's lists, and name nothing this provider lacks, so they are
+/// skipped. Empty: every suite.
+fn pick_suites(list: &str, tls13: bool) -> Result<Vec<SupportedCipherSuite>, String> {
+    let ours = SUITE_NAMES
+        .iter()
+        .filter(|(_, s)| matches!(s, SupportedCipherSuite::Tls13(_)) == tls13);
+    let mut picked = Vec::new();
+    let all = || ours.clone().map(|(_, s)| *s);
+    if list.trim().is_empty() {
+        return Ok(all().collect());
+    }
+    for item in list.split([':', ',', ' ']).filter(|i| !i.is_empty()) {
+        if item.starts_with(['!', '-', '+', '@']) {
+            continue;
+        }
+        let upper = item.to_ascii_uppercase();
+        let found: Vec<SupportedCipherSuite> = match upper.as_str() {
+            "DEFAULT" | "ALL" | "HIGH" | "ECDHE" | "EECDH" | "AESGCM" | "SECURE" => all().collect(),
+            _ => ours
+                .clone()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(item))
+                .map(|(_, s)| *s)
+                .collect(),
+        };
+        for s in found {
+            if !picked
+                .iter()
+                .any(|p: &SupportedCipherSuite| p.suite() == s.suite())
+            {
+                picked.push(s);
+            }
+        }
+    }
+    if picked.is_empty() {
+        let which = if tls13 { "ciphersuites" } else { "ciphers" };
+        return Err(format!(
+            "Failed to configure {which}: no supported cipher in '{list}'"
+        ));
+    }
+    Ok(picked)
+}
+
+/// The protocol versions `tls-protocols` names.
+fn pick_versions(
+    protocols: &str,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    if protocols.trim().is_empty() {
+        return Ok(vec![&rustls::version::TLS12, &rustls::version::TLS13]);
+    }
+    let mut out = Vec::new();
+    for p in protocols.split_whitespace() {
+        match p.to_ascii_lowercase().as_str() {
+            "tlsv1.2" => out.push(&rustls::version::TLS12),
+            "tlsv1.3" => out.push(&rustls::version::TLS13),
+            // Known to OpenSSL, too weak for rustls: enable nothing.
+            "tlsv1" | "tlsv1.1" => {}
+            _ => {
+                return Err(format!(
+                    "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'. ({p})"
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(
+            "Failed to configure TLS: no supported protocol (TLSv1.2 or TLSv1.3) enabled".into(),
+        );
+    }
+    Ok(out)
+}
+
+/// The CA certificates of `tls-ca-cert-file` and of the files in
+/// `tls-ca-cert-dir`.
+fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let mut add_file = |path: &std::path::Path, strict: bool| -> Result<(), String> {
+        let failed = |e: &dyn std::fmt::Display| {
+            format!(
+                "Failed to configure CA certificate(s) file/directory: {}: {e}",
+                path.display()
+            )
+        };
+        let certs = match CertificateDer::pem_file_iter(path) {
+            Ok(it) => it.collect::<Result<Vec<_>, _>>().map_err(|e| failed(&e))?,
+            Err(e) => return Err(failed(&e)),
+        };
+        if strict && certs.is_empty() {
+            return Err(failed(&"no certificate found"));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| failed(&e))?;
+        }
+        Ok(())
+    };
+    if !file.is_empty() {
+        add_file(std::path::Path::new(file), true)?;
+    }
+    if !dir.is_empty() {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            format!("Failed to configure CA certificate(s) file/directory: {dir}: {e}")
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file() {
+                // A directory may hold other files (OpenSSL's hash links
+                // point at the same certificates): skip what is not PEM.
+                let _ = add_file(&path, false);
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// Builds the rustls configuration `s` describes: every file read and
+/// checked now, so a bad one is refused before any client sees it.
+pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
+    if s.cert_file.is_empty() {
+        return Err("No tls-cert-file configured!".into());
+    }
+    if s.key_file.is_empty() {
+        return Err("No tls-key-file configured!".into());
+    }
+    // Deprecated for lacking post-quantum key exchange, which only the
+    // aws-lc-rs provider has (a cmake build); OpenSSL 3.0 clients do not
+    // offer it either.
+    #[allow(deprecated)]
+    let mut provider = rustls::crypto::ring::default_provider();
+    let mut suites = pick_suites(&s.ciphersuites, true)?;
+    suites.extend(pick_suites(&s.ciphers, false)?);
+    provider.cipher_suites = suites;
+    let provider: Arc<CryptoProvider> = Arc::new(provider);
+    let certs = CertificateDer::pem_file_iter(&s.cert_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("Failed to load certificate: {}: {e}", s.cert_file))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "Failed to load certificate: {}: no certificate found",
+            s.cert_file
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&s.key_file).map_err(|e| {
+        let encrypted = std::fs::read_to_string(&s.key_file)
+            .is_ok_and(|t| t.contains("ENCRYPTED"));
+        if encrypted {
+            format!(
+                "Failed to load private key: {}: encrypted private keys are not supported (decrypt it, e.g. openssl pkey -in key -out plain.key)",
+                s.key_file
+            )
+        } else {
+            format!("Failed to load private key: {}: {e}", s.key_file)
+        }
+    })?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&pick_versions(&s.protocols)?)
+        .map_err(|e| format!("Failed to configure TLS: {e}"))?;
+    let builder = match s.auth_clients {
+        ClientAuth::No => builder.with_no_client_auth(),
+        auth => {
+            let roots = load_roots(&s.ca_cert_file, &s.ca_cert_dir)?;
+            if roots.is_empty() {
+                return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if auth == ClientAuth::Optional {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            let verifier = verifier.build().map_err(|e| {
+                format!("Failed to configure CA certificate(s) file/directory: {e}")
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("Failed to configure TLS: certificate and private key: {e}"))?;
+    config.ignore_client_order = s.prefer_server_ciphers;
+    if s.session_caching {
+        config.session_storage = ServerSessionMemoryCache::new(s.session_cache_size.max(1));
+    } else {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
+    Ok(Arc::new(config))
+}
+
+/// The configuration new connections get; `set` replaces it for them.
+#[derive(Clone)]
+pub struct TlsConfigSlot(Arc<RwLock<Option<Arc<ServerConfig>>>>);
+
+impl Default for TlsConfigSlot {
+    fn default() -> Self {
+        TlsConfigSlot(Arc::new(RwLock::new(None)))
+    }
+}
+
+impl TlsConfigSlot {
+    pub fn set(&self, config: Arc<ServerConfig>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(config);
+    }
+
+    fn get(&self) -> Option<Arc<ServerConfig>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Limits of the handshake thread.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsOptions {
+    pub tcp: TcpOptions,
+    /// A connection whose handshake takes longer is dropped.
+    pub handshake_timeout: Duration,
+    /// Connections accepted while this many handshakes are pending are
+    /// closed at once.
+    pub max_pending: usize,
+    /// Where to report a failed handshake (the server's verbose log).
+    pub report: fn(&str),
+}
+
+/// Established connections waiting for the executor.
+type Ready = Arc<Mutex<VecDeque<TlsConnection>>>;
+
+pub struct TlsListener {
+    /// Readable when `ready` holds connections (the thread writes a byte).
+    notify: UnixStream,
+    ready: Ready,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+    local: SocketAddr,
+}
+
+const LISTEN: Token = Token(0);
+const WAKE: Token = Token(1);
+const FIRST_PENDING: usize = 2;
+
+impl TlsListener {
+    /// Binds `addr` and starts the handshake thread.
+    pub fn bind(addr: SocketAddr, slot: TlsConfigSlot, options: TlsOptions) -> io::Result<Self> {
+        let tcp = crate::net::TcpServer::bind(addr, options.tcp)?;
+        let local = tcp.local_addr()?;
+        let mut listener = tcp.into_listener();
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTEN, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let (notify, signal) = UnixStream::pair()?;
+        let ready: Ready = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut shake = Handshakes {
+            poll,
+            listener,
+            slot,
+            options,
+            pending: Vec::new(),
+            ready: ready.clone(),
+            signal,
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("tls-handshake".into())
+            .spawn(move || shake.run())?;
+        Ok(TlsListener {
+            notify,
+            ready,
+            stop,
+            waker,
+            thread: Some(thread),
+            local,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Listener for TlsListener {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.notify
+    }
+
+    fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
+        // Signals first, then the queue: a connection queued after the
+        // queue was found empty comes with a byte written after the drain.
+        let mut sink = [0u8; 64];
+        loop {
+            match self.notify.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let next = self
+            .ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        match next {
+            Some(c) => Ok(Box::new(c)),
+            None => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn kind(&self) -> TransportKind {
+        TransportKind::Tls
+    }
+
+    fn describe(&self) -> String {
+        format_addr(Ok(self.local))
+    }
+}
+
+/// A connection whose handshake is under way.
+struct Pending {
+    stream: TcpStream,
+    tls: ServerConnection,
+    deadline: Instant,
+}
+
+/// The handshake thread's state.
+struct Handshakes {
+    poll: Poll,
+    listener: TcpListener,
+    slot: TlsConfigSlot,
+    options: TlsOptions,
+    /// Indexed by token - FIRST_PENDING.
+    pending: Vec<Option<Pending>>,
+    ready: Ready,
+    signal: UnixStream,
+    stop: Arc<AtomicBool>,
+}
+
+impl Handshakes {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(256);
+        let tick = Duration::from_millis(250).min(self.options.handshake_timeout);
+        while !self.stop.load(Ordering::Acquire) {
+            if let Err(e) = self.poll.poll(&mut events, Some(tick)) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                (self.options.report)(&format!("TLS handshake thread: {e}"));
+                return;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTEN => self.accept(),
+                    WAKE => {}
+                    Token(t) => self.advance(t - FIRST_PENDING),
+                }
+            }
+            self.expire();
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    (self.options.report)(&format!("Accepting a TLS connection: {e}"));
+                    return;
+                }
+            };
+            let open = self.pending.iter().filter(|p| p.is_some()).count();
+            if open >= self.options.max_pending {
+                (self.options.report)(&format!(
+                    "Dropping a TLS connection from {peer}: {open} handshakes are pending"
+                ));
+                continue;
+            }
+            let Some(config) = self.slot.get() else {
+                continue;
+            };
+            if let Err(e) = crate::net::prepare_accepted(&stream, self.options.tcp) {
+                (self.options.report)(&format!("Accepting a TLS connection: {e}"));
+                continue;
+            }
+            let tls = match ServerConnection::new(config) {
+                Ok(t) => t,
+                Err(e) => {
+                    (self.options.report)(&format!("Error creating a TLS connection: {e}"));
+                    continue;
+                }
+            };
+            let index = self
+                .pending
+                .iter()
+                .position(Option::is_none)
+                .unwrap_or_else(|| {
+                    self.pending.push(None);
+                    self.pending.len() - 1
+                });
+            let mut p = Pending {
+                stream,
+                tls,
+                deadline: Instant::now() + self.options.handshake_timeout,
+            };
+            if self
+                .poll
+                .registry()
+                .register(
+                    &mut p.stream,
+                    Token(index + FIRST_PENDING),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_ok()
+            {
+                self.pending[index] = Some(p);
+                self.advance(index);
+            }
+        }
+    }
+
+    /// Moves a handshake on; hands the connection over once it is
+    /// established (and its last flight written), drops it on failure.
+    fn advance(&mut self, index: usize) {
+        let Some(p) = self.pending.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let outcome = shake(p);
+        if matches!(outcome, Ok(false)) {
+            return;
+        }
+        let mut p = self.pending[index].take().expect("checked above");
+        let _ = self.poll.registry().deregister(&mut p.stream);
+        match outcome {
+            Ok(_) => match TlsConnection::established(p.stream, p.tls) {
+                Ok(c) => {
+                    self.ready
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push_back(c);
+                    // A full pipe already promises a wake-up.
+                    let _ = self.signal.write(&[1]);
+                }
+                Err(e) => (self.options.report)(&format!("Accepting a TLS connection: {e}")),
+            },
+            Err(e) => {
+                let peer = format_addr(p.stream.peer_addr());
+                (self.options.report)(&format!(
+                    "Error accepting a client connection: {e} (addr={peer})"
+                ));
+            }
+        }
+    }
+
+    /// Drops the handshakes past their deadline.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.pending {
+            if let Some(mut p) = slot.take_if(|p| now >= p.deadline) {
+                let _ = self.poll.registry().deregister(&mut p.stream);
+                let peer = format_addr(p.stream.peer_addr());
+                (self.options.report)(&format!("TLS handshake timed out (addr={peer})"));
+            }
+        }
+    }
+}
+
+/// Runs a handshake as far as the socket allows: Ok(true) once it is
+/// complete and everything to send was sent.
+fn shake(p: &mut Pending) -> io::Result<bool> {
+    loop {
+        while p.tls.wants_write() {
+            match p.tls.write_tls(&mut p.stream) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !p.tls.is_handshaking() {
+            return Ok(!p.tls.wants_write());
+        }
+        match p.tls.read_tls(&mut p.stream) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {
+                if let Err(e) = p.tls.process_new_packets() {
+                    // The alert that says why, if the socket takes it.
+                    let _ = p.tls.write_tls(&mut p.stream);
+                    return Err(io::Error::new(ErrorKind::InvalidData, e));
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An established TLS connection: reads decrypt, writes encrypt.
+pub struct TlsConnection {
+    stream: TcpStream,
+    tls: ServerConnection,
+    peer: String,
+    local: String,
+    is_local: bool,
+    /// Decrypted bytes rustls holds that `read` has not returned yet.
+    plaintext: usize,
+    closing: bool,
+}
+
+/// Plaintext taken per `write`: rustls buffers it as records until the
+/// socket takes them, and `write` is not called again until it has.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+impl TlsConnection {
+    fn established(stream: TcpStream, mut tls: ServerConnection) -> io::Result<Self> {
+        // Application data that came with the handshake's last flight.
+        let state = tls
+            .process_new_packets()
+            .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+        let peer = stream.peer_addr();
+        Ok(TlsConnection {
+            is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
+            peer: format_addr(peer),
+            local: format_addr(stream.local_addr()),
+            plaintext: state.plaintext_bytes_to_read(),
+            stream,
+            tls,
+            closing: false,
+        })
+    }
+
+    /// Sends the records rustls holds; WouldBlock while some remain.
+    fn send_records(&mut self) -> io::Result<()> {
+        while self.tls.wants_write() {
+            match self.tls.write_tls(&mut self.stream) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Connection for TlsConnection {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.stream
+    }
+
+    /// Fills `buf` as far as the records received allow: a short read
+    /// means the socket has nothing more now (the event loop relies on it).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        loop {
+            if self.plaintext > 0 {
+                let n = self.tls.reader().read(&mut buf[filled..])?;
+                self.plaintext -= n;
+                filled += n;
+                if filled == buf.len() {
+                    return Ok(filled);
+                }
+            }
+            match self.tls.read_tls(&mut self.stream) {
+                Ok(0) => return Ok(filled),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if filled > 0 && e.kind() == ErrorKind::WouldBlock => return Ok(filled),
+                Err(e) => return Err(e),
+            }
+            let state = self
+                .tls
+                .process_new_packets()
+                .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+            self.plaintext = state.plaintext_bytes_to_read();
+            if self.plaintext == 0 && state.peer_has_closed() {
+                return Ok(filled);
+            }
+            // Alerts or key updates to answer.
+            match self.send_records() {
+                Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
+                _ => {}
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send_records()?;
+        let n = self
+            .tls
+            .writer()
+            .write(&buf[..buf.len().min(WRITE_CHUNK)])?;
+        match self.send_records() {
+            Err(e) if e.kind() != ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_records()
+    }
+
+    fn kind(&self) -> TransportKind {
+        TransportKind::Tls
+    }
+
+    fn peer_addr(&self) -> String {
+        self.peer.clone()
+    }
+
+    fn local_addr(&self) -> String {
+        self.local.clone()
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    fn is_local(&self) -> bool {
+        self.is_local
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        self.plaintext > 0
+    }
+
+    /// Says close_notify, and lingers until the records are sent.
+    fn linger(&mut self) -> bool {
+        if !self.closing {
+            self.closing = true;
+            self.tls.send_close_notify();
+        }
+        matches!(self.send_records(), Err(e) if e.kind() == ErrorKind::WouldBlock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_lists_pick_suites_by_openssl_name() {
+        let names = |v: Vec<SupportedCipherSuite>| -> Vec<String> {
+            v.iter().map(|s| format!("{:?}", s.suite())).collect()
+        };
+        assert_eq!(pick_suites("", true).unwrap().len(), 3);
+        assert_eq!(pick_suites("DEFAULT:!MEDIUM", false).unwrap().len(), 6);
+        assert_eq!(
+            names(
+                pick_suites(
+                    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256",
+                    false
+                )
+                .unwrap()
+            ),
+            [
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        assert_eq!(
+            names(pick_suites("TLS_CHACHA20_POLY1305_SHA256", true).unwrap()),
+            ["TLS13_CHACHA20_POLY1305_SHA256"]
+        );
+        // A TLS 1.3 name is not a TLS 1.2 cipher, and nonsense names none.
+        assert!(pick_suites("TLS_AES_128_GCM_SHA256", false).is_err());
+        assert!(pick_suites("RC4-MD5", false).is_err());
+    }
+
+    #[test]
+    fn protocol_lists() {
+        assert_eq!(pick_versions("").unwrap().len(), 2);
+        assert_eq!(pick_versions("TLSv1.2").unwrap(), [&rustls::version::TLS12]);
+        assert_eq!(
+            pick_versions("tlsv1.3 TLSv1.1").unwrap(),
+            [&rustls::version::TLS13]
+        );
+        assert!(pick_versions("TLSv1.1").is_err());
+        assert!(
+            pick_versions("SSLv3")
+                .unwrap_err()
+                .starts_with("Invalid tls-protocols")
+        );
+    }
+}
