@@ -623,8 +623,20 @@ pub struct TlsConnection {
     is_local: bool,
     /// Decrypted bytes rustls holds that `read` has not returned yet.
     plaintext: usize,
+    /// Records read from the socket; `fed..read` not yet given to rustls
+    /// (it takes them as its plaintext buffer drains).
+    inbuf: Box<[u8]>,
+    fed: usize,
+    read: usize,
+    /// The last socket read was short: the socket is empty, so `read`
+    /// returns without asking it again (as a plain socket's short read
+    /// tells the event loop).
+    drained: bool,
     closing: bool,
 }
+
+/// Socket bytes read at once: two full records.
+const INBUF: usize = 2 * (16 * 1024 + 256);
 
 /// Plaintext taken per `write`: rustls buffers it as records until the
 /// socket takes them, and `write` is not called again until it has.
@@ -642,6 +654,10 @@ impl TlsConnection {
             peer: format_addr(peer),
             local: format_addr(stream.local_addr()),
             plaintext: state.plaintext_bytes_to_read(),
+            inbuf: vec![0; INBUF].into_boxed_slice(),
+            fed: 0,
+            read: 0,
+            drained: false,
             stream,
             tls,
             closing: false,
@@ -680,25 +696,43 @@ impl Connection for TlsConnection {
                     return Ok(filled);
                 }
             }
-            match self.tls.read_tls(&mut self.stream) {
+            if self.fed < self.read {
+                let taken = self.tls.read_tls(&mut &self.inbuf[self.fed..self.read])?;
+                self.fed += taken;
+                let state = self
+                    .tls
+                    .process_new_packets()
+                    .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+                self.plaintext = state.plaintext_bytes_to_read();
+                if self.plaintext == 0 && state.peer_has_closed() {
+                    return Ok(filled);
+                }
+                if taken == 0 && self.plaintext == 0 {
+                    return Err(io::Error::new(ErrorKind::InvalidData, "TLS input stalled"));
+                }
+                // Alerts or key updates to answer.
+                match self.send_records() {
+                    Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
+                    _ => {}
+                }
+                continue;
+            }
+            if std::mem::take(&mut self.drained) {
+                return if filled > 0 {
+                    Ok(filled)
+                } else {
+                    Err(ErrorKind::WouldBlock.into())
+                };
+            }
+            match self.stream.read(&mut self.inbuf) {
                 Ok(0) => return Ok(filled),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Ok(n) => {
+                    (self.fed, self.read) = (0, n);
+                    self.drained = n < self.inbuf.len();
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if filled > 0 && e.kind() == ErrorKind::WouldBlock => return Ok(filled),
                 Err(e) => return Err(e),
-            }
-            let state = self
-                .tls
-                .process_new_packets()
-                .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
-            self.plaintext = state.plaintext_bytes_to_read();
-            if self.plaintext == 0 && state.peer_has_closed() {
-                return Ok(filled);
-            }
-            // Alerts or key updates to answer.
-            match self.send_records() {
-                Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
-                _ => {}
             }
         }
     }
@@ -740,7 +774,7 @@ impl Connection for TlsConnection {
     }
 
     fn has_buffered_input(&self) -> bool {
-        self.plaintext > 0
+        self.plaintext > 0 || self.fed < self.read
     }
 
     /// Says close_notify, and lingers until the records are sent.
