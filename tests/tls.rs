@@ -530,3 +530,79 @@ fn tls_directives_read_back_as_valkey_prints_them() {
         b"+OK\r\n"
     );
 }
+
+#[test]
+fn tls_key_file_pass_decrypts_a_pkcs8_key() {
+    let c = certs();
+    let enc = c.dir.join(format!("server-enc-{}.key", free_port()));
+    let status = Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:s3cret",
+            "-in",
+        ])
+        .arg(&c.server_key)
+        .arg("-out")
+        .arg(&enc)
+        .status()
+        .expect("run openssl pkcs8");
+    assert!(status.success());
+    assert!(
+        std::fs::read_to_string(&enc)
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY")
+    );
+    let (_s, addr) = tls_server(&[
+        "--tls-key-file",
+        path(&enc),
+        "--tls-key-file-pass",
+        "s3cret",
+    ]);
+    assert!(pings(addr, &c.ca, client_pair()));
+    // Without the password, or with a wrong one, the server does not start.
+    let port = free_port().to_string();
+    for pass in ["", "wrong"] {
+        let out = Command::new(common::ferrokv_bin())
+            .args(["--port", "0", "--save", "", "--tls-port", &port])
+            .args([
+                "--tls-cert-file",
+                path(&c.server_cert),
+                "--tls-ca-cert-file",
+                path(&c.ca),
+            ])
+            .args(["--tls-key-file", path(&enc), "--tls-key-file-pass", pass])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            !out.status.success() && log.contains("Failed to load private key"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn pending_handshakes_are_bounded() {
+    let (mut s, addr) = tls_server(&["--maxclients", "3"]);
+    // Three connections that never say hello fill the handshake slots.
+    let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // The next one is closed at once, handshake or not.
+    let start = Instant::now();
+    assert!(!pings(addr, &certs().ca, client_pair()));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(s.log().contains("handshakes are pending"), "{}", s.log());
+    // Once they go, clients get in again.
+    drop(silent);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pings(addr, &certs().ca, client_pair()));
+    s.assert_healthy();
+}

@@ -25,8 +25,8 @@ type Bind<'a> = &'a dyn Fn(&Config) -> io::Result<Vec<Box<dyn Listener>>>;
 /// A TLS handshake not complete by then is dropped (Valkey has no limit; a
 /// client that never finishes would hold its socket forever).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections accepted while this many handshakes are under way are
-/// closed at once.
+/// Connections accepted while this many handshakes (or `maxclients`, if
+/// fewer) are under way are closed at once.
 const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// Listener tokens live above every client slot.
@@ -315,7 +315,7 @@ fn bind_tls(c: &Config, slot: &TlsConfigSlot) -> io::Result<Vec<Box<dyn Listener
     let options = TlsOptions {
         tcp: tcp_options(c),
         handshake_timeout: HANDSHAKE_TIMEOUT,
-        max_pending: MAX_PENDING_HANDSHAKES,
+        max_pending: MAX_PENDING_HANDSHAKES.min(c.maxclients as usize),
         report: report_tls,
     };
     bind_each(&c.bind, c.tls.port, "tls", |addr| {

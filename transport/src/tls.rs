@@ -221,6 +221,33 @@ fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// The private key in `file`: PEM (PKCS#8, PKCS#1 or SEC1), or PKCS#8
+/// encrypted with `pass` (PBES2, as `openssl pkcs8 -topk8` and `openssl
+/// genpkey -aes256` write it).
+fn load_key(file: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("Failed to load private key: {file}: {e}");
+    let bytes = std::fs::read(file).map_err(|e| failed(&e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        if pass.is_empty() {
+            return Err(failed(&"the key is encrypted: set tls-key-file-pass"));
+        }
+        let (_, doc) = pkcs8::der::Document::from_pem(&text).map_err(|e| failed(&e))?;
+        let info =
+            pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes()).map_err(|e| failed(&e))?;
+        let plain = info
+            .decrypt(pass)
+            .map_err(|e| failed(&format!("cannot decrypt it with tls-key-file-pass ({e})")))?;
+        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(failed(
+            &"legacy PEM encryption is not supported: convert the key with openssl pkcs8 -topk8",
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| failed(&e))
+}
+
 /// Builds the rustls configuration `s` describes: every file read and
 /// checked now, so a bad one is refused before any client sees it.
 pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
@@ -248,18 +275,7 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
             s.cert_file
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(&s.key_file).map_err(|e| {
-        let encrypted = std::fs::read_to_string(&s.key_file)
-            .is_ok_and(|t| t.contains("ENCRYPTED"));
-        if encrypted {
-            format!(
-                "Failed to load private key: {}: encrypted private keys are not supported (decrypt it, e.g. openssl pkey -in key -out plain.key)",
-                s.key_file
-            )
-        } else {
-            format!("Failed to load private key: {}: {e}", s.key_file)
-        }
-    })?;
+    let key = load_key(&s.key_file, &s.key_file_pass)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&pick_versions(&s.protocols)?)
         .map_err(|e| format!("Failed to configure TLS: {e}"))?;
