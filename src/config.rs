@@ -160,6 +160,9 @@ impl Tls {
                 0 => usize::MAX >> 8,
                 n => n as usize,
             },
+            session_cache_timeout: std::time::Duration::from_secs(
+                self.session_cache_timeout as u64,
+            ),
         }
     }
 }

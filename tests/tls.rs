@@ -587,7 +587,7 @@ fn tls_key_file_pass_decrypts_a_pkcs8_key() {
 
 #[test]
 fn pending_handshakes_are_bounded() {
-    let (mut s, addr) = tls_server(&["--maxclients", "3"]);
+    let (mut s, addr) = tls_server(&["--maxclients", "3", "--loglevel", "verbose"]);
     // Three connections that never say hello fill the handshake slots.
     let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
@@ -605,4 +605,28 @@ fn pending_handshakes_are_bounded() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(pings(addr, &certs().ca, client_pair()));
     s.assert_healthy();
+}
+
+#[test]
+fn sessions_resume_unless_caching_is_off() {
+    let c = certs();
+    let me = [
+        "-cert",
+        path(&c.client_cert),
+        "-key",
+        path(&c.client_key),
+        "-tls1_2",
+    ];
+    let reused = |out: &str| {
+        out.lines()
+            .filter(|l| l.starts_with("Reused, TLSv1.2"))
+            .count()
+    };
+    let (_s, addr) = tls_server(&[]);
+    let out = s_client(addr, &[&me[..], &["-reconnect"]].concat(), "");
+    assert_eq!(reused(&out), 5, "{out}");
+    let (_s, addr) = tls_server(&["--tls-session-caching", "no"]);
+    let out = s_client(addr, &[&me[..], &["-reconnect"]].concat(), "");
+    assert_eq!(reused(&out), 0, "{out}");
+    assert!(out.contains("New, TLSv1.2"), "{out}");
 }

@@ -215,7 +215,23 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory: {e}"
         )));
     }
+    if ctx
+        .srv
+        .listeners
+        .reconfigure_tls(&ctx.srv.config, &next)
+        .is_err()
+    {
+        let name = seen
+            .iter()
+            .find(|n| n.starts_with("tls-"))
+            .map_or("tls-port", String::as_str);
+        return Err(err(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
+        )));
+    }
     if let Err((name, why)) = ctx.srv.listeners.rebind(&ctx.srv.config, &next) {
+        // Back to the TLS configuration of the settings that stay.
+        let _ = ctx.srv.listeners.reconfigure_tls(&next, &ctx.srv.config);
         return Err(err(format!(
             "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
         )));

@@ -121,27 +121,23 @@ impl Listeners {
         }
     }
 
-    /// Applies a configuration whose listener or TLS settings changed: a
-    /// new TLS configuration first (kept only if it builds), then for each
+    /// Builds the TLS configuration anew when a `tls-*` setting changed
+    /// (new connections get it); on failure the old one stays and the
+    /// reason is logged.
+    pub fn reconfigure_tls(&mut self, old: &Config, new: &Config) -> Result<(), ()> {
+        if old.tls == new.tls {
+            return Ok(());
+        }
+        configure_tls(new, &self.tls).map_err(|why| warning!("{why}"))
+    }
+
+    /// Applies a configuration whose listener settings changed: for each
     /// transport whose port or addresses changed, closes its listeners and
     /// binds the new ones. When they cannot be bound, every transport
     /// switched so far goes back to the old configuration and the error
     /// names the directive that failed and why, as Valkey's CONFIG SET
     /// does.
     pub fn rebind(&mut self, old: &Config, new: &Config) -> Result<(), (&'static str, String)> {
-        if old.tls != new.tls
-            && let Err(why) = configure_tls(new, &self.tls)
-        {
-            warning!("{why}");
-            let name = TLS_FILE_DIRECTIVES
-                .iter()
-                .find(|(_, f)| f(&old.tls) != f(&new.tls))
-                .map_or("tls-port", |(n, _)| n);
-            return Err((
-                name,
-                "Unable to update TLS configuration. Check server logs.".into(),
-            ));
-        }
         let tls = self.tls.clone();
         let bind_tls = move |c: &Config| bind_tls(c, &tls);
         let changes: [(TransportKind, bool, bool, Bind); 3] = [
@@ -275,18 +271,6 @@ fn bind_tcp(c: &Config) -> io::Result<Vec<Box<dyn Listener>>> {
     })
 }
 
-/// The `tls-*` settings that name files, in the order a failed reload
-/// blames them.
-type TlsField = fn(&crate::config::Tls) -> &str;
-const TLS_FILE_DIRECTIVES: [(&str, TlsField); 6] = [
-    ("tls-cert-file", |t| &t.cert_file),
-    ("tls-key-file", |t| &t.key_file),
-    ("tls-key-file-pass", |t| &t.key_file_pass),
-    ("tls-ca-cert-file", |t| &t.ca_cert_file),
-    ("tls-ca-cert-dir", |t| &t.ca_cert_dir),
-    ("tls-protocols", |t| &t.protocols),
-];
-
 /// Builds the TLS configuration into `slot` when TLS is in use (as Valkey:
 /// a TLS port, or TLS replication or cluster); the slot keeps the old one
 /// if it fails.
@@ -306,6 +290,11 @@ fn report_tls(msg: &str) {
     warning!("{msg}");
 }
 
+/// Notes a TLS connection dropped before its handshake ended.
+fn note_tls(msg: &str) {
+    verbose!("{msg}");
+}
+
 /// The TLS listeners (`tls-port` on the `bind` addresses; none when the
 /// port is 0).
 fn bind_tls(c: &Config, slot: &TlsConfigSlot) -> io::Result<Vec<Box<dyn Listener>>> {
@@ -317,6 +306,7 @@ fn bind_tls(c: &Config, slot: &TlsConfigSlot) -> io::Result<Vec<Box<dyn Listener
         handshake_timeout: HANDSHAKE_TIMEOUT,
         max_pending: MAX_PENDING_HANDSHAKES.min(c.maxclients as usize),
         report: report_tls,
+        note: note_tls,
     };
     bind_each(&c.bind, c.tls.port, "tls", |addr| {
         Ok(Box::new(TlsListener::bind(addr, slot.clone(), options)?))

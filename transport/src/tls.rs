@@ -33,7 +33,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::server::{NoServerSessionStorage, StoresServerSessions, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
 
 use crate::net::{Connection, Listener, TcpOptions, TransportKind, format_addr};
@@ -66,6 +66,8 @@ pub struct TlsSettings {
     pub prefer_server_ciphers: bool,
     pub session_caching: bool,
     pub session_cache_size: usize,
+    /// How long a cached session stays resumable (zero: no limit).
+    pub session_cache_timeout: Duration,
 }
 
 /// OpenSSL's names of the suites the ring provider has, TLS 1.3 first.
@@ -303,12 +305,86 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
         .map_err(|e| format!("Failed to configure TLS: certificate and private key: {e}"))?;
     config.ignore_client_order = s.prefer_server_ciphers;
     if s.session_caching {
-        config.session_storage = ServerSessionMemoryCache::new(s.session_cache_size.max(1));
+        config.session_storage = SessionCache::new(s.session_cache_size, s.session_cache_timeout);
     } else {
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.send_tls13_tickets = 0;
     }
     Ok(Arc::new(config))
+}
+
+/// The TLS session cache `tls-session-cache-size` and
+/// `tls-session-cache-timeout` describe: at most `size` sessions (the
+/// oldest go first), each resumable for `timeout` after it was stored
+/// (zero: no expiry).
+#[derive(Debug)]
+struct SessionCache {
+    size: usize,
+    timeout: Duration,
+    inner: Mutex<Sessions>,
+}
+
+#[derive(Debug, Default)]
+struct Sessions {
+    by_id: std::collections::HashMap<Vec<u8>, (Instant, Vec<u8>)>,
+    /// Ids in the order they were stored, with when; an id stored again
+    /// also has its older place here, which is skipped.
+    order: VecDeque<(Instant, Vec<u8>)>,
+}
+
+impl SessionCache {
+    fn new(size: usize, timeout: Duration) -> Arc<Self> {
+        Arc::new(SessionCache {
+            size: size.max(1),
+            timeout,
+            inner: Mutex::default(),
+        })
+    }
+
+    fn live(&self, stored: Instant, now: Instant) -> bool {
+        self.timeout.is_zero() || now.duration_since(stored) < self.timeout
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl StoresServerSessions for SessionCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let now = Instant::now();
+        let mut s = self.sessions();
+        s.order.push_back((now, key.clone()));
+        s.by_id.insert(key, (now, value));
+        // The oldest go while there are too many or they have expired.
+        while let Some((at, _)) = s.order.front() {
+            if s.by_id.len() <= self.size && self.live(*at, now) {
+                break;
+            }
+            let (at, id) = s.order.pop_front().expect("checked above");
+            if s.by_id.get(&id).is_some_and(|(stored, _)| *stored == at) {
+                s.by_id.remove(&id);
+            }
+        }
+        true
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        let s = self.sessions();
+        let (at, v) = s.by_id.get(key)?;
+        self.live(*at, now).then(|| v.clone())
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        let (at, v) = self.sessions().by_id.remove(key)?;
+        self.live(at, now).then_some(v)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
+    }
 }
 
 /// The configuration new connections get; `set` replaces it for them.
@@ -340,8 +416,12 @@ pub struct TlsOptions {
     /// Connections accepted while this many handshakes are pending are
     /// closed at once.
     pub max_pending: usize,
-    /// Where to report a failed handshake (the server's verbose log).
+    /// Where to report a failed handshake (the server's warning log, as
+    /// Valkey reports one).
     pub report: fn(&str),
+    /// Where to note a dropped connection (timed out, over the bound): the
+    /// verbose log, so a flood of them does not flood the log.
+    pub note: fn(&str),
 }
 
 /// Established connections waiting for the executor.
@@ -383,6 +463,7 @@ impl TlsListener {
             ready: ready.clone(),
             signal,
             stop: stop.clone(),
+            accept_failed: false,
         };
         let thread = std::thread::Builder::new()
             .name("tls-handshake".into())
@@ -467,6 +548,9 @@ struct Handshakes {
     ready: Ready,
     signal: UnixStream,
     stop: Arc<AtomicBool>,
+    /// The last accept failed (not for want of connections): try again
+    /// on the next tick.
+    accept_failed: bool,
 }
 
 impl Handshakes {
@@ -488,11 +572,16 @@ impl Handshakes {
                     Token(t) => self.advance(t - FIRST_PENDING),
                 }
             }
+            if self.accept_failed {
+                // Out of descriptors, say: the backlog raises no new edge.
+                self.accept();
+            }
             self.expire();
         }
     }
 
     fn accept(&mut self) {
+        self.accept_failed = false;
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(s) => s,
@@ -500,17 +589,24 @@ impl Handshakes {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     (self.options.report)(&format!("Accepting a TLS connection: {e}"));
+                    self.accept_failed = true;
                     return;
                 }
             };
-            let open = self.pending.iter().filter(|p| p.is_some()).count();
+            // Established connections the executor has not taken yet count
+            // too: a busy executor must not let them pile up.
+            let waiting = self.ready.lock().unwrap_or_else(|e| e.into_inner()).len();
+            let open = self.pending.iter().filter(|p| p.is_some()).count() + waiting;
             if open >= self.options.max_pending {
-                (self.options.report)(&format!(
+                (self.options.note)(&format!(
                     "Dropping a TLS connection from {peer}: {open} handshakes are pending"
                 ));
                 continue;
             }
             let Some(config) = self.slot.get() else {
+                (self.options.report)(&format!(
+                    "Dropping a TLS connection from {peer}: TLS is not configured"
+                ));
                 continue;
             };
             if let Err(e) = crate::net::prepare_accepted(&stream, self.options.tcp) {
@@ -593,7 +689,7 @@ impl Handshakes {
             if let Some(mut p) = slot.take_if(|p| now >= p.deadline) {
                 let _ = self.poll.registry().deregister(&mut p.stream);
                 let peer = format_addr(p.stream.peer_addr());
-                (self.options.report)(&format!("TLS handshake timed out (addr={peer})"));
+                (self.options.note)(&format!("TLS handshake timed out (addr={peer})"));
             }
         }
     }
@@ -639,15 +735,15 @@ pub struct TlsConnection {
     is_local: bool,
     /// Decrypted bytes rustls holds that `read` has not returned yet.
     plaintext: usize,
-    /// Records read from the socket; `fed..read` not yet given to rustls
-    /// (it takes them as its plaintext buffer drains).
-    inbuf: Box<[u8]>,
+    /// Records read from the socket, while `fed..read` are not yet given
+    /// to rustls (it takes them as its plaintext buffer drains); freed
+    /// once they all are, so an idle connection holds no buffer.
+    inbuf: Option<Box<[u8]>>,
     fed: usize,
     read: usize,
-    /// The last socket read was short: the socket is empty, so `read`
-    /// returns without asking it again (as a plain socket's short read
-    /// tells the event loop).
-    drained: bool,
+    /// The end of the stream, or an error, met after `read` had bytes to
+    /// return: the next `read` reports it.
+    ended: Option<io::Error>,
     closing: bool,
 }
 
@@ -670,10 +766,10 @@ impl TlsConnection {
             peer: format_addr(peer),
             local: format_addr(stream.local_addr()),
             plaintext: state.plaintext_bytes_to_read(),
-            inbuf: vec![0; INBUF].into_boxed_slice(),
+            inbuf: None,
             fed: 0,
             read: 0,
-            drained: false,
+            ended: None,
             stream,
             tls,
             closing: false,
@@ -694,26 +790,27 @@ impl TlsConnection {
     }
 }
 
-impl Connection for TlsConnection {
-    fn source(&mut self) -> &mut dyn Source {
-        &mut self.stream
-    }
-
-    /// Fills `buf` as far as the records received allow: a short read
-    /// means the socket has nothing more now (the event loop relies on it).
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
+impl TlsConnection {
+    /// `read`'s work: decrypted bytes into `buf[*filled..]` until it is
+    /// full (Ok) or the socket has nothing more: an error, `WouldBlock`
+    /// when it is empty, `UnexpectedEof` at the end of the stream.
+    fn fill(&mut self, buf: &mut [u8], filled: &mut usize) -> io::Result<()> {
+        if let Some(e) = self.ended.take() {
+            return Err(e);
+        }
+        // A short socket read in this call: the socket is empty.
+        let mut drained = false;
         loop {
             if self.plaintext > 0 {
-                let n = self.tls.reader().read(&mut buf[filled..])?;
+                let n = self.tls.reader().read(&mut buf[*filled..])?;
                 self.plaintext -= n;
-                filled += n;
-                if filled == buf.len() {
-                    return Ok(filled);
+                *filled += n;
+                if *filled == buf.len() {
+                    return Ok(());
                 }
             }
-            if self.fed < self.read {
-                let taken = self.tls.read_tls(&mut &self.inbuf[self.fed..self.read])?;
+            if let Some(inbuf) = self.inbuf.as_ref().filter(|_| self.fed < self.read) {
+                let taken = self.tls.read_tls(&mut &inbuf[self.fed..self.read])?;
                 self.fed += taken;
                 let state = self
                     .tls
@@ -721,7 +818,7 @@ impl Connection for TlsConnection {
                     .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
                 self.plaintext = state.plaintext_bytes_to_read();
                 if self.plaintext == 0 && state.peer_has_closed() {
-                    return Ok(filled);
+                    return Err(ErrorKind::UnexpectedEof.into());
                 }
                 if taken == 0 && self.plaintext == 0 {
                     return Err(io::Error::new(ErrorKind::InvalidData, "TLS input stalled"));
@@ -733,22 +830,49 @@ impl Connection for TlsConnection {
                 }
                 continue;
             }
-            if std::mem::take(&mut self.drained) {
-                return if filled > 0 {
-                    Ok(filled)
-                } else {
-                    Err(ErrorKind::WouldBlock.into())
-                };
+            if drained {
+                return Err(ErrorKind::WouldBlock.into());
             }
-            match self.stream.read(&mut self.inbuf) {
-                Ok(0) => return Ok(filled),
+            let inbuf = self
+                .inbuf
+                .get_or_insert_with(|| vec![0; INBUF].into_boxed_slice());
+            match self.stream.read(inbuf) {
+                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     (self.fed, self.read) = (0, n);
-                    self.drained = n < self.inbuf.len();
+                    drained = n < inbuf.len();
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if filled > 0 && e.kind() == ErrorKind::WouldBlock => return Ok(filled),
                 Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Connection for TlsConnection {
+    fn source(&mut self) -> &mut dyn Source {
+        &mut self.stream
+    }
+
+    /// Fills `buf` as far as the records received allow: a short read
+    /// means the socket has nothing more now (the event loop relies on it).
+    /// The end of the stream or an error met after some bytes is kept for
+    /// the next call, so those bytes are served first.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        let outcome = self.fill(buf, &mut filled);
+        if self.fed == self.read {
+            self.inbuf = None;
+        }
+        match outcome {
+            Ok(()) => Ok(filled),
+            Err(e) if filled == 0 && e.kind() == ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) if filled == 0 => Err(e),
+            Err(e) => {
+                if e.kind() != ErrorKind::WouldBlock {
+                    self.ended = Some(e);
+                }
+                Ok(filled)
             }
         }
     }
@@ -790,7 +914,7 @@ impl Connection for TlsConnection {
     }
 
     fn has_buffered_input(&self) -> bool {
-        self.plaintext > 0 || self.fed < self.read
+        self.plaintext > 0 || self.fed < self.read || self.ended.is_some()
     }
 
     /// Says close_notify, and lingers until the records are sent.
@@ -834,6 +958,33 @@ mod tests {
         // A TLS 1.3 name is not a TLS 1.2 cipher, and nonsense names none.
         assert!(pick_suites("TLS_AES_128_GCM_SHA256", false).is_err());
         assert!(pick_suites("RC4-MD5", false).is_err());
+    }
+
+    #[test]
+    fn the_session_cache_keeps_the_newest_while_they_last() {
+        let cache = SessionCache::new(2, Duration::ZERO);
+        for id in [b"a", b"b", b"c"] {
+            assert!(cache.put(id.to_vec(), id.to_vec()));
+        }
+        assert_eq!(cache.get(b"a"), None, "the oldest went");
+        assert_eq!(cache.get(b"b"), Some(b"b".to_vec()));
+        // Stored again, "b" is newer than "c".
+        cache.put(b"b".to_vec(), b"B".to_vec());
+        cache.put(b"d".to_vec(), b"d".to_vec());
+        assert_eq!(cache.get(b"c"), None);
+        assert_eq!(cache.take(b"b"), Some(b"B".to_vec()));
+        assert_eq!(cache.get(b"b"), None);
+        let short = SessionCache::new(10, Duration::from_millis(30));
+        short.put(b"x".to_vec(), b"x".to_vec());
+        assert_eq!(short.get(b"x"), Some(b"x".to_vec()));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(short.get(b"x"), None, "expired");
+        short.put(b"y".to_vec(), b"y".to_vec());
+        assert_eq!(
+            short.sessions().by_id.len(),
+            1,
+            "the expired one was dropped"
+        );
     }
 
     #[test]
