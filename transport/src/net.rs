@@ -94,14 +94,31 @@ pub(crate) fn format_addr(addr: io::Result<SocketAddr>) -> String {
     }
 }
 
-/// A connection over a kernel socket (TCP or Unix). Addresses are read once,
-/// at accept time.
+/// A connection's addresses as CLIENT LIST prints them, read once at
+/// accept time.
+pub(crate) struct Addrs {
+    pub peer: String,
+    pub local: String,
+    /// A Unix socket, or TCP from a loopback address.
+    pub is_local: bool,
+}
+
+impl Addrs {
+    pub(crate) fn tcp(stream: &TcpStream) -> Addrs {
+        let peer = stream.peer_addr();
+        Addrs {
+            is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
+            peer: format_addr(peer),
+            local: format_addr(stream.local_addr()),
+        }
+    }
+}
+
+/// A connection over a kernel socket (TCP or Unix).
 pub struct SocketConnection<S> {
     stream: S,
     kind: TransportKind,
-    peer: String,
-    local: String,
-    is_local: bool,
+    addrs: Addrs,
 }
 
 impl<S: Read + Write + Source + AsRawFd> Connection for SocketConnection<S> {
@@ -118,16 +135,16 @@ impl<S: Read + Write + Source + AsRawFd> Connection for SocketConnection<S> {
         self.kind
     }
     fn peer_addr(&self) -> String {
-        self.peer.clone()
+        self.addrs.peer.clone()
     }
     fn local_addr(&self) -> String {
-        self.local.clone()
+        self.addrs.local.clone()
     }
     fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
     }
     fn is_local(&self) -> bool {
-        self.is_local
+        self.addrs.is_local
     }
 }
 
@@ -178,11 +195,8 @@ impl Listener for TcpServer {
     fn accept(&mut self) -> io::Result<Box<dyn Connection>> {
         let (stream, _) = self.listener.accept()?;
         prepare_accepted(&stream, self.options)?;
-        let peer = stream.peer_addr();
         Ok(Box::new(SocketConnection {
-            is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
-            peer: format_addr(peer),
-            local: format_addr(stream.local_addr()),
+            addrs: Addrs::tcp(&stream),
             kind: TransportKind::Tcp,
             stream,
         }))
@@ -235,9 +249,11 @@ impl Listener for UnixServer {
         Ok(Box::new(SocketConnection {
             stream,
             kind: TransportKind::Unix,
-            peer: addr.clone(),
-            local: addr,
-            is_local: true,
+            addrs: Addrs {
+                peer: addr.clone(),
+                local: addr,
+                is_local: true,
+            },
         }))
     }
     fn kind(&self) -> TransportKind {

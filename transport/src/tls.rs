@@ -36,7 +36,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{NoServerSessionStorage, StoresServerSessions, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
 
-use crate::net::{Connection, Listener, TcpOptions, TransportKind, format_addr};
+use crate::net::{Addrs, Connection, Listener, TcpOptions, TransportKind, format_addr};
 
 /// `tls-auth-clients`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -730,9 +730,7 @@ fn shake(p: &mut Pending) -> io::Result<bool> {
 pub struct TlsConnection {
     stream: TcpStream,
     tls: ServerConnection,
-    peer: String,
-    local: String,
-    is_local: bool,
+    addrs: Addrs,
     /// Decrypted bytes rustls holds that `read` has not returned yet.
     plaintext: usize,
     /// Records read from the socket, while `fed..read` are not yet given
@@ -760,11 +758,8 @@ impl TlsConnection {
         let state = tls
             .process_new_packets()
             .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
-        let peer = stream.peer_addr();
         Ok(TlsConnection {
-            is_local: peer.as_ref().is_ok_and(|a| a.ip().is_loopback()),
-            peer: format_addr(peer),
-            local: format_addr(stream.local_addr()),
+            addrs: Addrs::tcp(&stream),
             plaintext: state.plaintext_bytes_to_read(),
             inbuf: None,
             fed: 0,
@@ -898,11 +893,11 @@ impl Connection for TlsConnection {
     }
 
     fn peer_addr(&self) -> String {
-        self.peer.clone()
+        self.addrs.peer.clone()
     }
 
     fn local_addr(&self) -> String {
-        self.local.clone()
+        self.addrs.local.clone()
     }
 
     fn raw_fd(&self) -> RawFd {
@@ -910,7 +905,7 @@ impl Connection for TlsConnection {
     }
 
     fn is_local(&self) -> bool {
-        self.is_local
+        self.addrs.is_local
     }
 
     fn has_buffered_input(&self) -> bool {
