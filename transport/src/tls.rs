@@ -733,12 +733,10 @@ pub struct TlsConnection {
     addrs: Addrs,
     /// Decrypted bytes rustls holds that `read` has not returned yet.
     plaintext: usize,
-    /// Records read from the socket, while `fed..read` are not yet given
-    /// to rustls (it takes them as its plaintext buffer drains); freed
-    /// once they all are, so an idle connection holds no buffer.
-    inbuf: Option<Box<[u8]>>,
-    fed: usize,
-    read: usize,
+    /// Bytes read from the socket that rustls has not taken yet (it takes
+    /// them as its plaintext buffer drains): usually none, so an idle
+    /// connection holds no read buffer (the socket is read into `SCRATCH`).
+    leftover: Vec<u8>,
     /// The end of the stream, or an error, met after `read` had bytes to
     /// return: the next `read` reports it.
     ended: Option<io::Error>,
@@ -747,6 +745,12 @@ pub struct TlsConnection {
 
 /// Socket bytes read at once: two full records.
 const INBUF: usize = 2 * (16 * 1024 + 256);
+
+thread_local! {
+    /// The buffer every TLS connection of a thread reads its socket into
+    /// (taken out while in use, so it is made once per thread).
+    static SCRATCH: std::cell::Cell<Box<[u8]>> = std::cell::Cell::new(Box::default());
+}
 
 /// Plaintext taken per `write`: rustls buffers it as records until the
 /// socket takes them, and `write` is not called again until it has.
@@ -761,9 +765,7 @@ impl TlsConnection {
         Ok(TlsConnection {
             addrs: Addrs::tcp(&stream),
             plaintext: state.plaintext_bytes_to_read(),
-            inbuf: None,
-            fed: 0,
-            read: 0,
+            leftover: Vec::new(),
             ended: None,
             stream,
             tls,
@@ -804,42 +806,61 @@ impl TlsConnection {
                     return Ok(());
                 }
             }
-            if let Some(inbuf) = self.inbuf.as_ref().filter(|_| self.fed < self.read) {
-                let taken = self.tls.read_tls(&mut &inbuf[self.fed..self.read])?;
-                self.fed += taken;
-                let state = self
-                    .tls
-                    .process_new_packets()
-                    .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
-                self.plaintext = state.plaintext_bytes_to_read();
-                if self.plaintext == 0 && state.peer_has_closed() {
-                    return Err(ErrorKind::UnexpectedEof.into());
-                }
-                if taken == 0 && self.plaintext == 0 {
-                    return Err(io::Error::new(ErrorKind::InvalidData, "TLS input stalled"));
-                }
-                // Alerts or key updates to answer.
-                match self.send_records() {
-                    Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
-                    _ => {}
-                }
+            if !self.leftover.is_empty() {
+                let left = std::mem::take(&mut self.leftover);
+                let taken = self.take_records(&left)?;
+                self.leftover = left[taken..].to_vec();
                 continue;
             }
             if drained {
                 return Err(ErrorKind::WouldBlock.into());
             }
-            let inbuf = self
-                .inbuf
-                .get_or_insert_with(|| vec![0; INBUF].into_boxed_slice());
-            match self.stream.read(inbuf) {
+            let mut scratch = SCRATCH.take();
+            if scratch.is_empty() {
+                scratch = vec![0; INBUF].into_boxed_slice();
+            }
+            let got = self.read_socket(&mut scratch);
+            SCRATCH.set(scratch);
+            drained = got?;
+        }
+    }
+
+    /// Reads the socket into `scratch` and hands rustls the records (what
+    /// it does not take yet waits in `leftover`). True when the read was
+    /// short: the socket is empty.
+    fn read_socket(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
+        let n = loop {
+            match self.stream.read(scratch) {
                 Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    (self.fed, self.read) = (0, n);
-                    drained = n < inbuf.len();
-                }
+                Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        };
+        let taken = self.take_records(&scratch[..n])?;
+        self.leftover.extend_from_slice(&scratch[taken..n]);
+        Ok(n < scratch.len())
+    }
+
+    /// Gives rustls as much of `bytes` as it takes and processes them;
+    /// returns how much it took.
+    fn take_records(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let taken = self.tls.read_tls(&mut &bytes[..])?;
+        let state = self
+            .tls
+            .process_new_packets()
+            .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+        self.plaintext = state.plaintext_bytes_to_read();
+        if self.plaintext == 0 && state.peer_has_closed() {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        if taken == 0 && self.plaintext == 0 {
+            return Err(io::Error::new(ErrorKind::InvalidData, "TLS input stalled"));
+        }
+        // Alerts or key updates to answer.
+        match self.send_records() {
+            Err(e) if e.kind() != ErrorKind::WouldBlock => Err(e),
+            _ => Ok(taken),
         }
     }
 }
@@ -855,11 +876,7 @@ impl Connection for TlsConnection {
     /// the next call, so those bytes are served first.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
-        let outcome = self.fill(buf, &mut filled);
-        if self.fed == self.read {
-            self.inbuf = None;
-        }
-        match outcome {
+        match self.fill(buf, &mut filled) {
             Ok(()) => Ok(filled),
             Err(e) if filled == 0 && e.kind() == ErrorKind::UnexpectedEof => Ok(0),
             Err(e) if filled == 0 => Err(e),
@@ -909,7 +926,7 @@ impl Connection for TlsConnection {
     }
 
     fn has_buffered_input(&self) -> bool {
-        self.plaintext > 0 || self.fed < self.read || self.ended.is_some()
+        self.plaintext > 0 || !self.leftover.is_empty() || self.ended.is_some()
     }
 
     /// Says close_notify, and lingers until the records are sent.
