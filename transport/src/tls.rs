@@ -388,14 +388,8 @@ impl StoresServerSessions for SessionCache {
 }
 
 /// The configuration new connections get; `set` replaces it for them.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct TlsConfigSlot(Arc<RwLock<Option<Arc<ServerConfig>>>>);
-
-impl Default for TlsConfigSlot {
-    fn default() -> Self {
-        TlsConfigSlot(Arc::new(RwLock::new(None)))
-    }
-}
 
 impl TlsConfigSlot {
     pub fn set(&self, config: Arc<ServerConfig>) {
