@@ -583,6 +583,7 @@ fn tls_key_file_pass_decrypts_a_pkcs8_key() {
             "{log}"
         );
     }
+    let _ = std::fs::remove_file(&enc);
 }
 
 #[test]

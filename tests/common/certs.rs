@@ -1,5 +1,7 @@
-//! Test certificates, made with rcgen once per test process into a
-//! temporary directory (no private key is committed): a CA with a server
+//! Test certificates, made with rcgen once per build directory, in Cargo's
+//! temporary directory for integration tests (no private key is
+//! committed; test processes share them instead of each leaving a copy in
+//! /tmp): a CA with a server
 //! certificate for localhost/127.0.0.1 and a client certificate; a second
 //! server certificate (to test reloading); an expired server certificate;
 //! and another CA with its own client certificate (a chain the server must
@@ -30,10 +32,23 @@ pub struct Certs {
     pub other_client_key: PathBuf,
 }
 
-/// The process's certificates (made on first use).
+/// The certificates (made by the first test process that needs them).
 pub fn certs() -> &'static Certs {
     static CERTS: OnceLock<Certs> = OnceLock::new();
-    CERTS.get_or_init(make)
+    CERTS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-certs");
+        if !dir.join("done").exists() {
+            // Made aside and renamed into place: processes starting at once
+            // each make a set, one wins, the others use it.
+            let fresh = dir.with_extension(format!("{}", std::process::id()));
+            make(&fresh);
+            std::fs::write(fresh.join("done"), "").unwrap();
+            if std::fs::rename(&fresh, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&fresh);
+            }
+        }
+        paths(dir)
+    })
 }
 
 fn ca(name: &str) -> (CertificateParams, KeyPair) {
@@ -51,7 +66,7 @@ fn leaf(
     client: bool,
     issuer: &Issuer<'_, KeyPair>,
     expired: bool,
-) -> (PathBuf, PathBuf) {
+) {
     let sans = if client {
         Vec::new()
     } else {
@@ -70,48 +85,45 @@ fn leaf(
     }
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, issuer).unwrap();
-    let (c, k) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    (c, k)
+    std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
 }
 
-fn make() -> Certs {
-    let dir = std::env::temp_dir().join(format!("ferrokv-certs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Writes every certificate and key into `dir`.
+fn make(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
     let write_ca = |file: &str, name: &str| {
         let (params, key) = ca(name);
         let cert = params.self_signed(&key).unwrap();
-        let path = dir.join(file);
-        std::fs::write(&path, cert.pem()).unwrap();
-        (path, Issuer::new(params, key))
+        std::fs::write(dir.join(file), cert.pem()).unwrap();
+        Issuer::new(params, key)
     };
-    let (ca, issuer) = write_ca("ca.crt", "ferrokv test CA");
-    let (other_ca, other_issuer) = write_ca("other-ca.crt", "ferrokv other CA");
-    let (server_cert, server_key) = leaf(&dir, "server", "ferrokv", false, &issuer, false);
-    let (server2_cert, server2_key) =
-        leaf(&dir, "server2", "ferrokv second", false, &issuer, false);
-    let (expired_cert, expired_key) = leaf(&dir, "expired", "ferrokv", false, &issuer, true);
-    let (client_cert, client_key) = leaf(&dir, "client", "client", true, &issuer, false);
-    let (other_client_cert, other_client_key) =
-        leaf(&dir, "other-client", "intruder", true, &other_issuer, false);
+    let issuer = write_ca("ca.crt", "ferrokv test CA");
+    let other_issuer = write_ca("other-ca.crt", "ferrokv other CA");
+    leaf(dir, "server", "ferrokv", false, &issuer, false);
+    leaf(dir, "server2", "ferrokv second", false, &issuer, false);
+    leaf(dir, "expired", "ferrokv", false, &issuer, true);
+    leaf(dir, "client", "client", true, &issuer, false);
+    leaf(dir, "other-client", "intruder", true, &other_issuer, false);
+}
+
+/// The files `make` wrote into `dir`.
+fn paths(dir: PathBuf) -> Certs {
+    let f = |name: &str| dir.join(name);
     Certs {
+        ca: f("ca.crt"),
+        server_cert: f("server.crt"),
+        server_key: f("server.key"),
+        server2_cert: f("server2.crt"),
+        server2_key: f("server2.key"),
+        expired_cert: f("expired.crt"),
+        expired_key: f("expired.key"),
+        client_cert: f("client.crt"),
+        client_key: f("client.key"),
+        other_ca: f("other-ca.crt"),
+        other_client_cert: f("other-client.crt"),
+        other_client_key: f("other-client.key"),
         dir,
-        ca,
-        server_cert,
-        server_key,
-        server2_cert,
-        server2_key,
-        expired_cert,
-        expired_key,
-        client_cert,
-        client_key,
-        other_ca,
-        other_client_cert,
-        other_client_key,
     }
 }
 
