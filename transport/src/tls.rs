@@ -471,10 +471,6 @@ impl TlsListener {
             local,
         })
     }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
 }
 
 impl Drop for TlsListener {
@@ -689,17 +685,33 @@ impl Handshakes {
     }
 }
 
+/// Sends the records rustls holds; WouldBlock while some remain.
+fn send_records(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::Result<()> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Decrypts and handles the records rustls has taken in; a protocol error
+/// as InvalidData.
+fn process(tls: &mut ServerConnection) -> io::Result<rustls::IoState> {
+    tls.process_new_packets()
+        .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))
+}
+
 /// Runs a handshake as far as the socket allows: Ok(true) once it is
 /// complete and everything to send was sent.
 fn shake(p: &mut Pending) -> io::Result<bool> {
     loop {
-        while p.tls.wants_write() {
-            match p.tls.write_tls(&mut p.stream) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        match send_records(&mut p.tls, &mut p.stream) {
+            Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
+            _ => {}
         }
         if !p.tls.is_handshaking() {
             return Ok(!p.tls.wants_write());
@@ -707,10 +719,10 @@ fn shake(p: &mut Pending) -> io::Result<bool> {
         match p.tls.read_tls(&mut p.stream) {
             Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
             Ok(_) => {
-                if let Err(e) = p.tls.process_new_packets() {
+                if let Err(e) = process(&mut p.tls) {
                     // The alert that says why, if the socket takes it.
                     let _ = p.tls.write_tls(&mut p.stream);
-                    return Err(io::Error::new(ErrorKind::InvalidData, e));
+                    return Err(e);
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
@@ -753,9 +765,7 @@ const WRITE_CHUNK: usize = 64 * 1024;
 impl TlsConnection {
     fn established(stream: TcpStream, mut tls: ServerConnection) -> io::Result<Self> {
         // Application data that came with the handshake's last flight.
-        let state = tls
-            .process_new_packets()
-            .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+        let state = process(&mut tls)?;
         Ok(TlsConnection {
             addrs: Addrs::tcp(&stream),
             plaintext: state.plaintext_bytes_to_read(),
@@ -767,17 +777,8 @@ impl TlsConnection {
         })
     }
 
-    /// Sends the records rustls holds; WouldBlock while some remain.
     fn send_records(&mut self) -> io::Result<()> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.stream) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        send_records(&mut self.tls, &mut self.stream)
     }
 }
 
@@ -840,10 +841,7 @@ impl TlsConnection {
     /// returns how much it took.
     fn take_records(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let taken = self.tls.read_tls(&mut &bytes[..])?;
-        let state = self
-            .tls
-            .process_new_packets()
-            .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+        let state = process(&mut self.tls)?;
         self.plaintext = state.plaintext_bytes_to_read();
         if self.plaintext == 0 && state.peer_has_closed() {
             return Err(ErrorKind::UnexpectedEof.into());
